@@ -1,0 +1,69 @@
+"""POST /api/callbacks/stk/{payment_id}/{token}: Daraja's STK result.
+
+The path carries our payment id and its HMAC token (Daraja signs nothing). The raw body is stored
+before anything is parsed; Daraja gets its acknowledgement, and the payment is updated right after.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from uuid import UUID
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import JSONResponse
+
+from app.api.deps import ServicesDep
+from app.http.client_ip import allowed
+from app.metrics import CALLBACKS
+from app.mpesa.callback_parse import MalformedCallback, StkCallback, parse_stk_callback
+from app.payments import callbacks
+from app.payments.callback_token import token_matches
+from app.services import Services
+
+router = APIRouter(tags=["callbacks"])
+log = logging.getLogger("golive.callbacks")
+PAYMENT_ID = re.compile(r"^[0-9a-f]{32}$")
+ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
+
+
+def _refuse(status: int, label: str, detail: str) -> JSONResponse:
+    CALLBACKS.labels(label).inc()
+    return JSONResponse({"ResultCode": 1, "ResultDesc": detail}, status_code=status)
+
+
+@router.post("/api/callbacks/stk/{payment_id}/{token}")
+async def stk_callback(
+    payment_id: str, token: str, request: Request, svc: ServicesDep, background: BackgroundTasks
+) -> JSONResponse:
+    secret = svc.settings.callback_secret
+    assert secret is not None
+    if not PAYMENT_ID.match(payment_id) or not token_matches(secret.get_secret_value(), UUID(payment_id), token):
+        log.warning("callback with a wrong token refused", extra={"client": request.state.client_ip})
+        return _refuse(404, "forged_token", "unknown callback address")
+    source = request.state.client_ip
+    if svc.settings.callback_allowlist_enabled and not allowed(source, svc.callback_sources):
+        log.warning("callback from a source outside the allowlist refused", extra={"client": source})
+        return _refuse(403, "forbidden_source", "source address not allowed")
+    pid = UUID(payment_id)
+    body = await request.body()
+    callback_id = await callbacks.store_raw(svc.pool, pid, source, dict(request.headers), body)
+    try:
+        parsed = parse_stk_callback(body)
+    except MalformedCallback as exc:
+        await callbacks.mark_malformed(svc.pool, callback_id, str(exc))
+        log.warning("malformed callback stored", extra={"payment_id": str(pid), "problem": str(exc)})
+        return JSONResponse({"ResultCode": 1, "ResultDesc": f"malformed callback: {exc}"}, status_code=400)
+    background.add_task(_apply, svc, callback_id, pid, parsed)
+    return JSONResponse(ACCEPTED)
+
+
+async def _apply(svc: Services, callback_id: int, payment_id: UUID, parsed: StkCallback) -> None:
+    try:
+        await callbacks.apply(svc.pool, callback_id, payment_id, parsed)
+    except Exception:
+        # Stored as 'received': applied again at the next start (callbacks.apply_pending).
+        log.exception(
+            "applying callback failed; it stays stored for a retry",
+            extra={"payment_id": str(payment_id), "callback_id": callback_id},
+        )

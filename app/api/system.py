@@ -1,0 +1,66 @@
+"""Health, version, M-Pesa auth check and metrics: what probes, operators and the release call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from app import metrics
+from app.api.deps import ServicesDep
+from app.mpesa.errors import DarajaError
+
+router = APIRouter(tags=["system"])
+log = logging.getLogger("golive.system")
+DB_CHECK_SECONDS = 2.0
+
+
+async def _schema_revision(svc: ServicesDep) -> str | None:
+    async with svc.pool.connection(timeout=DB_CHECK_SECONDS) as conn:
+        cursor = await conn.execute("SELECT version_num FROM alembic_version")
+        row = await cursor.fetchone()
+    return row[0] if row else None
+
+
+@router.get("/api/health")
+async def health(svc: ServicesDep) -> JSONResponse:
+    """The process answers and the database answers (within 2 s)."""
+    try:
+        async with asyncio.timeout(DB_CHECK_SECONDS):
+            async with svc.pool.connection(timeout=DB_CHECK_SECONDS) as conn:
+                await conn.execute("SELECT 1")
+        database = "ok"
+    except Exception as exc:
+        log.warning("health: database check failed", extra={"error": type(exc).__name__})
+        database = f"error: {type(exc).__name__}"
+    healthy = database == "ok"
+    body = {"status": "ok" if healthy else "unhealthy", "database": database, "release": svc.settings.release_id}
+    return JSONResponse(body, status_code=200 if healthy else 503)
+
+
+@router.get("/api/version")
+async def version(svc: ServicesDep) -> dict[str, str | None]:
+    return {
+        "release_id": svc.settings.release_id,
+        "git_sha": svc.settings.git_sha,
+        "schema_revision": await _schema_revision(svc),
+        "schema_head": svc.schema_head,
+    }
+
+
+@router.post("/api/mpesa/test-auth")
+async def test_auth(svc: ServicesDep) -> JSONResponse:
+    """Proves we hold a valid Daraja token (the shared one; a new one is fetched only when it is due)."""
+    try:
+        await svc.daraja.token()
+    except DarajaError as exc:
+        return JSONResponse({"status": "error", "detail": exc.message}, status_code=502)
+    return JSONResponse({"status": "ok", "detail": "M-Pesa OAuth token valid"})
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics_endpoint() -> Response:
+    body, content_type = metrics.render()
+    return Response(body, media_type=content_type)

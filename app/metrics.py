@@ -1,0 +1,68 @@
+"""Prometheus metrics, correct across worker processes.
+
+With PROMETHEUS_MULTIPROC_DIR set (the process manager sets it, and clears the folder at start-up),
+every worker writes its samples to files there and /metrics aggregates them all; without it (a single
+process, the tests) the default registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0)
+
+HTTP_REQUEST_DURATION = Histogram(
+    "golive_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+PAYMENT_TRANSITIONS = Counter(
+    "golive_payment_transitions_total",
+    "Payment state transitions, by the state entered and the M-Pesa result code (empty when none)",
+    ["state", "result_code"],
+)
+DARAJA_REQUEST_DURATION = Histogram(
+    "golive_daraja_request_duration_seconds",
+    "Daraja API call latency by operation and outcome (ok or the error)",
+    ["operation", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+DARAJA_ERRORS = Counter(
+    "golive_daraja_errors_total",
+    "Daraja API calls that failed, by operation and error code (or timeout, connect_error, bad_answer)",
+    ["operation", "error"],
+)
+DARAJA_CONFIG_ERRORS = Counter(
+    "golive_daraja_config_errors_total",
+    "Callbacks saying our M-Pesa configuration is wrong (result code 2028): needs an operator",
+)
+CALLBACKS = Counter(
+    "golive_callbacks_total",
+    "STK callbacks received, by what became of them",
+    ["status"],
+)
+CALLBACK_LAG = Histogram(
+    "golive_callback_lag_seconds",
+    "Time from a push being accepted by Daraja to its callback arriving",
+    buckets=(1, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600),
+)
+RATE_LIMITED = Counter("golive_rate_limited_total", "Requests refused with 429, by limit group", ["group"])
+
+
+def render() -> tuple[bytes, str]:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

@@ -1,0 +1,151 @@
+"""Daraja API client: OAuth through the shared token store, STK push and query, errors sorted by
+what they mean for the payment (see app.mpesa.errors). Every call has a timeout."""
+
+from __future__ import annotations
+
+import base64
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+
+from app.metrics import DARAJA_ERRORS, DARAJA_REQUEST_DURATION
+from app.mpesa.errors import DarajaError, DarajaFailure, classify_envelope
+from app.mpesa.stk_request import stk_query_body
+from app.mpesa.token_store import SharedTokenStore
+from app.settings import Settings
+
+OAUTH_PATH = "/oauth/v1/generate?grant_type=client_credentials"
+PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
+QUERY_PATH = "/mpesa/stkpushquery/v1/query"
+NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class PushAccepted:
+    merchant_request_id: str
+    checkout_request_id: str
+
+
+@dataclass(frozen=True)
+class QueryAnswer:
+    """result_code None means "still being processed: ask again later"."""
+
+    result_code: str | None
+    result_desc: str
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    timeout = httpx.Timeout(settings.daraja_timeout_seconds, connect=settings.daraja_connect_timeout_seconds)
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    return httpx.AsyncClient(base_url=settings.daraja_base_url, timeout=timeout, limits=limits)
+
+
+class DarajaClient:
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, tokens: SharedTokenStore):
+        self._settings = settings
+        self._http = http
+        self._tokens = tokens
+
+    async def token(self) -> str:
+        return await self._tokens.get(self.fetch_token)
+
+    async def fetch_token(self) -> tuple[str, int]:
+        """A brand-new token from Daraja. Only the token store calls this (it invalidates the old one)."""
+        key = self._settings.daraja_consumer_key
+        secret = self._settings.daraja_consumer_secret
+        assert key is not None and secret is not None, "settings fill generated secrets outside production"
+        basic = base64.b64encode(f"{key.get_secret_value()}:{secret.get_secret_value()}".encode()).decode()
+        answer = await self._send("oauth", "GET", OAUTH_PATH, None, f"Basic {basic}")
+        try:
+            return str(answer["access_token"]), int(float(str(answer["expires_in"])))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._bad_answer("oauth", f"OAuth answer without a usable token ({exc})") from None
+
+    async def stk_push(self, body: dict[str, object]) -> PushAccepted:
+        answer = await self._authorised("stkpush", PUSH_PATH, body)
+        if str(answer.get("ResponseCode")) != "0":
+            description = str(answer.get("ResponseDescription") or answer.get("errorMessage") or "refused")
+            DARAJA_ERRORS.labels("stkpush", f"response_{answer.get('ResponseCode')}").inc()
+            raise DarajaError(DarajaFailure.REJECTED, f"Daraja refused the push: {description}")
+        checkout, merchant = answer.get("CheckoutRequestID"), answer.get("MerchantRequestID")
+        if not isinstance(checkout, str) or not checkout:
+            raise self._bad_answer("stkpush", "push accepted without a CheckoutRequestID")
+        return PushAccepted(str(merchant or ""), checkout)
+
+    async def stk_query(self, checkout_request_id: str) -> QueryAnswer:
+        body = stk_query_body(self._settings, checkout_request_id=checkout_request_id, now=datetime.now(UTC))
+        try:
+            answer = await self._authorised("stkquery", QUERY_PATH, body)
+        except DarajaError as exc:
+            if exc.error_code == "500.001.1001":
+                return QueryAnswer(None, exc.message or "The transaction is being processed")
+            raise
+        code = answer.get("ResultCode")
+        if code is None:
+            raise self._bad_answer("stkquery", "query answer without a ResultCode")
+        if str(code).strip() == "4999":
+            return QueryAnswer(None, str(answer.get("ResultDesc", "still under processing")))
+        return QueryAnswer(str(code).strip(), str(answer.get("ResultDesc", "")))
+
+    async def _authorised(self, operation: str, path: str, body: dict[str, object]) -> dict:
+        token = await self.token()
+        try:
+            return await self._send(operation, "POST", path, body, f"Bearer {token}")
+        except DarajaError as exc:
+            if exc.failure is not DarajaFailure.INVALID_TOKEN:
+                raise
+        # 404.001.03: the request was refused at the gateway, so one retry with a new token is safe.
+        token = await self._tokens.replace(token, self.fetch_token)
+        return await self._send(operation, "POST", path, body, f"Bearer {token}")
+
+    async def _send(self, operation: str, method: str, path: str, body: dict | None, authorization: str) -> dict:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            response = await self._http.request(method, path, json=body, headers={"Authorization": authorization})
+            answer = self._decode(operation, response)
+        except NEVER_SENT as exc:
+            outcome = "connect_error"
+            message = f"cannot reach Daraja ({type(exc).__name__})"
+            raise self._error(operation, DarajaFailure.UNAVAILABLE, message) from None
+        except httpx.TransportError as exc:
+            outcome = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport_error"
+            raise self._error(
+                operation, DarajaFailure.OUTCOME_UNKNOWN, f"Daraja's answer was lost ({type(exc).__name__})"
+            ) from None
+        except DarajaError as exc:
+            outcome = exc.metric_label
+            raise
+        finally:
+            DARAJA_REQUEST_DURATION.labels(operation, outcome).observe(time.perf_counter() - started)
+        return answer
+
+    def _decode(self, operation: str, response: httpx.Response) -> dict:
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if isinstance(answer, dict) and "errorCode" in answer:
+            code = str(answer["errorCode"])
+            message = str(answer.get("errorMessage") or "")
+            DARAJA_ERRORS.labels(operation, code).inc()
+            raise DarajaError(
+                classify_envelope(code),
+                f"Daraja error {code}: {message}".rstrip(": "),
+                error_code=code,
+                http_status=response.status_code,
+            )
+        if response.status_code == 200 and isinstance(answer, dict):
+            return answer
+        failure = DarajaFailure.OUTCOME_UNKNOWN if response.status_code >= 500 else DarajaFailure.REJECTED
+        raise self._error(operation, failure, f"unexpected Daraja answer: HTTP {response.status_code}")
+
+    def _bad_answer(self, operation: str, message: str) -> DarajaError:
+        return self._error(operation, DarajaFailure.OUTCOME_UNKNOWN, message)
+
+    @staticmethod
+    def _error(operation: str, failure: DarajaFailure, message: str) -> DarajaError:
+        DARAJA_ERRORS.labels(operation, failure.value).inc()
+        return DarajaError(failure, message)

@@ -1,0 +1,59 @@
+"""Everything a request handler needs, built once per process at start-up and closed at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from psycopg_pool import AsyncConnectionPool
+
+from app.db.migrator import head_revision
+from app.db.pool import open_pool
+from app.flags.store import FlagCache
+from app.http.client_ip import Network, parse_networks
+from app.mpesa.client import DarajaClient, build_http_client
+from app.mpesa.token_store import SharedTokenStore
+from app.payments.packages import PackageCatalogue
+from app.payments.service import PaymentService
+from app.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    pool: AsyncConnectionPool
+    http: httpx.AsyncClient
+    daraja: DarajaClient
+    flags: FlagCache
+    packages: PackageCatalogue
+    payments: PaymentService
+    callback_sources: tuple[Network, ...]
+    schema_head: str
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.pool.close()
+
+
+async def build_services(settings: Settings) -> Services:
+    pool = await open_pool(settings)
+    http = build_http_client(settings)
+    tokens = SharedTokenStore(
+        pool,
+        refresh_margin_seconds=settings.daraja_token_refresh_margin_seconds,
+        fetch_timeout_seconds=settings.daraja_timeout_seconds,
+    )
+    daraja = DarajaClient(settings, http, tokens)
+    flags = FlagCache(pool, settings.feature_flag_cache_seconds)
+    packages = PackageCatalogue(pool)
+    return Services(
+        settings=settings,
+        pool=pool,
+        http=http,
+        daraja=daraja,
+        flags=flags,
+        packages=packages,
+        payments=PaymentService(settings, pool, daraja, flags, packages),
+        callback_sources=parse_networks(tuple(settings.callback_allowed_sources)),
+        schema_head=head_revision(),
+    )

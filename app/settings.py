@@ -1,0 +1,230 @@
+"""Service settings: environment variables prefixed GOLIVE_, validated at start-up.
+
+A production (or staging) process refuses to start when a required setting is missing or malformed
+and says which one. local, test and lab get generated throwaway secrets, kept in a 0600 file so that
+every worker process of one host shares them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+Environment = Literal["local", "test", "lab", "staging", "production"]
+STRICT_ENVIRONMENTS = ("staging", "production")
+
+SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+SAFARICOM_CALLBACK_SOURCES = (
+    "196.201.214.200",
+    "196.201.214.206",
+    "196.201.213.114",
+    "196.201.214.207",
+    "196.201.214.208",
+    "196.201.213.44",
+    "196.201.212.127",
+    "196.201.212.138",
+    "196.201.212.129",
+    "196.201.212.136",
+    "196.201.212.74",
+    "196.201.212.69",
+)
+# Daraja refuses a CallBackURL containing any of these words.
+CALLBACK_URL_FORBIDDEN_WORDS = ("mpesa", "safaricom", "query", "exe", "exec", "cmd", "sql")
+# Settings that must come from the operator in staging/production; generated elsewhere.
+GENERATED_SECRETS = ("daraja_consumer_key", "daraja_consumer_secret", "callback_secret")
+CommaList = Annotated[list[str], NoDecode]
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOLIVE_", extra="ignore")
+
+    env: Environment = "local"
+    # Where local/test keep generated secrets and other per-host state.
+    state_dir: Path = Path("state")
+
+    database_url: SecretStr | None = None
+    db_pool_min: int = Field(2, ge=1)
+    db_pool_max: int = Field(10, ge=1)
+    db_statement_timeout_ms: int = Field(5000, ge=100)
+
+    daraja_base_url: str = "http://127.0.0.1:8100"
+    daraja_consumer_key: SecretStr | None = None
+    daraja_consumer_secret: SecretStr | None = None
+    daraja_passkey: SecretStr = SecretStr(SANDBOX_PASSKEY)
+    daraja_shortcode: str = "174379"
+    daraja_transaction_type: Literal["CustomerPayBillOnline", "CustomerBuyGoodsOnline"] = "CustomerPayBillOnline"
+    # PartyB: the paybill (same as the shortcode) or, for buy goods, the till number.
+    daraja_party_b: str | None = None
+    daraja_account_reference: str = "GoLive"
+    daraja_transaction_desc: str = "USDT package"
+    daraja_timeout_seconds: float = Field(10.0, gt=0)
+    daraja_connect_timeout_seconds: float = Field(3.0, gt=0)
+    # Refresh the shared OAuth token this long before it expires.
+    daraja_token_refresh_margin_seconds: int = Field(60, ge=0)
+
+    # The service's public base URL; Daraja posts callbacks under it.
+    public_base_url: str = "http://127.0.0.1:8000"
+    callback_secret: SecretStr | None = None
+    callback_allowlist_enabled: bool = False
+    callback_allowed_sources: CommaList = list(SAFARICOM_CALLBACK_SOURCES)
+    # Peers whose X-Forwarded-For is believed (the load balancer); CIDRs.
+    trusted_proxies: CommaList = []
+
+    cors_origins: CommaList = []
+    max_body_bytes: int = Field(16 * 1024, ge=256)
+    rate_limit_enabled: bool = True
+    # Requests per client address per minute, per worker process.
+    rate_limit_per_minute: int = Field(120, ge=1)
+    rate_limit_burst: int = Field(30, ge=1)
+    feature_flag_cache_seconds: float = Field(2.0, ge=0)
+
+    release_id: str = "dev"
+    git_sha: str = "unknown"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("callback_allowed_sources", "trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("callback_allowed_sources", "trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"not an IP address or CIDR: {item!r}") from exc
+        return value
+
+    @field_validator("daraja_shortcode")
+    @classmethod
+    def _shortcode(cls, value: str) -> str:
+        if not (value.isdigit() and 5 <= len(value) <= 7):
+            raise ValueError("must be 5-7 digits")
+        return value
+
+    @field_validator("daraja_account_reference")
+    @classmethod
+    def _account_reference(cls, value: str) -> str:
+        if not (value.isalnum() and value.isascii() and 1 <= len(value) <= 12):
+            raise ValueError("must be 1-12 letters or digits (it is printed in the payer's SMS)")
+        return value
+
+    @field_validator("daraja_transaction_desc")
+    @classmethod
+    def _transaction_desc(cls, value: str) -> str:
+        if not (1 <= len(value) <= 13 and all(ch.isalnum() or ch == " " for ch in value)):
+            raise ValueError("must be 1-13 letters, digits or spaces")
+        return value
+
+    @field_validator("public_base_url", "daraja_base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _callback_words(cls, value: str) -> str:
+        lowered = value.lower()
+        bad = [word for word in CALLBACK_URL_FORBIDDEN_WORDS if word in lowered]
+        if bad:
+            raise ValueError(f"Daraja rejects callback URLs containing {', '.join(bad)!s}")
+        return value
+
+    @model_validator(mode="after")
+    def _strict_environment(self) -> Settings:
+        if self.env not in STRICT_ENVIRONMENTS:
+            return self
+        missing = [
+            name
+            for name in ("database_url", *GENERATED_SECRETS)
+            if getattr(self, name) is None or not getattr(self, name).get_secret_value()
+        ]
+        if missing:
+            names = ", ".join(f"GOLIVE_{name.upper()}" for name in missing)
+            raise ValueError(f"required in {self.env}: {names}")
+        for name in ("public_base_url", "daraja_base_url"):
+            if not getattr(self, name).startswith("https://"):
+                raise ValueError(f"GOLIVE_{name.upper()} must be https:// in {self.env}")
+        if self.daraja_passkey.get_secret_value() == SANDBOX_PASSKEY and self.env == "production":
+            raise ValueError("GOLIVE_DARAJA_PASSKEY is the public sandbox passkey; set the production one")
+        if len(self.callback_secret.get_secret_value()) < 32:
+            raise ValueError("GOLIVE_CALLBACK_SECRET must be at least 32 characters")
+        return self
+
+    @property
+    def party_b(self) -> str:
+        return self.daraja_party_b or self.daraja_shortcode
+
+    @property
+    def serves_tls(self) -> bool:
+        return self.public_base_url.startswith("https://")
+
+    def secret_values(self) -> list[str]:
+        """Every secret value, for the log redactor."""
+        values = [self.daraja_passkey.get_secret_value()]
+        for name in ("database_url", *GENERATED_SECRETS):
+            secret = getattr(self, name)
+            if secret is not None:
+                values.append(secret.get_secret_value())
+        return values
+
+
+def _throwaway_secrets(state_dir: Path) -> dict[str, str]:
+    """Generated once per state folder and shared by every process that reads it."""
+    path = state_dir / "secrets.json"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return json.loads(path.read_text())
+    generated = {name: secrets.token_urlsafe(32) for name in GENERATED_SECRETS}
+    with os.fdopen(fd, "w") as handle:
+        json.dump(generated, handle)
+    return generated
+
+
+def _describe(error: ValidationError) -> str:
+    problems = []
+    for item in error.errors():
+        name = "GOLIVE_" + "_".join(str(part) for part in item["loc"]).upper() if item["loc"] else ""
+        message = item["msg"].removeprefix("Value error, ")
+        problems.append(f"{name}: {message}" if name else message)
+    return "; ".join(problems)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus overrides), filling throwaway secrets outside staging/production."""
+    try:
+        settings = Settings(**overrides)
+        if settings.env in STRICT_ENVIRONMENTS:
+            return settings
+        missing = {name for name in GENERATED_SECRETS if getattr(settings, name) is None}
+        if not missing:
+            return settings
+        generated = _throwaway_secrets(settings.state_dir)
+        return settings.model_copy(update={name: SecretStr(generated[name]) for name in missing})
+    except ValidationError as exc:
+        raise SettingsError(f"invalid settings: {_describe(exc)}") from None
+
+
+@cache
+def get_settings() -> Settings:
+    return load_settings()

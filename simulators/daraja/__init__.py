@@ -1,0 +1,1 @@
+"""A Safaricom Daraja (M-Pesa STK push) simulator: a real HTTP server. See README.md beside this file."""

@@ -1,0 +1,3 @@
+from simulators.daraja.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Shared fixtures: one embedded PostgreSQL, one Daraja simulator and one service for the session;
+tests that need other settings start their own service with `service_factory`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from app.db import migrator
+from app.local import embedded_postgres
+from tests.support.service import RunningService, start_service
+from tests.support.simulator import Simulator
+
+# The developer's shell must not steer the tests.
+for _name in [name for name in os.environ if name.startswith("GOLIVE_")] + ["PROMETHEUS_MULTIPROC_DIR"]:
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of the embedded server's maintenance database."""
+    data = tmp_path_factory.mktemp("pg")
+    url = embedded_postgres.start(data)
+    yield url
+    embedded_postgres.stop(data)
+
+
+@pytest.fixture(scope="session")
+def database_factory(pg_server: str):
+    """Creates a fresh, empty database and returns its URL."""
+    counter = iter(range(1000))
+
+    def create(prefix: str = "golive") -> str:
+        name = f"{prefix}_{next(counter)}"
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return pg_server.replace("/postgres?", f"/{name}?", 1)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def db_url(database_factory) -> str:
+    url = database_factory("golive_test")
+    migrator.migrate(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def simulator() -> Iterator[Simulator]:
+    sim = Simulator()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture(scope="session")
+def service(db_url: str, simulator: Simulator, state_dir: Path) -> Iterator[RunningService]:
+    running = start_service(db_url, simulator.url, state_dir)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sim(simulator: Simulator) -> Iterator[Simulator]:
+    """The session's simulator, back to its defaults after the test."""
+    simulator.reset()
+    yield simulator
+    simulator.reset()
+
+
+@pytest.fixture
+def service_factory(db_url: str, simulator: Simulator, state_dir: Path):
+    started: list[RunningService] = []
+
+    def start(**overrides: Any) -> RunningService:
+        overrides.setdefault("db_url", db_url)
+        overrides.setdefault("daraja_url", simulator.url)
+        running = start_service(overrides.pop("db_url"), overrides.pop("daraja_url"), state_dir, **overrides)
+        started.append(running)
+        return running
+
+    yield start
+    for running in started:
+        running.stop()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        yield conn
