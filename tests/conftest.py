@@ -71,11 +71,18 @@ def service(db_url: str, simulator: Simulator, state_dir: Path) -> Iterator[Runn
 
 
 @pytest.fixture
-def sim(simulator: Simulator) -> Iterator[Simulator]:
-    """The session's simulator, back to its defaults after the test."""
-    simulator.reset()
+def sim(simulator: Simulator, db_url: str) -> Iterator[Simulator]:
+    """The session's simulator, back to its defaults. A reset also revokes every token the simulator
+    issued, so the shared token row goes too (as if Daraja had been restarted with a new deployment)."""
+
+    def reset() -> None:
+        simulator.reset()
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM daraja_tokens")
+
+    reset()
     yield simulator
-    simulator.reset()
+    reset()
 
 
 @pytest.fixture

@@ -52,12 +52,12 @@ async def version(svc: ServicesDep) -> dict[str, str | None]:
 
 @router.post("/api/mpesa/test-auth")
 async def test_auth(svc: ServicesDep) -> JSONResponse:
-    """Proves we hold a valid Daraja token (the shared one; a new one is fetched only when it is due)."""
+    """Proves Daraja accepts our credentials and the shared token, with a harmless query (no payment)."""
     try:
-        await svc.daraja.token()
+        await svc.daraja.check_auth()
     except DarajaError as exc:
         return JSONResponse({"status": "error", "detail": exc.message}, status_code=502)
-    return JSONResponse({"status": "ok", "detail": "M-Pesa OAuth token valid"})
+    return JSONResponse({"status": "ok", "detail": "Daraja accepted our credentials and token"})
 
 
 @router.get("/metrics", include_in_schema=False)

@@ -28,14 +28,10 @@ def normalise_msisdn(raw: str) -> str:
     if not _ASCII_DIGITS.fullmatch(digits):
         raise InvalidPhone("phone number may only contain digits, an optional leading + and separators")
     if has_plus and not digits.startswith(_COUNTRY_CODE):
-        raise InvalidPhone(
-            "phone number must be a Kenyan mobile number: the only country code accepted is +254"
-        )
+        raise InvalidPhone("phone number must be a Kenyan mobile number: the only country code accepted is +254")
     subscriber = _subscriber_part(digits, international=has_plus)
     if not subscriber.startswith(_MOBILE_PREFIXES):
-        raise InvalidPhone(
-            "phone number must be a Kenyan mobile number: after 254 or 0 comes 7 or 1 (07…, 01…)"
-        )
+        raise InvalidPhone("phone number must be a Kenyan mobile number: after 254 or 0 comes 7 or 1 (07…, 01…)")
     return _COUNTRY_CODE + subscriber
 
 
@@ -48,9 +44,7 @@ def _subscriber_part(digits: str, *, international: bool) -> str:
     # A 9-digit number starting with 0 is a 07…/01… number missing a digit, not a subscriber part.
     if not international and len(digits) == 9 and not digits.startswith("0"):
         return digits
-    raise InvalidPhone(
-        f"phone number must be a Kenyan mobile number ({_EXPECTED_FORMS}): got {len(digits)} digits"
-    )
+    raise InvalidPhone(f"phone number must be a Kenyan mobile number ({_EXPECTED_FORMS}): got {len(digits)} digits")
 
 
 def mask_msisdn(msisdn: str) -> str:

@@ -116,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             "--workers",
             str(args.workers),
             "--no-access-log",
+            # app.http.client_ip decides whose X-Forwarded-For to believe; uvicorn must not rewrite it first.
+            "--no-proxy-headers",
         ],
         env=env,
     )

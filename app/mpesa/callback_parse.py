@@ -125,7 +125,7 @@ def _result_desc(value: object) -> str:
 
 
 def _metadata_items(metadata: object) -> dict[str, object]:
-    """The Values of the items we read, by Name; an item without a Value is left out."""
+    """The Values of the items we read, by Name (None for an item without a Value)."""
     if metadata is None:
         return {}
     items = _object(metadata, "CallbackMetadata").get("Item")
@@ -141,8 +141,7 @@ def _metadata_items(metadata: object) -> dict[str, object]:
         if name in seen:
             raise MalformedCallback(f"CallbackMetadata.Item holds {name} twice")
         seen.add(name)
-        if item.get("Value") is not None:
-            values[name] = item["Value"]
+        values[name] = item.get("Value")
     return values
 
 
@@ -152,7 +151,7 @@ def _amount(value: object) -> Decimal | None:
     amount: Decimal | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         amount = Decimal(value)
-    elif isinstance(value, Decimal) and value.is_finite():
+    elif isinstance(value, Decimal):  # NaN and Infinity were refused while decoding
         amount = value
     elif isinstance(value, str) and _AMOUNT_TEXT.fullmatch(value.strip()):
         amount = Decimal(value.strip())
@@ -165,9 +164,7 @@ def _receipt(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not _RECEIPT.fullmatch(value):
-        raise MalformedCallback(
-            f"MpesaReceiptNumber must be 1-20 upper-case letters and digits: {_preview(value)}"
-        )
+        raise MalformedCallback(f"MpesaReceiptNumber must be 1-20 upper-case letters and digits: {_preview(value)}")
     return value
 
 

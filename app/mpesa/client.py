@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +20,7 @@ from app.settings import Settings
 OAUTH_PATH = "/oauth/v1/generate?grant_type=client_credentials"
 PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
 QUERY_PATH = "/mpesa/stkpushquery/v1/query"
+AUTH_PROBE_CHECKOUT_ID = "ws_CO_00000000000000golive0auth"
 NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -74,6 +76,15 @@ class DarajaClient:
             raise self._bad_answer("stkpush", "push accepted without a CheckoutRequestID")
         return PushAccepted(str(merchant or ""), checkout)
 
+    async def check_auth(self) -> None:
+        """Proves the shared token works end to end, with no side effect: a query for a request that
+        cannot exist is refused for its id (400.002.02) — not for the token, which would be 404.001.03."""
+        try:
+            await self.stk_query(AUTH_PROBE_CHECKOUT_ID)
+        except DarajaError as exc:
+            if exc.failure is not DarajaFailure.REJECTED:
+                raise
+
     async def stk_query(self, checkout_request_id: str) -> QueryAnswer:
         body = stk_query_body(self._settings, checkout_request_id=checkout_request_id, now=datetime.now(UTC))
         try:
@@ -90,15 +101,25 @@ class DarajaClient:
         return QueryAnswer(str(code).strip(), str(answer.get("ResultDesc", "")))
 
     async def _authorised(self, operation: str, path: str, body: dict[str, object]) -> dict:
-        token = await self.token()
+        token = await self._token_for_call(self.token())
         try:
             return await self._send(operation, "POST", path, body, f"Bearer {token}")
         except DarajaError as exc:
             if exc.failure is not DarajaFailure.INVALID_TOKEN:
                 raise
         # 404.001.03: the request was refused at the gateway, so one retry with a new token is safe.
-        token = await self._tokens.replace(token, self.fetch_token)
+        token = await self._token_for_call(self._tokens.replace(token, self.fetch_token))
         return await self._send(operation, "POST", path, body, f"Bearer {token}")
+
+    @staticmethod
+    async def _token_for_call(getting: Awaitable[str]) -> str:
+        """No token means the call itself was never sent, whatever went wrong getting one."""
+        try:
+            return await getting
+        except DarajaError as exc:
+            if exc.failure in (DarajaFailure.CREDENTIALS, DarajaFailure.RATE_LIMITED):
+                raise
+            raise DarajaError(DarajaFailure.UNAVAILABLE, f"no access token: {exc.message}") from exc
 
     async def _send(self, operation: str, method: str, path: str, body: dict | None, authorization: str) -> dict:
         started = time.perf_counter()

@@ -156,8 +156,10 @@ class JsonFormatter(logging.Formatter):
                 continue
             name = f"extra_{key}" if key in _OWN_FIELDS else key
             entry[name] = REDACTED if _is_sensitive_key(key) else _redacted(value)
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["exc"] = redact_text(self.formatException(record.exc_info))
+        if record.exc_info:
+            # exc_info=True outside an except block gives (None, None, None): nothing to show.
+            if record.exc_info[0] is not None:
+                entry["exc"] = redact_text(self.formatException(record.exc_info))
         elif record.exc_text:
             entry["exc"] = redact_text(record.exc_text)
         if record.stack_info:

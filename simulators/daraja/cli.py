@@ -26,13 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
             "with a /__sim__ control API to switch scenarios and read what it received and sent. "
             "See simulators/daraja/README.md."
         ),
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    parser.add_argument("--port", type=_port, default=8100, help="TCP port to listen on")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=_port, default=8100, help="TCP port to listen on (default: %(default)s)")
     parser.add_argument(
         "--consumer-key",
-        help=f"the OAuth consumer key clients must present (Basic auth); required, or set {ENV_CONSUMER_KEY}",
+        help=f"the OAuth consumer key clients must present (Basic auth); required, or set "
+        f"{ENV_CONSUMER_KEY} (preferred: flags show in ps)",
     )
     parser.add_argument(
         "--consumer-secret",
@@ -46,29 +46,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--shortcode",
         type=_shortcode,
-        help=f"the only BusinessShortCode accepted, 5-7 digits "
-        f"(env {ENV_SHORTCODE}; default {SANDBOX_SHORTCODE})",
+        help=f"the only BusinessShortCode accepted, 5-7 digits (env {ENV_SHORTCODE}; default {SANDBOX_SHORTCODE})",
     )
     parser.add_argument(
         "--callback-delay",
         type=_non_negative_seconds,
         default=0.5,
         metavar="SECONDS",
-        help="time from an accepted push to its result and callback (late callbacks take ten times this)",
+        help="time from an accepted push to its result and callback; late callbacks take ten times this "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--callback-source",
         type=_ip_address,
         default="127.0.0.1",
         metavar="ADDRESS",
-        help="local IP address callbacks are sent from (e.g. 127.0.0.2 to test a source-address allowlist)",
+        help="local IP address callbacks are sent from, e.g. 127.0.0.2 to test a source-address allowlist "
+        "(default: %(default)s)",
     )
     parser.add_argument(
         "--token-ttl",
         type=_positive_seconds,
         default=3599,
         metavar="SECONDS",
-        help="lifetime of an access token",
+        help="lifetime of an access token (default: %(default)s)",
     )
     parser.add_argument(
         "--require-https-callback",
@@ -76,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="production-like: reject a push whose CallBackURL is not https",
     )
     parser.add_argument(
-        "--access-log", action="store_true", help="log one line per HTTP request to stderr (off: quiet)"
+        "--access-log", action="store_true", help="log one line per HTTP request to stderr (default: quiet)"
     )
     return parser
 
@@ -99,7 +100,7 @@ def settings_from_args(
     shortcode = args.shortcode
     if shortcode is None:
         shortcode = environ.get(ENV_SHORTCODE) or SANDBOX_SHORTCODE
-        if not re.fullmatch(r"\d{5,7}", shortcode):
+        if not re.fullmatch(r"[0-9]{5,7}", shortcode):
             parser.error(f"{ENV_SHORTCODE} must be 5-7 digits")
     return Settings(
         consumer_key=consumer_key,
@@ -146,7 +147,7 @@ def _port(text: str) -> int:
 
 
 def _shortcode(text: str) -> str:
-    if not re.fullmatch(r"\d{5,7}", text):
+    if not re.fullmatch(r"[0-9]{5,7}", text):
         raise argparse.ArgumentTypeError("must be 5-7 digits")
     return text
 

@@ -4,7 +4,7 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 NAIROBI = timezone(timedelta(hours=3), "EAT")
-_TIMESTAMP = re.compile(r"\d{14}")
+_TIMESTAMP = re.compile(r"[0-9]{14}")
 
 
 def daraja_timestamp(moment: datetime) -> str:

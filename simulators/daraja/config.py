@@ -10,8 +10,8 @@ from typing import Any
 from simulators.daraja.outcomes import is_valid_outcome
 
 PENDING_QUERY_ANSWERS = ("random", "4999", "error")
-_MSISDN = re.compile(r"254[71]\d{8}")
-_AMOUNT = re.compile(r"[1-9]\d{0,5}")
+_MSISDN = re.compile(r"254[71][0-9]{8}")
+_AMOUNT = re.compile(r"[1-9][0-9]{0,5}")
 
 
 class ConfigError(ValueError):

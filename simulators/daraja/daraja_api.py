@@ -22,13 +22,9 @@ from simulators.daraja.state import Push, SimulatorState
 from simulators.daraja.validation import parse_json_object, parse_push, parse_query
 
 ACCEPTED_DESCRIPTION = "Success. Request accepted for processing"
-QUERY_ACCEPTED_DESCRIPTION = (
-    "The service request has been accepted successsfully"  # sic, as Safaricom spells it
-)
+QUERY_ACCEPTED_DESCRIPTION = "The service request has been accepted successsfully"  # sic, as Safaricom spells it
 EMPTY_PROCESSING_MESSAGE_SHARE = 0.25
-DROPPED_ANSWER_HTML = (
-    "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-)
+DROPPED_ANSWER_HTML = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
 
 Handler = Callable[[Request, bytes, SimulatorState], Awaitable[Response]]
 
@@ -165,11 +161,7 @@ def _has_valid_basic_auth(header: str, state: SimulatorState) -> bool:
 
 def _require_bearer_token(request: Request, state: SimulatorState) -> None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if (
-        state.config.force_invalid_token
-        or scheme.lower() != "bearer"
-        or not state.tokens.is_valid(token.strip())
-    ):
+    if state.config.force_invalid_token or scheme.lower() != "bearer" or not state.tokens.is_valid(token.strip()):
         raise errors.invalid_access_token()
 
 

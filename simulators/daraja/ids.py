@@ -35,9 +35,7 @@ class IdGenerator:
     def receipt_number(self) -> str:
         """10 upper-case alphanumerics starting with a letter (e.g. NLJ7RT61SV), never repeated."""
         while True:
-            receipt = self._random.choice(string.ascii_uppercase) + "".join(
-                self._random.choices(_UPPER_ALNUM, k=9)
-            )
+            receipt = self._random.choice(string.ascii_uppercase) + "".join(self._random.choices(_UPPER_ALNUM, k=9))
             if receipt not in self._receipts:
                 self._receipts.add(receipt)
                 return receipt

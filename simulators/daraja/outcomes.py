@@ -28,19 +28,15 @@ ENDING_OUTCOMES = {
     "92": LATE_CALLBACK,
 }
 
-_RESULT_CODE = re.compile(r"\d{1,9}")
+_RESULT_CODE = re.compile(r"[0-9]{1,9}")
 
 
 def is_valid_outcome(outcome: object) -> bool:
     """A result code as a string ("0", "1032", any unlisted "5555") or a delivery outcome."""
-    return isinstance(outcome, str) and (
-        outcome in DELIVERY_OUTCOMES or bool(_RESULT_CODE.fullmatch(outcome))
-    )
+    return isinstance(outcome, str) and (outcome in DELIVERY_OUTCOMES or bool(_RESULT_CODE.fullmatch(outcome)))
 
 
-def choose_outcome(
-    msisdn: str, amount: int, outcomes: dict[str, str], amount_outcomes: dict[str, str]
-) -> str:
+def choose_outcome(msisdn: str, amount: int, outcomes: dict[str, str], amount_outcomes: dict[str, str]) -> str:
     """Per-MSISDN override, then per-amount override, then the sandbox's test number, then the ending."""
     if msisdn in outcomes:
         return outcomes[msisdn]

@@ -81,9 +81,7 @@ class SimulatorState:
     def accept_push(self, request: PushRequest) -> Push:
         now = time.time()
         config = self.config
-        outcome = choose_outcome(
-            request.phone_number, request.amount, config.outcomes, config.amount_outcomes
-        )
+        outcome = choose_outcome(request.phone_number, request.amount, config.outcomes, config.amount_outcomes)
         delivery = delivery_for(outcome)
         settles_at = now + config.callback_delay
         paid = delivery.result_code == 0
@@ -99,9 +97,7 @@ class SimulatorState:
             callback_count=delivery.callback_count,
             accepted_at=now,
             settles_at=settles_at,
-            callback_at=(
-                now + config.callback_delay * delivery.delay_factor if delivery.callback_count else None
-            ),
+            callback_at=(now + config.callback_delay * delivery.delay_factor if delivery.callback_count else None),
             receipt_number=self.ids.receipt_number() if paid else None,
             transaction_date=int(daraja_timestamp(datetime.fromtimestamp(settles_at, UTC))) if paid else None,
         )

@@ -20,11 +20,11 @@ MAX_AMOUNT = 250_000
 TIMESTAMP_TOLERANCE = timedelta(hours=1)
 FORBIDDEN_CALLBACK_WORDS = ("mpesa", "safaricom", "query", "exe", "exec", "cmd", "sql")
 
-_SHORTCODE = re.compile(r"\d{5,7}")
-_MSISDN = re.compile(r"254[71]\d{8}")
+_SHORTCODE = re.compile(r"[0-9]{5,7}")
+_MSISDN = re.compile(r"254[71][0-9]{8}")
 _ACCOUNT_REFERENCE = re.compile(r"[A-Za-z0-9]{1,12}")
 _TRANSACTION_DESC = re.compile(r"[A-Za-z0-9 ]{1,13}")
-_DECIMAL_TEXT = re.compile(r"\d+(\.\d+)?")
+_DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,7 @@ def parse_json_object(raw: bytes) -> dict:
     return body
 
 
-def parse_push(
-    body: dict, *, shortcode: str, passkey: str, now: datetime, require_https: bool
-) -> PushRequest:
+def parse_push(body: dict, *, shortcode: str, passkey: str, now: datetime, require_https: bool) -> PushRequest:
     short_code = _business_short_code(body, shortcode)
     password = _password(body)
     timestamp = _timestamp(body, now)

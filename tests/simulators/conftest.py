@@ -4,6 +4,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 # The test modules import daraja_harness; make that work whatever pytest's import mode is.
@@ -20,18 +21,23 @@ from daraja_harness import (
 
 
 @pytest.fixture(scope="session")
-def simulator() -> Iterator[RunningSimulator]:
+def daraja_simulator() -> Iterator[RunningSimulator]:
     with run_simulator("--callback-delay", str(CALLBACK_DELAY)) as running:
         yield running
 
 
+@pytest.fixture(scope="session")
+def daraja_http(daraja_simulator: RunningSimulator) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=daraja_simulator.base_url, timeout=10) as http:
+        yield http
+
+
 @pytest.fixture
-def daraja(simulator: RunningSimulator) -> Iterator[DarajaClient]:
+def daraja(daraja_simulator: RunningSimulator, daraja_http: httpx.Client) -> DarajaClient:
     """A client of the shared simulator, reset to its startup state for this test."""
-    client = DarajaClient(simulator.base_url)
+    client = DarajaClient(daraja_simulator.base_url, http=daraja_http)
     client.reset()
-    yield client
-    client.close()
+    return client
 
 
 @pytest.fixture(scope="session")

@@ -93,15 +93,16 @@ def run_simulator(*args: str, env: dict[str, str] | None = None) -> Iterator[Run
 
 def _wait_until_healthy(simulator: RunningSimulator, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if simulator.process.poll() is not None:
-            raise RuntimeError(f"simulator exited with {simulator.process.returncode}:\n{simulator.log()}")
-        try:
-            if httpx.get(f"{simulator.base_url}/__sim__/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
+    with httpx.Client(timeout=1) as http:
+        while time.monotonic() < deadline:
+            if simulator.process.poll() is not None:
+                raise RuntimeError(f"simulator exited with {simulator.process.returncode}:\n{simulator.log()}")
+            try:
+                if http.get(f"{simulator.base_url}/__sim__/health").status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
     raise RuntimeError(f"simulator not healthy after {timeout} s:\n{simulator.log()}")
 
 
@@ -199,8 +200,16 @@ def _apply(body: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
 class DarajaClient:
     """Speaks Daraja (and the /__sim__ control API) to one simulator."""
 
-    def __init__(self, base_url: str, shortcode: str = SHORTCODE, passkey: str = SANDBOX_PASSKEY) -> None:
-        self.http = httpx.Client(base_url=base_url, timeout=10)
+    def __init__(
+        self,
+        base_url: str,
+        shortcode: str = SHORTCODE,
+        passkey: str = SANDBOX_PASSKEY,
+        http: httpx.Client | None = None,
+    ) -> None:
+        # Building an httpx.Client costs tens of milliseconds (its TLS context), so tests share one.
+        self._owns_http = http is None
+        self.http = http or httpx.Client(base_url=base_url, timeout=10)
         self.shortcode = shortcode
         self.passkey = passkey
 
@@ -276,7 +285,8 @@ class DarajaClient:
         assert self.http.post("/__sim__/reset").status_code == 200
 
     def close(self) -> None:
-        self.http.close()
+        if self._owns_http:
+            self.http.close()
 
 
 def assert_daraja_error(

@@ -71,7 +71,9 @@ class ThreadServer:
     """An ASGI app served by a real uvicorn on a loopback port, in a thread of the test process."""
 
     def __init__(self, app: object, port: int):
-        config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on")
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on", proxy_headers=False
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.url = f"http://127.0.0.1:{port}"

@@ -44,6 +44,10 @@ class Simulator:
     def pushes(self) -> list[dict[str, Any]]:
         return self.requests("/mpesa/stkpush/v1/processrequest")
 
+    def accepted_pushes(self) -> list[dict[str, Any]]:
+        """Pushes Daraja accepted (a push refused for a stale token is retried by the service)."""
+        return [push for push in self.pushes() if push["status"] == 200]
+
     def oauth_requests(self) -> list[dict[str, Any]]:
         return self.requests("/oauth/v1/generate")
 

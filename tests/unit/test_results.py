@@ -125,8 +125,6 @@ def test_being_processed_error_means_ask_again(error_code):
     assert is_processing_error(error_code)
 
 
-@pytest.mark.parametrize(
-    "error_code", ["500.003.1001", "500.001.100", "404.001.03", "", "4999", None, 5000011001]
-)
+@pytest.mark.parametrize("error_code", ["500.003.1001", "500.001.100", "404.001.03", "", "4999", None, 5000011001])
 def test_other_errors_are_not_processing_errors(error_code):
     assert not is_processing_error(error_code)

@@ -1,0 +1,186 @@
+"""Callbacks played by the test as Safaricom: forged, from the wrong place, malformed, duplicated, late,
+contradictory — the raw body is kept, a success is never downgraded, nothing is paid twice."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from tests.support import callbacks
+from tests.support.processes import wait_until
+from tests.support.service import RunningService, phone
+
+
+@pytest.fixture
+def submitted(service: RunningService, sim, db):
+    """A payment Daraja accepted whose callback the simulator will never send (ending 90)."""
+
+    def make(package_id: str = "usdt-10") -> tuple[str, str]:
+        response = service.pay(phone("90"), package_id=package_id)
+        assert response.status_code == 202, response.text
+        payment = response.json()
+        checkout = db.execute("SELECT checkout_request_id FROM payments WHERE id = %s", (payment["id"],)).fetchone()[0]
+        return payment["id"], checkout
+
+    return make
+
+
+def _stored(db, payment_id: str) -> list[tuple[str, bytes]]:
+    rows = db.execute("SELECT status, body FROM stk_callbacks WHERE payment_id = %s ORDER BY id", (payment_id,))
+    return [(status, bytes(body)) for status, body in rows.fetchall()]
+
+
+def _processed(db, payment_id: str, count: int) -> list[str]:
+    wait_until(lambda: all(s != "received" for s, _ in _stored(db, payment_id)) and len(_stored(db, payment_id)) >= count,
+               "callbacks processed")  # fmt: skip
+    return [status for status, _ in _stored(db, payment_id)]
+
+
+def test_a_success_is_acknowledged_stored_raw_and_applied(service: RunningService, submitted, db):
+    payment_id, checkout = submitted()
+    body = callbacks.success(checkout, receipt="NLJ7RT61SV")
+
+    response = callbacks.deliver(service, payment_id, body)
+
+    assert response.status_code == 200
+    assert response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    assert _processed(db, payment_id, 1) == ["applied"]
+    assert _stored(db, payment_id)[0][1] == body
+    paid = service.payment(payment_id)
+    assert (paid["state"], paid["mpesa_receipt"]) == ("paid", "NLJ7RT61SV")
+
+
+def test_a_wrong_token_is_refused_and_nothing_is_stored(service: RunningService, submitted, db):
+    payment_id, checkout = submitted()
+    forged = f"/api/callbacks/stk/{uuid.UUID(payment_id).hex}/{'0' * 40}"
+
+    response = service.http.post(forged, content=callbacks.success(checkout))
+
+    assert response.status_code == 404
+    assert _stored(db, payment_id) == []
+    assert service.payment(payment_id)["state"] == "submitted"
+
+
+def test_a_token_for_another_payment_is_refused(service: RunningService, submitted, db):
+    victim, checkout = submitted()
+    other, _ = submitted()
+    token = callbacks.path_for(service, other).rsplit("/", 1)[1]
+
+    response = service.http.post(
+        f"/api/callbacks/stk/{uuid.UUID(victim).hex}/{token}", content=callbacks.success(checkout)
+    )
+
+    assert response.status_code == 404
+    assert service.payment(victim)["state"] == "submitted"
+
+
+def test_a_malformed_callback_is_kept_and_named(service: RunningService, submitted, db):
+    payment_id, _ = submitted()
+
+    response = callbacks.deliver(service, payment_id, b'{"Body": {"nothing": 1}}')
+
+    assert response.status_code == 400
+    assert "stkCallback" in response.json()["ResultDesc"]
+    assert _stored(db, payment_id) == [("malformed", b'{"Body": {"nothing": 1}}')]
+    assert service.payment(payment_id)["state"] == "submitted"
+
+
+def test_a_failure_after_success_never_downgrades(service: RunningService, submitted, db):
+    payment_id, checkout = submitted()
+    callbacks.deliver(service, payment_id, callbacks.success(checkout))
+    callbacks.deliver(service, payment_id, callbacks.failure(checkout, 1032))
+
+    assert _processed(db, payment_id, 2) == ["applied", "ignored"]
+    assert service.payment(payment_id)["state"] == "paid"
+
+
+def test_a_success_after_failure_is_recorded_as_paid(service: RunningService, submitted, db):
+    payment_id, checkout = submitted()
+    callbacks.deliver(service, payment_id, callbacks.failure(checkout, 1037, "DS timeout user cannot be reached"))
+    _processed(db, payment_id, 1)
+    callbacks.deliver(service, payment_id, callbacks.success(checkout))
+
+    assert _processed(db, payment_id, 2) == ["applied", "applied"]
+    history = [step["to"] for step in service.payment(payment_id)["history"]]
+    assert history == ["initiated", "submitted", "failed", "paid"]
+
+
+def test_a_second_success_with_another_receipt_goes_to_review(service: RunningService, submitted, db):
+    payment_id, checkout = submitted()
+    callbacks.deliver(service, payment_id, callbacks.success(checkout, receipt="AAAA111111"))
+    _processed(db, payment_id, 1)
+    callbacks.deliver(service, payment_id, callbacks.success(checkout, receipt="BBBB222222"))
+
+    assert _processed(db, payment_id, 2) == ["applied", "conflict"]
+    payment = service.payment(payment_id)
+    assert (payment["state"], payment["mpesa_receipt"], payment["needs_review"]) == ("paid", "AAAA111111", True)
+
+
+def test_a_receipt_already_used_by_another_payment_is_a_conflict(service: RunningService, submitted, db):
+    first, first_checkout = submitted()
+    second, second_checkout = submitted()
+    callbacks.deliver(service, first, callbacks.success(first_checkout, receipt="SAME000001"))
+    _processed(db, first, 1)
+    callbacks.deliver(service, second, callbacks.success(second_checkout, receipt="SAME000001"))
+
+    assert _processed(db, second, 1) == ["conflict"]
+    payment = service.payment(second)
+    assert (payment["state"], payment["needs_review"]) == ("submitted", True)
+
+
+def test_a_paid_amount_that_differs_from_the_price_goes_to_review(service: RunningService, submitted, db):
+    payment_id, checkout = submitted()
+    callbacks.deliver(service, payment_id, callbacks.success(checkout, amount=1.0))
+
+    _processed(db, payment_id, 1)
+    payment = service.payment(payment_id)
+    assert (payment["state"], payment["needs_review"]) == ("unknown", True)
+
+
+def test_a_callback_for_another_checkout_request_is_not_applied(service: RunningService, submitted, db):
+    payment_id, _ = submitted()
+    callbacks.deliver(service, payment_id, callbacks.failure("ws_CO_somebody_else", 1032))
+
+    assert _processed(db, payment_id, 1) == ["ignored"]
+    assert service.payment(payment_id)["state"] == "submitted"
+
+
+def test_the_source_allowlist_refuses_strangers_and_believes_only_trusted_proxies(service_factory, submitted, db):
+    guarded = service_factory(callback_allowlist_enabled=True, callback_allowed_sources="196.201.214.200",
+                              trusted_proxies="127.0.0.1")  # fmt: skip
+    payment_id, checkout = submitted()
+    body = callbacks.success(checkout)
+
+    direct = callbacks.deliver(guarded, payment_id, body)
+    spoofed_chain = callbacks.deliver(guarded, payment_id, body, **{"X-Forwarded-For": "196.201.214.200, 10.9.9.9"})
+    via_proxy = callbacks.deliver(guarded, payment_id, body, **{"X-Forwarded-For": "10.9.9.9, 196.201.214.200"})
+
+    assert (direct.status_code, spoofed_chain.status_code, via_proxy.status_code) == (403, 403, 200)
+    assert _processed(db, payment_id, 1) == ["applied"]
+
+
+def test_forwarded_for_is_ignored_from_an_untrusted_peer(service_factory, submitted):
+    guarded = service_factory(callback_allowlist_enabled=True, callback_allowed_sources="196.201.214.200")
+    payment_id, checkout = submitted()
+    response = callbacks.deliver(guarded, payment_id, callbacks.success(checkout),
+                                 **{"X-Forwarded-For": "196.201.214.200"})  # fmt: skip
+    assert response.status_code == 403
+
+
+def test_callbacks_from_the_simulators_address_pass_the_allowlist(service_factory, sim):
+    guarded = service_factory(callback_allowlist_enabled=True, callback_allowed_sources="127.0.0.1/32")
+    payment = guarded.pay(phone()).json()
+    assert guarded.wait_for_state(payment["id"])["state"] == "paid"
+
+
+def test_callbacks_stored_but_never_applied_are_applied_at_start(service_factory, submitted, db):
+    payment_id, checkout = submitted()
+    db.execute(
+        "INSERT INTO stk_callbacks (payment_id, body, received_at) VALUES (%s, %s, now() - interval '1 minute')",
+        (payment_id, callbacks.success(checkout, receipt="RECOVER001")),
+    )
+    restarted = service_factory()  # stored callbacks are applied before it serves
+
+    assert _stored(db, payment_id)[0][0] == "applied"
+    assert restarted.payment(payment_id)["mpesa_receipt"] == "RECOVER001"
