@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
+
+# pgserver narrates every command it runs at INFO; keep its warnings only.
+logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
 class EmbeddedPostgresUnavailable(RuntimeError):

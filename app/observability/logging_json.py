@@ -171,6 +171,21 @@ class _JsonStreamHandler(logging.StreamHandler):
     """Ours, so configure_logging can find and replace it."""
 
 
+class _StderrHandler(_JsonStreamHandler):
+    """Writes to whatever sys.stderr is at the time (test runners and daemons swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
     """JSON lines on the root logger (stderr unless a stream is given); uvicorn's loggers go through it."""
     numeric_level = logging.getLevelNamesMapping().get(level.upper()) if isinstance(level, str) else None
@@ -180,7 +195,7 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
     for handler in list(root.handlers):
         if isinstance(handler, _JsonStreamHandler):
             root.removeHandler(handler)
-    handler = _JsonStreamHandler(stream if stream is not None else sys.stderr)
+    handler = _JsonStreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter())
     root.addHandler(handler)
     root.setLevel(numeric_level)
