@@ -90,24 +90,24 @@ def _locked_transaction(url: str, lock_timeout_ms: int, statement_timeout_ms: in
         engine.dispose()
 
 
+def _move(step, url: str, target: str, lock_timeout_ms: int, statement_timeout_ms: int) -> MigrationResult:
+    with _locked_transaction(url, lock_timeout_ms, statement_timeout_ms) as connection:
+        before = _current(connection)
+        step(_config(connection), target)
+        verified = _verify(connection)
+        return MigrationResult(before, _current(connection), verified)
+
+
 def migrate(
     url: str, target: str = "head", *, lock_timeout_ms: int = 5000, statement_timeout_ms: int = 60000
 ) -> MigrationResult:
-    with _locked_transaction(url, lock_timeout_ms, statement_timeout_ms) as connection:
-        before = _current(connection)
-        command.upgrade(_config(connection), target)
-        verified = _verify(connection)
-        return MigrationResult(before, _current(connection), verified)
+    return _move(command.upgrade, url, target, lock_timeout_ms, statement_timeout_ms)
 
 
 def downgrade(
     url: str, target: str, *, lock_timeout_ms: int = 5000, statement_timeout_ms: int = 60000
 ) -> MigrationResult:
-    with _locked_transaction(url, lock_timeout_ms, statement_timeout_ms) as connection:
-        before = _current(connection)
-        command.downgrade(_config(connection), target)
-        verified = _verify(connection)
-        return MigrationResult(before, _current(connection), verified)
+    return _move(command.downgrade, url, target, lock_timeout_ms, statement_timeout_ms)
 
 
 def current(url: str) -> str | None:

@@ -117,53 +117,43 @@ class PaymentService:
             accepted = await self._daraja.stk_push(body)
         except DarajaError as exc:
             return await self._push_failed(payment, exc)
+        return await self._leave_initiated(
+            payment,
+            SUBMITTED,
+            "STK push accepted",
+            merchant_request_id=accepted.merchant_request_id,
+            checkout_request_id=accepted.checkout_request_id,
+            submitted_at=datetime.now(UTC),
+        )
+
+    async def _leave_initiated(self, payment: Payment, to_state: str, reason: str, **fields: object) -> Payment:
         async with self._pool.connection() as conn:
             updated = await repository.transition(
-                conn,
-                payment.id,
-                allowed_from=(INITIATED,),
-                to_state=SUBMITTED,
-                reason="STK push accepted",
-                merchant_request_id=accepted.merchant_request_id,
-                checkout_request_id=accepted.checkout_request_id,
-                submitted_at=datetime.now(UTC),
+                conn, payment.id, allowed_from=(INITIATED,), to_state=to_state, reason=reason, **fields
             )
             # A callback may beat us here and settle the payment first; then keep what it recorded.
             return updated or await repository.find_by_id(conn, payment.id) or payment
 
     async def _push_failed(self, payment: Payment, exc: DarajaError) -> Payment:
-        masked = mask_msisdn(payment.msisdn)
+        context = {"payment_id": str(payment.id), "msisdn": mask_msisdn(payment.msisdn), "error": exc.message}
         if exc.failure is DarajaFailure.OUTCOME_UNKNOWN:
-            log.warning(
-                "STK push answer lost; payment left for its callback or review",
-                extra={"payment_id": str(payment.id), "msisdn": masked, "error": exc.message},
+            log.warning("STK push answer lost; payment left for its callback or review", extra=context)
+            return await self._leave_initiated(
+                payment,
+                UNKNOWN,
+                "STK push outcome unknown (answer lost); not resent",
+                needs_review=True,
+                failure_reason=exc.message,
             )
-            async with self._pool.connection() as conn:
-                updated = await repository.transition(
-                    conn,
-                    payment.id,
-                    allowed_from=(INITIATED,),
-                    to_state=UNKNOWN,
-                    needs_review=True,
-                    reason="STK push outcome unknown (answer lost); not resent",
-                    failure_reason=exc.message,
-                )
-                return updated or await repository.find_by_id(conn, payment.id) or payment
-        log.warning(
+        log.warning("STK push refused", extra={**context, "failure": exc.failure.value})
+        await self._leave_initiated(
+            payment,
+            FAILED,
             "STK push refused",
-            extra={"payment_id": str(payment.id), "msisdn": masked, "failure": exc.failure.value, "error": exc.message},
+            failure_reason=f"{exc.failure.value}: {exc.message}",
+            settled_at=datetime.now(UTC),
+            retryable=exc.failure is not DarajaFailure.REJECTED,
         )
-        async with self._pool.connection() as conn:
-            await repository.transition(
-                conn,
-                payment.id,
-                allowed_from=(INITIATED,),
-                to_state=FAILED,
-                reason="STK push refused",
-                failure_reason=f"{exc.failure.value}: {exc.message}",
-                settled_at=datetime.now(UTC),
-                retryable=exc.failure is not DarajaFailure.REJECTED,
-            )
         raise self._refusal(exc, str(payment.id))
 
     @staticmethod

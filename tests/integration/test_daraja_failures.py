@@ -113,3 +113,15 @@ def test_wrong_credentials_are_reported_not_hidden(service_factory, sim, databas
     assert "not-the-secret" not in auth.text
     assert payment.status_code == 503
     assert sim.pushes() == []
+
+
+def test_a_field_daraja_rejects_is_a_422_that_names_it(service_factory, sim):
+    service = service_factory(daraja_shortcode="600000")  # the simulator only knows 174379
+    response = service.pay(phone())
+
+    assert response.status_code == 422
+    assert response.json()["error"] == "mpesa_rejected"
+    assert "400.002.02" in response.json()["detail"]
+    assert "BusinessShortCode" in response.json()["detail"]
+    payment = _payment_of(service, response)
+    assert (payment["state"], payment["retryable"]) == ("failed", False)
