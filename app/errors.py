@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from app.observability.request_context import request_id_var
 from app.payments.errors import PaymentRefused
-
-log = logging.getLogger("golive.errors")
 
 
 def _field(location: tuple) -> str:
@@ -48,16 +43,7 @@ async def payment_refused(_: Request, exc: PaymentRefused) -> JSONResponse:
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
-async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-    log.error("unhandled error", exc_info=exc)
-    return JSONResponse(
-        {"error": "internal", "detail": "internal error; quote the request id", "request_id": request_id_var.get()},
-        status_code=500,
-    )
-
-
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, http_error)  # type: ignore[arg-type]
     app.add_exception_handler(PaymentRefused, payment_refused)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, unexpected)

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (payments.router, callbacks.router, admin.router, system.router):
         app.include_router(router)
     errors.install(app)
-    # Added innermost first: the request context wraps everything, CORS answers preflights early.
+    # Added innermost first: security headers wrap everything, CORS answers preflights early.
     limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
     app.add_middleware(RateLimit, limiter=limiter if settings.rate_limit_enabled else None)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -63,6 +63,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID", "x-api-key"],
         max_age=600,
     )
-    app.add_middleware(SecurityHeaders, hsts=settings.serves_tls)
     app.add_middleware(RequestContext, trusted_proxies=parse_networks(tuple(settings.trusted_proxies)))
+    app.add_middleware(SecurityHeaders, hsts=settings.serves_tls)
     return app

@@ -11,6 +11,7 @@ import ipaddress
 import json
 import os
 import secrets
+import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -188,17 +189,22 @@ class Settings(BaseSettings):
 
 
 def _throwaway_secrets(state_dir: Path) -> dict[str, str]:
-    """Generated once per state folder and shared by every process that reads it."""
+    """Generated once per state folder and shared by every process that reads it. The file appears
+    whole or not at all (written aside, then linked into place), so workers starting together agree."""
     path = state_dir / "secrets.json"
     state_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return json.loads(path.read_text())
-    generated = {name: secrets.token_urlsafe(32) for name in GENERATED_SECRETS}
-    with os.fdopen(fd, "w") as handle:
-        json.dump(generated, handle)
-    return generated
+    if not path.exists():
+        generated = {name: secrets.token_urlsafe(32) for name in GENERATED_SECRETS}
+        fd, draft = tempfile.mkstemp(dir=state_dir, prefix=".secrets-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(generated, handle)
+            os.link(draft, path)  # fails if another process got there first: theirs wins
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(draft)
+    return json.loads(path.read_text())
 
 
 def _describe(error: ValidationError) -> str:

@@ -1,6 +1,6 @@
 """The service's ASGI middleware, written against raw ASGI (Starlette's BaseHTTPMiddleware costs a task
-per request). Outermost first: request context (id, access log, latency metric), security headers,
-body size limit, rate limit."""
+per request). Outermost first: security headers, request context (id, access log, latency metric,
+unhandled errors), CORS, body size limit, rate limit."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from app.metrics import HTTP_REQUEST_DURATION, RATE_LIMITED
 from app.observability.request_context import accept_request_id, request_id_var
 
 access_log = logging.getLogger("golive.access")
+error_log = logging.getLogger("golive.errors")
 UNMATCHED_ROUTE = "unmatched"
 
 
@@ -55,17 +56,28 @@ class RequestContext:
         peer = scope["client"][0] if scope.get("client") else None
         scope.setdefault("state", {})["client_ip"] = client_ip(peer, _header(scope, b"x-forwarded-for"), self.trusted)
         started = time.perf_counter()
-        status = 500
+        status, status_sent = 500, False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, status_sent = message["status"], True
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Rendered here, not by Starlette's outermost handler, so the answer and the log line
+            # still carry the request id (and pass through the security headers outside us).
+            error_log.error("unhandled error", exc_info=True)
+            if status_sent:
+                raise
+            await _json(
+                send_with_id,
+                500,
+                {"error": "internal", "detail": "internal error; quote the request id", "request_id": request_id},
+            )
         finally:
             elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
@@ -111,45 +123,42 @@ class SecurityHeaders:
 
 
 class BodyLimit:
-    """413 for bodies over the limit, whether announced by Content-Length or streamed."""
+    """413 for bodies over the limit. A declared Content-Length is checked up front (the server holds
+    the client to it); a body without one (chunked) is read here first, up to the limit, and replayed."""
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
+        self.too_large = {"error": "body_too_large", "detail": f"request body exceeds {max_bytes} bytes"}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         declared = _header(scope, b"content-length")
-        too_large = {"error": "body_too_large", "detail": f"request body exceeds {self.max_bytes} bytes"}
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            return await _json(send, 413, too_large)
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                return await _json(send, 413, self.too_large)
+            return await self.app(scope, receive, send)
+        chunks, size, more = [], 0, True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                return await _json(send, 413, self.too_large)
+            more = message.get("more_body", False)
+        replayed = False
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _json(send, 413, too_large)
-
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 class RateLimit:
