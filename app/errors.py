@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from app.metrics import PAYMENTS_REFUSED
 from app.payments.errors import PaymentRefused
 
 
@@ -36,6 +37,7 @@ async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
 
 
 async def payment_refused(_: Request, exc: PaymentRefused) -> JSONResponse:
+    PAYMENTS_REFUSED.labels(exc.code).inc()
     body = {"error": exc.code, "detail": exc.message}
     if exc.payment_id:
         body["payment_id"] = exc.payment_id

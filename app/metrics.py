@@ -57,6 +57,11 @@ CALLBACK_LAG = Histogram(
     "Time from a push being accepted by Daraja to its callback arriving",
     buckets=(1, 5, 10, 15, 20, 30, 45, 60, 120, 300, 600),
 )
+PAYMENTS_REFUSED = Counter(
+    "golive_payments_refused_total",
+    "Payment requests refused, by reason (payments_not_available is a deliberate rollout refusal, not an error)",
+    ["reason"],
+)
 RATE_LIMITED = Counter("golive_rate_limited_total", "Requests refused with 429, by limit group", ["group"])
 
 

@@ -31,13 +31,13 @@ SETTABLE = {
 async def find_by_id(conn: AsyncConnection, payment_id: UUID, *, for_update: bool = False) -> Payment | None:
     lock = " FOR UPDATE" if for_update else ""
     async with conn.cursor(row_factory=class_row(Payment)) as cur:
-        await cur.execute(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = %s{lock}", (payment_id,))  # noqa: S608
+        await cur.execute(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = %s{lock}", (payment_id,))
         return await cur.fetchone()
 
 
 async def find_by_idempotency_key(conn: AsyncConnection, key: str) -> Payment | None:
     async with conn.cursor(row_factory=class_row(Payment)) as cur:
-        await cur.execute(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE idempotency_key = %s", (key,))  # noqa: S608
+        await cur.execute(f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE idempotency_key = %s", (key,))
         return await cur.fetchone()
 
 
@@ -63,7 +63,7 @@ async def insert_initiated(
             INSERT INTO payment_events (payment_id, from_state, to_state, reason)
             SELECT id, NULL, 'initiated', 'payment requested' FROM p
         )
-        SELECT * FROM p"""  # noqa: S608
+        SELECT * FROM p"""
     params = {
         "id": payment_id,
         "key": idempotency_key,

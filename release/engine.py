@@ -1,0 +1,380 @@
+"""Executes a plan (release.plan) phase by phase: thin, because every decision is in the plan.
+
+Exit codes: 0 released (or nothing to do), 1 rolled back, 2 refused before any change, 3 held for a person.
+After the first switch, any failure returns the whole fleet to the previous release — never a fleet
+split across versions. Every run that took the lock leaves a record in the hash-chained audit log.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+
+from app.observability.logging_json import redact_text, register_secret
+from release import artifact as artifacts
+from release import backup as backups
+from release import gates, host_commands, lock, smoke
+from release.audit import AuditLog
+from release.environment import REPO_ROOT, Environment
+from release.fleet import Fleet, artifact_on_host
+from release.plan import Deployed, Plan, Step, plan_release, plan_rollback, switch_steps
+from release.reporter import Reporter
+from release.synthetic import synthetic_payments
+
+
+class Outcome(IntEnum):
+    RELEASED = 0
+    ROLLED_BACK = 1
+    REFUSED = 2
+    HELD = 3
+
+
+class Refused(Exception):
+    """Stopped before anything changed."""
+
+
+class GateFailed(Exception):
+    pass
+
+
+class GateHeld(Exception):
+    pass
+
+
+def controller_identity() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+@dataclass
+class Run:
+    """What one run learned, for the audit record (never a secret)."""
+
+    record: dict[str, Any] = field(default_factory=dict)
+    switched: list[str] = field(default_factory=list)  # hosts now on the new release
+    lease: lock.Lease | None = None
+    heartbeat: lock.Heartbeat | None = None
+
+
+class Engine:
+    def __init__(
+        self,
+        env: Environment,
+        db_url: str,
+        *,
+        reporter: Reporter | None = None,
+        repo: Path = REPO_ROOT,
+        owner: str | None = None,
+        state_dir: Path | None = None,
+    ):
+        self.env = env
+        self.db_url = db_url
+        self.reporter = reporter or Reporter()
+        self.repo = repo
+        self.owner = owner or controller_identity()
+        self.state = state_dir or (repo / "state")
+        self.fleet = Fleet.of(env)
+        self.audit = AuditLog(self.state / env.name / "audit.jsonl")
+        password = urlsplit(db_url).password
+        if password:
+            register_secret(password)
+
+    # -- entry points -------------------------------------------------------------------------------
+    def plan(self, ref: str | None) -> tuple[Plan, artifacts.ResolvedVersion]:
+        resolved = artifacts.resolve_version(self.repo, ref)
+        release_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{resolved.version}"
+        return plan_release(
+            self.env, version=resolved.version, release_id=release_id, deployed=self.fleet.deployed()
+        ), resolved
+
+    def release(self, ref: str | None, *, dry_run: bool = False) -> Outcome:
+        try:
+            plan, resolved = self.plan(ref)
+        except (artifacts.UnknownVersion, Exception) as exc:
+            self.reporter.error(f"refused: {exc}")
+            return Outcome.REFUSED
+        for line in plan.describe():
+            self.reporter.line(line)
+        if dry_run or plan.no_op:
+            return Outcome.RELEASED
+        run = Run(
+            record={
+                "kind": "release",
+                "env": self.env.name,
+                "by": self.owner,
+                "version": plan.version,
+                "git_sha": resolved.git_sha,
+                "dirty": resolved.dirty,
+                "release_id": plan.release_id,
+                "previous": plan.previous,
+            }
+        )
+        return self._execute(plan, run)
+
+    def rollback(self, to: str | None = None, *, reason: str = "requested") -> Outcome:
+        try:
+            deployed = self.fleet.deployed()
+            plan = plan_rollback(self.env, deployed=deployed, to=to)
+        except Exception as exc:
+            self.reporter.error(f"refused: {exc}")
+            return Outcome.REFUSED
+        if plan.no_op:
+            self.reporter.line(f"{plan.version} is already current")
+            return Outcome.RELEASED
+        run = Run(
+            record={
+                "kind": "rollback",
+                "env": self.env.name,
+                "by": self.owner,
+                "release_id": plan.release_id,
+                "from": deployed.current,
+                "reason": reason,
+            }
+        )
+        try:
+            with self.reporter.phase("preflight"), self.reporter.step("lock"):
+                self._lock(run, "rollback")
+            with self.reporter.phase("deploy"):
+                self._switch_fleet(plan.release_id, hosts=self.env.web_hosts)
+            return self._finish(run, "rolled back", Outcome.RELEASED)
+        except lock.LockHeld as exc:
+            self.reporter.error(str(exc))
+            return Outcome.REFUSED
+        except Exception as exc:
+            self.reporter.error(f"rollback failed: {exc}")
+            run.record["error"] = redact_text(str(exc))
+            return self._finish(run, "rollback failed", Outcome.ROLLED_BACK)
+        finally:
+            self._unlock(run)
+
+    # -- the release --------------------------------------------------------------------------------
+    def _execute(self, plan: Plan, run: Run) -> Outcome:
+        phases = {phase.name: phase for phase in plan.phases}
+        try:
+            try:
+                with self.reporter.phase("preflight"):
+                    self._preflight(phases["preflight"].steps, run)
+                with self.reporter.phase("build"):
+                    built = self._build(run)
+                with self.reporter.phase("stage"):
+                    self._stage(phases["stage"].steps, plan.release_id, built, run)
+                with self.reporter.phase("backup"):
+                    self._backup(run)
+            except lock.LockHeld as exc:
+                self.reporter.error(str(exc))
+                return Outcome.REFUSED
+            except Exception as exc:
+                self.reporter.error(f"refused before any change: {exc}")
+                run.record["error"] = redact_text(str(exc))
+                return self._finish(run, "refused", Outcome.REFUSED)
+            try:
+                with self.reporter.phase("migrate"):
+                    self._migrate(phases["migrate"].steps, run)
+                with self.reporter.phase("deploy"):
+                    self._deploy(phases["deploy"].steps, plan.release_id, run)
+                with self.reporter.phase("verify"):
+                    self._verify(plan.release_id, run)
+                with self.reporter.phase("gates"):
+                    self._gates(run)
+            except GateHeld as exc:
+                self.reporter.warn(f"held for a person: {exc} (fab rollback to undo, or leave it)")
+                return self._finish(run, "held", Outcome.HELD)
+            except Exception as exc:
+                self.reporter.error(f"release failed: {exc}")
+                run.record["error"] = redact_text(str(exc))
+                self._roll_back(plan, run)
+                return self._finish(run, "rolled back", Outcome.ROLLED_BACK)
+            with self.reporter.phase("finish"):
+                for step in phases["finish"].steps:
+                    if step.action == "prune":
+                        with self.reporter.step(step.describe()):
+                            self.fleet.transports[step.host].run(host_commands.prune(self.fleet.layout, step.target))
+            return self._finish(run, "released", Outcome.RELEASED)
+        finally:
+            self._unlock(run)
+
+    def _connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.db_url, autocommit=True, connect_timeout=10)
+
+    def _lock(self, run: Run, reason: str) -> None:
+        with self._connect() as conn:
+            lock.ensure_schema(conn)
+            run.lease = lock.acquire(conn, self.env.name, self.owner, self.env.lock_ttl_seconds, reason)
+        run.heartbeat = lock.Heartbeat(self.db_url, run.lease, self.env.lock_ttl_seconds).__enter__()
+        run.record["lock_fence"] = run.lease.token
+
+    def _still_ours(self, run: Run) -> None:
+        assert run.lease is not None
+        with self._connect() as conn:
+            lock.check(conn, run.lease)
+
+    def _unlock(self, run: Run) -> None:
+        if run.heartbeat is not None:
+            run.heartbeat.__exit__(None, None, None)
+        if run.lease is not None:
+            with self._connect() as conn:
+                lock.release(conn, run.lease)
+            run.lease = None
+
+    def _preflight(self, steps: tuple[Step, ...], run: Run) -> None:
+        for step in steps:
+            with self.reporter.step(step.describe()):
+                if step.action == "lock":
+                    self._lock(run, "release")
+                elif step.action == "reach":
+                    self.fleet.transports[step.host].run("true", timeout=20)
+                elif step.action == "database":
+                    client, server = backups.tool_versions(self.db_url)
+                    run.record["pg"] = {"client": client, "server": server}
+                    if client < server:
+                        raise Refused(f"pg_dump {client} is older than the server ({server}): backups would fail")
+
+    def _build(self, run: Run) -> artifacts.Artifact:
+        with self.reporter.step("artifact"):
+            built = artifacts.build(
+                self.repo,
+                run.record.get("git_sha") if not run.record.get("dirty") else None,
+                self.state / "artifacts",
+                progress=self.reporter.line,
+            )
+        self.reporter.line(f"{built.path.name} sha256 {built.sha256[:16]}… ({built.size / 1e6:.1f} MB)")
+        run.record["artifact"] = {"name": built.path.name, "sha256": built.sha256, "schema_head": built.schema_head}
+        run.record["schema_head"] = built.schema_head
+        return built
+
+    def _stage(self, steps: tuple[Step, ...], release_id: str, built: artifacts.Artifact, run: Run) -> None:
+        remote = artifact_on_host(self.env, built.path)
+        release_env = {"GOLIVE_RELEASE_ID": release_id, "GOLIVE_GIT_SHA": str(run.record["git_sha"])}
+        for step in steps:
+            transport = self.fleet.transports[step.host]
+            with self.reporter.step(step.describe()):
+                if step.action == "upload":
+                    transport.run(f"mkdir -p {host_commands.q(str(self.env.root) + '/artifacts')}")
+                    transport.put(built.path, remote)
+                    transport.run(f"echo '{built.sha256}  {remote}' | sha256sum --check --quiet")
+                elif step.action == "unpack":
+                    transport.run(host_commands.unpack(self.fleet.layout, release_id, remote))
+                elif step.action == "install":
+                    transport.run(
+                        host_commands.install(self.fleet.layout, release_id, built.requirements_hash, release_env),
+                        timeout=900,
+                    )
+
+    def _backup(self, run: Run) -> None:
+        with self.reporter.step("backup: pg_dump -Fc"):
+            taken = backups.take(self.db_url, self.state / self.env.name / "backups")
+        self.reporter.line(f"backup {taken.id}: {taken.size / 1e3:.0f} kB, sha256 {taken.sha256[:16]}…")
+        with self.reporter.step("prove: restore into a scratch database"):
+            counts = backups.prove(taken, self.db_url)
+        run.record["backup"] = {"id": taken.id, "sha256": taken.sha256, "rows": sum(counts.values())}
+
+    def _migrate(self, steps: tuple[Step, ...], run: Run) -> None:
+        self._still_ours(run)
+        with self._connect() as conn:
+            before = _schema_revision(conn)
+        run.record["schema_before"] = before
+        for step in steps:
+            with self.reporter.step(step.describe()):
+                output = (
+                    self.fleet.transports[step.host]
+                    .run(host_commands.migrate(self.fleet.layout, step.target), timeout=900)
+                    .output
+                )
+            self.reporter.line(output.strip().splitlines()[-1] if output.strip() else "")
+        with self._connect() as conn:
+            run.record["schema_after"] = _schema_revision(conn)
+
+    def _deploy(self, steps: tuple[Step, ...], release_id: str, run: Run) -> None:
+        self._still_ours(run)
+        self._run_switch_steps(steps, release_id, run.switched)
+
+    def _run_switch_steps(self, steps: tuple[Step, ...] | list[Step], release_id: str, switched: list[str]) -> None:
+        ports = {instance.name: instance.port for instance in self.env.instances}
+        for step in steps:
+            transport = self.fleet.transports[step.host]
+            with self.reporter.step(step.describe()):
+                if step.action == "switch":
+                    transport.run(host_commands.switch(self.fleet.layout, release_id))
+                    if step.host not in switched:
+                        switched.append(step.host)
+                elif step.action == "restart":
+                    transport.run(self._restart_command(step.target))
+                elif step.action == "health":
+                    url = self.fleet.instance_url(step.host, ports[step.target])
+                    self.fleet.wait_healthy(url, release_id, self.env.health_timeout_seconds)
+                elif step.action in ("drain", "undrain"):
+                    self.reporter.line(f"{step.action}: {self.env.load_balancer} driver not available here; skipped")
+
+    def _restart_command(self, instance: str | None) -> str:
+        assert instance is not None
+        conf = str(self.env.root / "supervisord.conf") if self.env.service_manager == "supervisord" else None
+        return host_commands.restart(self.env.service_manager, instance, supervisor_conf=conf)
+
+    def _switch_fleet(self, release_id: str, hosts: tuple[str, ...] | list[str]) -> None:
+        steps = [step for step in switch_steps(self.env, release_id, drain=False) if step.host in hosts]
+        self._run_switch_steps(steps, release_id, [])
+
+    def _verify(self, release_id: str, run: Run) -> None:
+        results = smoke.run(self.env, release_id, self.reporter)
+        run.record["smoke"] = results
+
+    def _gates(self, run: Run) -> None:
+        thresholds = gates.Thresholds.from_mapping(self.env.gates)
+        traffic = None
+        if self.env.synthetic_traffic.get("enabled"):
+            rate = float(self.env.synthetic_traffic.get("rate_per_second", 4))
+
+            def traffic(seconds: float) -> None:
+                synthetic_payments(self.env.entry_url, duration=seconds, rate_per_second=rate)
+
+        _, results = gates.observe(self.env.instance_urls(), thresholds, traffic=traffic, progress=self.reporter.line)
+        run.record["gates"] = {r.name: {"value": r.value, "samples": r.samples, "verdict": r.verdict} for r in results}
+        for result in results:
+            self.reporter.line(f"{result.name}: {result.verdict} ({result.detail})")
+        verdict = gates.verdict(results)
+        run.record["gate_verdict"] = verdict
+        if verdict == "fail":
+            raise GateFailed("a gate failed: " + ", ".join(r.name for r in results if r.verdict == "fail"))
+        if verdict == "inconclusive":
+            if self.env.inconclusive == "hold":
+                raise GateHeld("gates inconclusive (too few samples)")
+            raise GateFailed("gates inconclusive and this environment's policy is to fail")
+
+    def _roll_back(self, plan: Plan, run: Run) -> None:
+        if not run.switched:
+            self.reporter.line("no host was switched: nothing to roll back")
+            return
+        if plan.previous is None:
+            self.reporter.error("first release failed and there is no previous release: instances stopped as they are")
+            return
+        with self.reporter.phase("rollback"):
+            # Every web host, not only those switched: a failure mid-batch must not leave a split fleet.
+            self._switch_fleet(plan.previous, self.env.web_hosts)
+        run.record["rolled_back_to"] = plan.previous
+
+    def _finish(self, run: Run, outcome: str, code: Outcome) -> Outcome:
+        run.record["outcome"] = outcome
+        run.record["timings"] = {name: round(seconds, 2) for name, seconds in self.reporter.timings.items()}
+        run.record["exit_code"] = int(code)
+        if run.lease is not None or "lock_fence" in run.record:
+            self.audit.append(run.record)
+        self.reporter.summary(outcome)
+        return code
+
+    def deployed(self) -> Deployed:
+        return self.fleet.deployed()
+
+
+def _schema_revision(conn: psycopg.Connection) -> str | None:
+    exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()
+    if exists is None or exists[0] is None:
+        return None
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    return row[0] if row else None

@@ -1,0 +1,184 @@
+"""One description per environment (release/environments/<name>.yml), loaded and checked.
+
+staging and production take their hosts and entry point from the Pulumi stack's outputs file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+KNOWN_KEYS = {
+    "name",
+    "description",
+    "transport",
+    "ssh_config",
+    "service_manager",
+    "load_balancer",
+    "root",
+    "hosts",
+    "instances",
+    "entry_url",
+    "batch_size",
+    "keep_releases",
+    "lock_ttl_seconds",
+    "health_timeout_seconds",
+    "gates",
+    "inconclusive",
+    "synthetic_traffic",
+    "database",
+    "secrets",
+    "stack_outputs",
+}
+CHOICES = {
+    "transport": ("local", "ssh"),
+    "service_manager": ("supervisord", "systemd"),
+    "load_balancer": ("none", "nginx", "alb"),
+    "inconclusive": ("hold", "fail"),
+    "database": ("embedded", "url"),
+    "secrets": ("generated", "vault", "pulumi"),
+}
+
+
+class EnvironmentInvalid(Exception):
+    """The environment description is missing, malformed or incomplete; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    name: str
+    port: int
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    description: str
+    transport: Literal["local", "ssh"]
+    service_manager: Literal["supervisord", "systemd"]
+    load_balancer: Literal["none", "nginx", "alb"]
+    root: Path
+    hosts: dict[str, tuple[str, ...]]
+    instances: tuple[Instance, ...]
+    entry_url: str
+    batch_size: int
+    keep_releases: int
+    lock_ttl_seconds: int
+    health_timeout_seconds: int
+    gates: dict[str, Any]
+    inconclusive: Literal["hold", "fail"]
+    synthetic_traffic: dict[str, Any]
+    database: Literal["embedded", "url"]
+    secrets: str
+    ssh_config: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def web_hosts(self) -> tuple[str, ...]:
+        return self.hosts.get("web", ())
+
+    @property
+    def is_local(self) -> bool:
+        return self.transport == "local"
+
+    def batches(self) -> list[tuple[str, ...]]:
+        hosts = self.web_hosts
+        return [hosts[i : i + self.batch_size] for i in range(0, len(hosts), self.batch_size)]
+
+    def instance_urls(self) -> list[str]:
+        """Where each service instance answers directly (health checks and metrics bypass the balancer)."""
+        address = {host: ("127.0.0.1" if self.is_local else host) for host in self.web_hosts}
+        return [f"http://{address[host]}:{i.port}" for host in self.web_hosts for i in self.instances]
+
+
+def known_environments() -> list[str]:
+    return sorted(path.stem for path in ENVIRONMENTS_DIR.glob("*.yml"))
+
+
+def _require(raw: dict[str, Any], key: str, name: str) -> Any:
+    if key not in raw or raw[key] in (None, ""):
+        raise EnvironmentInvalid(f"environment {name}: '{key}' is missing")
+    return raw[key]
+
+
+def _stack_outputs(raw: dict[str, Any], name: str, repo: Path) -> dict[str, Any]:
+    path = repo / raw["stack_outputs"]
+    if not path.exists():
+        raise EnvironmentInvalid(
+            f"environment {name}: no stack outputs at {path}. Produce them with\n"
+            f"  pulumi stack output --json --show-secrets=false --stack {name} > {path}\n"
+            "(see infra/README.md)"
+        )
+    try:
+        outputs = json.loads(path.read_text())
+        hosts = outputs["hosts"]
+        entry = outputs.get("entry_url") or f"https://{outputs['domain']}"
+    except (ValueError, KeyError, TypeError) as exc:
+        raise EnvironmentInvalid(f"environment {name}: {path} is not a stack-outputs file ({exc})") from None
+    return {"hosts": hosts, "entry_url": entry, "outputs": outputs}
+
+
+def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environment:
+    name = str(_require(raw, "name", "?"))
+    unknown = set(raw) - KNOWN_KEYS
+    if unknown:
+        raise EnvironmentInvalid(f"environment {name}: unknown keys {', '.join(sorted(unknown))}")
+    for key, allowed in CHOICES.items():
+        if key in raw and raw[key] not in allowed:
+            raise EnvironmentInvalid(f"environment {name}: {key} must be one of {', '.join(allowed)}, not {raw[key]!r}")
+    extra: dict[str, Any] = {}
+    if raw.get("stack_outputs"):
+        resolved = _stack_outputs(raw, name, repo)
+        raw = {**raw, "hosts": resolved["hosts"], "entry_url": resolved["entry_url"]}
+        extra["outputs"] = resolved["outputs"]
+    hosts = {role: tuple(names) for role, names in _require(raw, "hosts", name).items()}
+    if not hosts.get("web"):
+        raise EnvironmentInvalid(f"environment {name}: no web hosts")
+    instances = tuple(Instance(str(i["name"]), int(i["port"])) for i in _require(raw, "instances", name))
+    keep = int(raw.get("keep_releases", 5))
+    if keep < 2:
+        raise EnvironmentInvalid(f"environment {name}: keep_releases must be at least 2 (current and previous)")
+    transport = _require(raw, "transport", name)
+    root = Path(_require(raw, "root", name))
+    return Environment(
+        name=name,
+        description=str(raw.get("description", "")),
+        transport=transport,
+        service_manager=_require(raw, "service_manager", name),
+        load_balancer=raw.get("load_balancer", "none"),
+        root=(repo / root) if transport == "local" else root,
+        hosts=hosts,
+        instances=instances,
+        entry_url=str(_require(raw, "entry_url", name)).rstrip("/"),
+        batch_size=max(1, int(raw.get("batch_size", 1))),
+        keep_releases=keep,
+        lock_ttl_seconds=int(raw.get("lock_ttl_seconds", 120)),
+        health_timeout_seconds=int(raw.get("health_timeout_seconds", 60)),
+        gates=dict(raw.get("gates", {})),
+        inconclusive=raw.get("inconclusive", "hold"),
+        synthetic_traffic=dict(raw.get("synthetic_traffic", {"enabled": False})),
+        database=raw.get("database", "url"),
+        secrets=str(raw.get("secrets", "generated")),
+        ssh_config=(repo / raw["ssh_config"]) if raw.get("ssh_config") else None,
+        extra=extra,
+    )
+
+
+def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:
+    path = ENVIRONMENTS_DIR / f"{name}.yml"
+    if not path.exists():
+        raise EnvironmentInvalid(f"unknown environment {name!r}; known: {', '.join(known_environments())}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise EnvironmentInvalid(f"{path}: not valid YAML ({exc})") from None
+    if not isinstance(raw, dict):
+        raise EnvironmentInvalid(f"{path}: expected a mapping")
+    return parse_environment(raw, repo)

@@ -1,0 +1,80 @@
+"""The hosts of an environment as the engine sees them: a transport per host, the layout on it, what
+it runs now, and waiting for an instance to answer as a given release."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from release import host_commands
+from release.environment import Environment
+from release.plan import Deployed
+from release.transport import LocalTransport, SshTransport, Transport
+
+
+class HealthTimeout(Exception):
+    pass
+
+
+class FleetSplit(Exception):
+    """Web hosts run different releases: the engine refuses to guess which one is current."""
+
+
+@dataclass
+class Fleet:
+    env: Environment
+    transports: dict[str, Transport]
+    layout: host_commands.Layout
+
+    @classmethod
+    def of(cls, env: Environment) -> Fleet:
+        hosts = [host for names in env.hosts.values() for host in names]
+        if env.is_local:
+            transports: dict[str, Transport] = {host: LocalTransport(host) for host in hosts}
+            # The targets' interpreter here is this one's base interpreter (a venv cannot nest).
+            layout = host_commands.Layout(str(env.root), python=getattr(sys, "_base_executable", sys.executable))
+        else:
+            transports = {host: SshTransport(host, env.ssh_config) for host in hosts}
+            layout = host_commands.Layout(str(env.root))
+        return cls(env, transports, layout)
+
+    def deployed(self) -> Deployed:
+        states = {}
+        for host in self.env.web_hosts:
+            output = self.transports[host].run(host_commands.read_state(self.layout)).output
+            states[host] = host_commands.parse_state(output)
+        currents = {state[0] for state in states.values()}
+        if len(currents) > 1:
+            described = ", ".join(f"{host}: {state[0]}" for host, state in states.items())
+            raise FleetSplit(f"web hosts run different releases ({described}); roll back with --to RELEASE")
+        current, previous, version, releases = next(iter(states.values()))
+        common = tuple(sorted(set.intersection(*(set(state[3]) for state in states.values()))))
+        return Deployed(current, version, previous, common if len(states) > 1 else releases)
+
+    def instance_url(self, host: str, port: int) -> str:
+        address = "127.0.0.1" if self.env.is_local else host
+        return f"http://{address}:{port}"
+
+    def wait_healthy(self, url: str, release_id: str, timeout: float) -> float:
+        """Seconds until `url` answers healthy as `release_id`; HealthTimeout with the last answer otherwise."""
+        started = time.monotonic()
+        last = "no answer"
+        while time.monotonic() - started < timeout:
+            try:
+                health = httpx.get(f"{url}/api/health", timeout=2)
+                version = httpx.get(f"{url}/api/version", timeout=2).json()
+                if health.status_code == 200 and version.get("release_id") == release_id:
+                    return time.monotonic() - started
+                last = f"health {health.status_code}, release {version.get('release_id')}"
+            except (httpx.TransportError, ValueError) as exc:
+                last = type(exc).__name__
+            time.sleep(0.25)
+        raise HealthTimeout(f"{url} not healthy as {release_id} after {timeout:.0f} s (last: {last})")
+
+
+def artifact_on_host(env: Environment, artifact: Path) -> str:
+    return str(artifact) if env.is_local else f"{env.root}/artifacts/{artifact.name}"

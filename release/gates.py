@@ -1,0 +1,312 @@
+"""The release's rollback gates (design.md, "The release", step 7): an observation window over the
+metrics of every instance, judged on HTTP error rate, p95 latency and payment success, each with a
+minimum sample size. The defaults are the deployment checklist's success criteria."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+import httpx
+
+from release.metrics_text import Sample, histogram_quantile, parse_sample, sum_buckets
+
+__all__ = [
+    "GateResult",
+    "GateScrapeError",
+    "Sample",
+    "Thresholds",
+    "combine",
+    "difference",
+    "evaluate",
+    "observe",
+    "scrape",
+    "scrape_each",
+    "verdict",
+]
+
+Verdict = Literal["pass", "fail", "inconclusive"]
+RATES = ("max_error_rate", "min_payment_success")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_error_rate: float = 0.01  # share of HTTP answers that are 5xx
+    max_p95_seconds: float = 2.0  # p95 latency of API requests (not /metrics, not /api/health)
+    min_payment_success: float = 0.95  # paid / (paid + failed) among payments settled in the window
+    min_requests: int = 50  # fewer requests than this → the error-rate and latency gates are inconclusive
+    min_payments: int = 10  # fewer settled payments than this → the payment gate is inconclusive
+    window_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        for name in RATES:
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"gate threshold {name} is a fraction between 0 and 1 (0.95 for 95 %)")
+        if self.max_p95_seconds <= 0 or self.window_seconds <= 0:
+            raise ValueError("gate thresholds max_p95_seconds and window_seconds must be positive")
+        if self.min_requests < 0 or self.min_payments < 0:
+            raise ValueError("gate thresholds min_requests and min_payments cannot be negative")
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> Thresholds:
+        """From an environment file's gate section; unset keys keep their defaults."""
+        known = {field.name: type(field.default) for field in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown gate threshold(s): {', '.join(unknown)} (known: {', '.join(known)})")
+        return cls(**{name: _number(name, value, known[name]) for name, value in values.items()})
+
+
+def _number(name: str, value: Any, kind: type) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"gate threshold {name} must be a number, not {value!r}")
+    if kind is int:
+        if value != int(value):
+            raise ValueError(f"gate threshold {name} must be a whole number, not {value!r}")
+        return int(value)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    name: str
+    value: float | None
+    threshold: float
+    samples: float
+    min_samples: float
+    verdict: Verdict
+    detail: str
+
+
+class GateScrapeError(Exception):
+    """An instance whose /metrics could not be read (named in the message and in `url`)."""
+
+    def __init__(self, url: str, reason: str):
+        super().__init__(f"gates: cannot read the metrics of {url}: {reason}")
+        self.url = url
+
+
+# -- reading the instances ----------------------------------------------------------------------------
+
+
+def scrape_each(urls: Sequence[str], *, timeout: float = 5.0) -> dict[str, Sample]:
+    """Each instance's Sample, by its metrics URL (a URL given twice is one instance, read once)."""
+    if not urls:
+        raise ValueError("gates: no metrics URLs to scrape")
+    with httpx.Client(timeout=timeout) as client:
+        return {url: _scrape_one(client, url) for url in urls}
+
+
+def scrape(urls: Sequence[str], *, timeout: float = 5.0) -> Sample:
+    """GET each instance's /metrics (full URLs), parse, and sum over the instances."""
+    return combine(scrape_each(urls, timeout=timeout).values())
+
+
+def _scrape_one(client: httpx.Client, url: str) -> Sample:
+    try:
+        response = client.get(url)
+    except httpx.HTTPError as exc:
+        raise GateScrapeError(url, f"no answer ({type(exc).__name__}: {exc})") from exc
+    if response.status_code != 200:
+        raise GateScrapeError(url, f"answered {response.status_code}")
+    try:
+        return parse_sample(response.text)
+    except ValueError as exc:
+        raise GateScrapeError(url, f"not a Prometheus text exposition ({exc})") from exc
+
+
+def combine(samples: Iterable[Sample]) -> Sample:
+    """The sum of samples (of several instances, or of their window differences)."""
+    samples = list(samples)
+    return Sample(
+        requests=sum(sample.requests for sample in samples),
+        server_errors=sum(sample.server_errors for sample in samples),
+        latency_buckets=sum_buckets(dict(sample.latency_buckets) for sample in samples),
+        paid=sum(sample.paid for sample in samples),
+        failed=sum(sample.failed for sample in samples),
+    )
+
+
+def difference(before: Sample, after: Sample) -> Sample:
+    """after - before. A counter that went down means the process restarted in between; its counters
+    then all start from zero, so the whole of `after` is the window (as Prometheus' increase() would
+    count it). Best applied per instance (observe() does): a restart can hide inside a sum."""
+    went_down = (
+        after.requests < before.requests
+        or after.server_errors < before.server_errors
+        or after.paid < before.paid
+        or after.failed < before.failed
+        or any(after_count < before_count for after_count, before_count in _aligned(before, after))
+    )
+    if went_down:
+        return after
+    earlier = dict(before.latency_buckets)
+    return Sample(
+        requests=after.requests - before.requests,
+        server_errors=after.server_errors - before.server_errors,
+        latency_buckets=tuple((le, count - earlier.get(le, 0.0)) for le, count in after.latency_buckets),
+        paid=after.paid - before.paid,
+        failed=after.failed - before.failed,
+    )
+
+
+def _aligned(before: Sample, after: Sample) -> list[tuple[float, float]]:
+    earlier = dict(before.latency_buckets)
+    return [(count, earlier[le]) for le, count in after.latency_buckets if le in earlier]
+
+
+# -- judging a window -----------------------------------------------------------------------------------
+
+
+def evaluate(window: Sample, thresholds: Thresholds) -> list[GateResult]:
+    """The three gates over one window: "error_rate", "p95_latency", "payment_success"."""
+    return [_error_rate(window, thresholds), _p95_latency(window, thresholds), _payment_success(window, thresholds)]
+
+
+def _error_rate(w: Sample, t: Thresholds) -> GateResult:
+    rate = w.server_errors / w.requests if w.requests else None
+    return _judge(
+        "error_rate",
+        rate,
+        t.max_error_rate,
+        samples=w.requests,
+        min_samples=t.min_requests,
+        ok=rate is not None and rate <= t.max_error_rate,
+        detail=f"error rate {_percent(rate)} ({w.server_errors:g} of {w.requests:g} answers 5xx), "
+        f"at most {_percent(t.max_error_rate)}",
+    )
+
+
+def _p95_latency(w: Sample, t: Thresholds) -> GateResult:
+    p95 = histogram_quantile(0.95, w.latency_buckets)
+    return _judge(
+        "p95_latency",
+        p95,
+        t.max_p95_seconds,
+        samples=w.requests,
+        min_samples=t.min_requests,
+        ok=p95 is not None and p95 <= t.max_p95_seconds,
+        detail=f"p95 latency {'-' if p95 is None else f'{p95:.3f} s'} over {w.requests:g} requests, "
+        f"at most {t.max_p95_seconds:g} s",
+    )
+
+
+def _payment_success(w: Sample, t: Thresholds) -> GateResult:
+    settled = w.paid + w.failed
+    success = w.paid / settled if settled else None
+    return _judge(
+        "payment_success",
+        success,
+        t.min_payment_success,
+        samples=settled,
+        min_samples=t.min_payments,
+        ok=success is not None and success >= t.min_payment_success,
+        detail=f"payment success {_percent(success)} ({w.paid:g} paid, {w.failed:g} failed), "
+        f"at least {_percent(t.min_payment_success)}",
+    )
+
+
+def _judge(
+    name: str, value: float | None, threshold: float, *, samples: float, min_samples: int, ok: bool, detail: str
+) -> GateResult:
+    if value is None or samples < min_samples:
+        why = f"only {samples:g} samples of the {min_samples} needed" if samples < min_samples else "nothing to measure"
+        detail = f"{detail}; {why}"
+        return GateResult(name, value, threshold, samples, min_samples, "inconclusive", detail)
+    return GateResult(name, value, threshold, samples, min_samples, "pass" if ok else "fail", detail)
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value * 100:.2f} %"
+
+
+def verdict(results: Sequence[GateResult]) -> Verdict:
+    """fail if any gate fails; else inconclusive if any is (or there is none); else pass."""
+    verdicts = {result.verdict for result in results}
+    if "fail" in verdicts:
+        return "fail"
+    if "inconclusive" in verdicts or not verdicts:
+        return "inconclusive"
+    return "pass"
+
+
+# -- the observation window -----------------------------------------------------------------------------
+
+TICK_SECONDS = 0.25
+
+
+def observe(
+    urls: Sequence[str],
+    thresholds: Thresholds,
+    *,
+    traffic: Callable[[float], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    progress_every: float = 5.0,
+) -> tuple[Sample, list[GateResult]]:
+    """Scrape every instance, run `traffic(window_seconds)` (in a thread) or just wait the window,
+    scrape again and judge the difference. Every `progress_every` seconds `progress` gets a line.
+    The window ends when both the time is up and the traffic has returned. An exception of the
+    traffic is raised here once the traffic has stopped."""
+    say = progress or (lambda _line: None)
+    window = thresholds.window_seconds
+    start = scrape_each(urls)
+    started = clock()
+    load = _Background(traffic, window) if traffic else None
+    next_line = started + progress_every
+    while (now := clock()) < started + window or (load is not None and load.running()):
+        if now >= next_line:
+            say(_progress_line(urls, start, now - started, window))
+            next_line = now + progress_every
+        steps = [TICK_SECONDS, next_line - now]
+        if now < started + window:
+            steps.append(started + window - now)
+        sleep(min(steps))
+    if load:
+        load.finish()
+    result = _window(start, scrape_each(urls))
+    say(f"gates: window of {clock() - started:.0f} s: {_counts(result)}")
+    return result, evaluate(result, thresholds)
+
+
+def _window(start: Mapping[str, Sample], end: Mapping[str, Sample]) -> Sample:
+    return combine(difference(start[url], end[url]) for url in end)
+
+
+def _counts(sample: Sample) -> str:
+    return f"{sample.requests:g} requests, {sample.paid + sample.failed:g} payments settled"
+
+
+def _progress_line(urls: Sequence[str], start: Mapping[str, Sample], elapsed: float, window: float) -> str:
+    try:
+        so_far = _counts(_window(start, scrape_each(urls)))
+    except GateScrapeError as exc:
+        so_far = str(exc)
+    return f"gates: {elapsed:.0f} s / {window:g} s, {so_far}"
+
+
+class _Background:
+    """traffic(seconds) in a daemon thread; its exception is kept and raised by finish()."""
+
+    def __init__(self, traffic: Callable[[float], None], seconds: float):
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(traffic, seconds), name="gate-traffic", daemon=True)
+        self.thread.start()
+
+    def _run(self, traffic: Callable[[float], None], seconds: float) -> None:
+        try:
+            traffic(seconds)
+        except BaseException as exc:
+            self.error = exc
+
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def finish(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error

@@ -1,0 +1,92 @@
+"""fab flags / fab rollout — feature flags, and a gradual rollout with gates between steps."""
+
+from __future__ import annotations
+
+from invoke import task
+from invoke.exceptions import Exit
+
+from release import gates
+from release.admin_client import AdminKeyMissing, FlagClient, admin_key
+from release.engine import Outcome, controller_identity
+from release.synthetic import synthetic_payments
+from release.tasks.context import engine_for, exits
+
+ROLLOUT_STEPS = (10, 50, 100)
+
+
+def _client(engine) -> FlagClient:
+    try:
+        key = admin_key(engine.env, engine.db_url, engine.state)
+    except AdminKeyMissing as exc:
+        raise Exit(str(exc), code=int(Outcome.REFUSED)) from None
+    return FlagClient(engine.env.entry_url, key, verify=engine.env.name in ("staging", "production"))
+
+
+@task(
+    help={
+        "env": "target environment",
+        "feature": "flag name, e.g. mpesa_payments",
+        "enabled": "turn it on (--enabled) or off (--no-enabled / --disabled)",
+        "disabled": "turn it off",
+        "percentage": "share of payers (0-100); omitted keeps the current share",
+    }
+)
+def flags(c, env=None, feature=None, enabled=None, disabled=False, percentage=None) -> None:  # noqa: PLR0917 (fab flags)
+    """Show flags, or set one: fab flags --env local --feature mpesa_payments --enabled --percentage 10."""
+    engine = engine_for(env)
+    client = _client(engine)
+    if feature is None:
+        raise Exit("--feature is required", code=int(Outcome.REFUSED))
+    if enabled is None and not disabled:
+        engine.reporter.line(str(client.get(feature)))
+        return
+    flag = client.set(
+        feature, enabled=not disabled and bool(enabled), percentage=None if percentage is None else int(percentage)
+    )
+    engine.audit.append({"kind": "flag", "env": engine.env.name, "by": controller_identity(), "flag": flag})
+    engine.reporter.line(f"{flag['feature']}: enabled={flag['enabled']} percentage={flag['percentage']}")
+
+
+def _synthetic(env):
+    if not env.synthetic_traffic.get("enabled"):
+        return None
+    rate = float(env.synthetic_traffic.get("rate_per_second", 4))
+    return lambda seconds: synthetic_payments(env.entry_url, duration=seconds, rate_per_second=rate)
+
+
+@task(help={"env": "target environment", "feature": "flag to roll out (default mpesa_payments)"})
+@exits
+def rollout(c, env=None, feature="mpesa_payments") -> Outcome:
+    """Step a flag 10 -> 50 -> 100 % with the release's gate analysis between steps; a failed gate turns it off.
+
+    Exit codes: 0 fully rolled out, 1 a gate failed (flag turned off), 3 held at the last good step (inconclusive).
+    """
+    engine = engine_for(env)
+    client = _client(engine)
+    thresholds = gates.Thresholds.from_mapping(engine.env.gates)
+    record = {"kind": "rollout", "env": engine.env.name, "by": controller_identity(), "feature": feature, "steps": []}
+    outcome = Outcome.RELEASED
+    for percentage in ROLLOUT_STEPS:
+        with engine.reporter.phase(f"{feature} at {percentage} %"):
+            client.set(feature, enabled=True, percentage=percentage)
+            traffic = _synthetic(engine.env)
+            _, results = gates.observe(
+                engine.env.instance_urls(), thresholds, traffic=traffic, progress=engine.reporter.line
+            )
+            verdict = gates.verdict(results)
+            for result in results:
+                engine.reporter.line(f"{result.name}: {result.verdict} ({result.detail})")
+            record["steps"].append({"percentage": percentage, "verdict": verdict})
+        if verdict == "fail":
+            client.set(feature, enabled=False)
+            engine.reporter.error(f"gate failed at {percentage} %: {feature} turned off")
+            outcome = Outcome.ROLLED_BACK
+            break
+        if verdict == "inconclusive":
+            engine.reporter.warn(f"gates inconclusive at {percentage} %: held there for a person")
+            outcome = Outcome.HELD
+            break
+    record["outcome"] = outcome.name.lower()
+    engine.audit.append(record)
+    engine.reporter.summary(record["outcome"])
+    return outcome

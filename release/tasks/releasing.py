@@ -1,0 +1,37 @@
+"""fab release / fab rollback."""
+
+from __future__ import annotations
+
+from invoke import task
+
+from release.engine import Outcome
+from release.tasks.context import engine_for, exits
+
+
+@task(
+    help={
+        "env": "target environment: local, lab, staging, production",
+        "version": "git ref to release (tag, branch, sha); default: the working tree",
+        "dry-run": "print the plan and change nothing",
+    }
+)
+@exits
+def release(c, env=None, version=None, dry_run=False) -> Outcome:
+    """Release a version: preflight -> build -> stage -> backup -> migrate -> deploy -> verify -> gates.
+
+    Exit codes: 0 released (or already deployed), 1 rolled back, 2 refused before any change, 3 held for a person.
+    """
+    return engine_for(env).release(version, dry_run=dry_run)
+
+
+@task(
+    help={
+        "env": "target environment",
+        "to": "release id to return to (default: the previous release; see fab status)",
+        "reason": "why, for the audit log",
+    }
+)
+@exits
+def rollback(c, env=None, to=None, reason="emergency rollback") -> Outcome:
+    """Return every host to the previous release (or --to RELEASE) at once: the emergency path, in seconds."""
+    return engine_for(env).rollback(to, reason=reason)

@@ -1,0 +1,117 @@
+"""The release as data, for every environment: hosts, batches, ordering, what is never pruned."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from release.environment import EnvironmentInvalid, load_environment, parse_environment
+from release.plan import PHASES, Deployed, plan_release, plan_rollback, prunable
+
+DEPLOYED = Deployed(current="r3", current_version="v3", previous="r2", releases=("r1", "r2", "r3"))
+
+
+def _actions(plan, phase: str) -> list[tuple[str, str | None, str | None]]:
+    found = next(p for p in plan.phases if p.name == phase)
+    return [(step.action, step.host, step.target) for step in found.steps]
+
+
+def test_local_release_runs_every_phase_in_order():
+    env = load_environment("local")
+    plan = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
+    assert tuple(phase.name for phase in plan.phases) == PHASES
+    assert _actions(plan, "stage") == [("unpack", "localhost", "r4"), ("install", "localhost", "r4")]
+    assert _actions(plan, "deploy") == [
+        ("switch", "localhost", "r4"),
+        ("restart", "localhost", "web1"), ("health", "localhost", "web1"),
+        ("restart", "localhost", "web2"), ("health", "localhost", "web2"),
+    ]  # fmt: skip
+    assert "previous: r3" in plan.describe()[0]
+
+
+def test_lab_deploys_in_batches_draining_each_host():
+    env = load_environment("lab")
+    plan = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
+    deploy = _actions(plan, "deploy")
+    assert deploy == [
+        ("drain", "web1", None), ("switch", "web1", "r4"), ("restart", "web1", "app"), ("health", "web1", "app"),
+        ("undrain", "web1", None),
+        ("drain", "web2", None), ("switch", "web2", "r4"), ("restart", "web2", "app"), ("health", "web2", "app"),
+        ("undrain", "web2", None),
+    ]  # fmt: skip
+    # Every host is staged (uploaded, unpacked, installed) before anything switches.
+    assert [a for a, *_ in _actions(plan, "stage")] == ["upload", "unpack", "install"] * 2
+    assert {host for _, host, _ in _actions(plan, "preflight") if host} == {"lb", "web1", "web2", "db", "partners"}
+    assert _actions(plan, "migrate") == [("migrate", "web1", "r4")]
+
+
+def test_re_releasing_the_deployed_version_is_a_no_op():
+    plan = plan_release(load_environment("local"), version="v3", release_id="r9", deployed=DEPLOYED)
+    assert plan.no_op and plan.phases == ()
+    assert "nothing to do" in plan.describe()[1]
+
+
+def test_current_and_previous_are_never_pruned():
+    releases = ("r1", "r2", "r3", "r4", "r5", "r6")
+    assert prunable(releases, keep=2, protected={"r1", "r2", "r6"}) == ["r3", "r4", "r5"]
+    assert prunable(releases, keep=5, protected={"r5", "r6"}) == ["r1"]
+    assert prunable(("r1",), keep=5, protected=set()) == []
+
+
+def test_release_prunes_beyond_keep_but_not_current_previous_or_new():
+    env = load_environment("local")
+    many = Deployed("r6", "v6", "r5", ("r1", "r2", "r3", "r4", "r5", "r6"))
+    plan = plan_release(env, version="v7", release_id="r7", deployed=many)
+    assert [target for action, _, target in _actions(plan, "finish") if action == "prune"] == ["r1", "r2"]
+
+
+def test_rollback_goes_to_previous_on_every_host_without_draining():
+    env = load_environment("lab")
+    plan = plan_rollback(env, deployed=DEPLOYED)
+    assert plan.release_id == "r2"
+    deploy = _actions(plan, "deploy")
+    assert [a for a, *_ in deploy] == ["switch", "restart", "health"] * 2
+    assert {host for _, host, _ in deploy} == {"web1", "web2"}
+
+
+def test_rollback_refuses_what_is_not_there():
+    env = load_environment("local")
+    with pytest.raises(ValueError, match="r9 is not on the hosts"):
+        plan_rollback(env, deployed=DEPLOYED, to="r9")
+    with pytest.raises(ValueError, match="no previous release"):
+        plan_rollback(env, deployed=Deployed("r1", "v1", None, ("r1",)))
+    assert plan_rollback(env, deployed=DEPLOYED, to="r3").no_op
+
+
+def test_unknown_environment_lists_the_known_ones():
+    with pytest.raises(EnvironmentInvalid, match="known: lab, local, production, staging"):
+        load_environment("prod")
+
+
+def test_malformed_environment_is_named():
+    base = {"name": "x", "transport": "local", "service_manager": "supervisord", "root": "state/x",
+            "hosts": {"web": ["h"]}, "instances": [{"name": "a", "port": 1}], "entry_url": "http://h"}  # fmt: skip
+    assert parse_environment(base).web_hosts == ("h",)
+    with pytest.raises(EnvironmentInvalid, match="unknown keys colour"):
+        parse_environment({**base, "colour": "red"})
+    with pytest.raises(EnvironmentInvalid, match="service_manager must be one of"):
+        parse_environment({**base, "service_manager": "pm2"})
+    with pytest.raises(EnvironmentInvalid, match="keep_releases must be at least 2"):
+        parse_environment({**base, "keep_releases": 1})
+
+
+def test_production_without_stack_outputs_says_how_to_get_them(tmp_path):
+    with pytest.raises(EnvironmentInvalid, match="pulumi stack output --json"):
+        load_environment("production", repo=tmp_path)
+
+
+def test_production_reads_hosts_from_stack_outputs(tmp_path):
+    outputs = tmp_path / "state" / "production" / "stack-outputs.json"
+    outputs.parent.mkdir(parents=True)
+    outputs.write_text(json.dumps({"hosts": {"web": ["10.0.1.10", "10.0.2.10"]}, "domain": "pay.example.com"}))
+    env = load_environment("production", repo=tmp_path)
+    assert env.web_hosts == ("10.0.1.10", "10.0.2.10")
+    assert env.entry_url == "https://pay.example.com"
+    plan = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
+    assert [a for a, h, _ in _actions(plan, "deploy") if h == "10.0.1.10"][0] == "drain"
