@@ -5,11 +5,12 @@ table's rows in that same snapshot, so the counts describe exactly what the dump
 dump into a scratch database on the same server and compares the counts; the scratch database is always
 dropped. `restore` replaces the live database's contents in one transaction, or restores into a new database.
 
-A restore is `pg_restore` writing the dump as SQL into `psql`, inside one transaction this module opens and
-commits itself, and only when pg_restore read the whole dump and every table holds the rows the backup
-counted. Over the live database the transaction first clears the dumped schemas (objects created after the
-backup, such as a newer migration's tables, go too), so the schema is the backup's and nothing else; the
-excluded schemas (the release's own state) are left as they are. Any failure rolls the whole restore back.
+A restore is `pg_restore --single-transaction` writing the dump as SQL into `psql` (which stops at the first
+error): one transaction, committed only when pg_restore read the whole dump. Over the live database that
+transaction first clears the dumped schemas, so objects created after the backup (a newer migration's tables,
+views, types, functions) go too and the schema is the backup's; the excluded schemas (the release's own
+state) are left as they are. A restore into a new database (a proof, or --into) also compares every table's
+row count with the backup's, and drops that database again when anything fails.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ split across versions. Every run that took the lock leaves a record in the hash-
 from __future__ import annotations
 
 import getpass
+import os
 import socket
+import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -25,6 +27,7 @@ from release import gates, host_commands, lock, smoke
 from release.audit import AuditLog
 from release.environment import REPO_ROOT, Environment
 from release.fleet import Fleet, artifact_on_host
+from release.host_commands import q
 from release.plan import Deployed, Plan, Step, plan_release, plan_rollback, switch_steps
 from release.reporter import Reporter
 from release.synthetic import synthetic_payments
@@ -79,7 +82,7 @@ class Engine:
         self.reporter = reporter or Reporter()
         self.repo = repo
         self.owner = owner or controller_identity()
-        self.state = state_dir or (repo / "state")
+        self.state = state_dir or Path(os.environ.get("GOLIVE_RELEASE_STATE", repo / "state"))
         self.fleet = Fleet.of(env)
         self.audit = AuditLog(self.state / env.name / "audit.jsonl")
         password = urlsplit(db_url).password
@@ -315,7 +318,10 @@ class Engine:
     def _restart_command(self, instance: str | None) -> str:
         assert instance is not None
         conf = str(self.env.root / "supervisord.conf") if self.env.service_manager == "supervisord" else None
-        return host_commands.restart(self.env.service_manager, instance, supervisor_conf=conf)
+        supervisorctl = f"{q(sys.executable)} -m supervisor.supervisorctl"
+        return host_commands.restart(
+            self.env.service_manager, instance, supervisorctl=supervisorctl, supervisor_conf=conf
+        )
 
     def _switch_fleet(self, release_id: str, hosts: tuple[str, ...] | list[str]) -> None:
         steps = [step for step in switch_steps(self.env, release_id, drain=False) if step.host in hosts]

@@ -36,6 +36,7 @@ KNOWN_KEYS = {
     "database",
     "secrets",
     "stack_outputs",
+    "simulator_port",
 }
 CHOICES = {
     "transport": ("local", "ssh"),
@@ -78,6 +79,7 @@ class Environment:
     database: Literal["embedded", "url"]
     secrets: str
     ssh_config: Path | None = None
+    simulator_port: int = 8100  # local: the Daraja simulator
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -167,12 +169,14 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
         database=raw.get("database", "url"),
         secrets=str(raw.get("secrets", "generated")),
         ssh_config=(repo / raw["ssh_config"]) if raw.get("ssh_config") else None,
+        simulator_port=int(raw.get("simulator_port", 8100)),
         extra=extra,
     )
 
 
 def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:
-    path = ENVIRONMENTS_DIR / f"{name}.yml"
+    """By name (release/environments/<name>.yml) or by the path of a description file."""
+    path = Path(name) if name.endswith((".yml", ".yaml")) else ENVIRONMENTS_DIR / f"{name}.yml"
     if not path.exists():
         raise EnvironmentInvalid(f"unknown environment {name!r}; known: {', '.join(known_environments())}")
     try:

@@ -22,6 +22,7 @@ __all__ = [
     "combine",
     "difference",
     "evaluate",
+    "metrics_url",
     "observe",
     "scrape",
     "scrape_each",
@@ -57,7 +58,8 @@ class Thresholds:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(f"unknown gate threshold(s): {', '.join(unknown)} (known: {', '.join(known)})")
-        return cls(**{name: _number(name, value, known[name]) for name, value in values.items()})
+        converted: dict[str, Any] = {name: _number(name, value, known[name]) for name, value in values.items()}
+        return cls(**converted)
 
 
 def _number(name: str, value: Any, kind: type) -> float | int:
@@ -93,7 +95,7 @@ class GateScrapeError(Exception):
 
 
 def scrape_each(urls: Sequence[str], *, timeout: float = 5.0) -> dict[str, Sample]:
-    """Each instance's Sample, by its metrics URL (a URL given twice is one instance, read once)."""
+    """Each instance's Sample, by its URL (a URL given twice is one instance, read once)."""
     if not urls:
         raise ValueError("gates: no metrics URLs to scrape")
     with httpx.Client(timeout=timeout) as client:
@@ -101,11 +103,18 @@ def scrape_each(urls: Sequence[str], *, timeout: float = 5.0) -> dict[str, Sampl
 
 
 def scrape(urls: Sequence[str], *, timeout: float = 5.0) -> Sample:
-    """GET each instance's /metrics (full URLs), parse, and sum over the instances."""
+    """GET each instance's /metrics, parse, and sum over the instances. A URL is the metrics URL itself,
+    or an instance's base URL without a path (http://10.0.0.11:8000), which gets /metrics appended."""
     return combine(scrape_each(urls, timeout=timeout).values())
 
 
-def _scrape_one(client: httpx.Client, url: str) -> Sample:
+def metrics_url(url: str) -> str:
+    """The URL itself, or /metrics under an instance's base URL."""
+    return f"{url.rstrip('/')}/metrics" if httpx.URL(url).path in ("", "/") else url
+
+
+def _scrape_one(client: httpx.Client, instance: str) -> Sample:
+    url = metrics_url(instance)
     try:
         response = client.get(url)
     except httpx.HTTPError as exc:

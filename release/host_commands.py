@@ -104,7 +104,9 @@ def migrate(layout: Layout, release_id: str) -> str:
     )
 
 
-def restart(manager: str, instance: str, *, supervisor_conf: str | None = None) -> str:
+def restart(
+    manager: str, instance: str, *, supervisorctl: str = "supervisorctl", supervisor_conf: str | None = None
+) -> str:
     if manager == "supervisord":
-        return f"supervisorctl -c {q(supervisor_conf)} restart {q(instance)}"
+        return f"{supervisorctl} -c {q(supervisor_conf)} restart {q(instance)}"
     return f"sudo systemctl restart golive-{instance}.service"

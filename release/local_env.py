@@ -21,7 +21,6 @@ from app.local import embedded_postgres
 from app.settings import load_settings
 from release.environment import Environment
 
-SIMULATOR_PORT = 8100
 DATABASE = "golive"
 
 
@@ -70,7 +69,7 @@ def _supervisord_conf(env: Environment, paths: LocalPaths, simulator_env: dict[s
         f"directory={paths.root}\nnodaemon=false\n",
         "[rpcinterface:supervisor]\nsupervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
         f"[supervisorctl]\nserverurl=unix://{paths.supervisor_socket}\n",
-        f"[program:daraja]\ncommand={sys.executable} -m simulators.daraja --port {SIMULATOR_PORT} "
+        f"[program:daraja]\ncommand={sys.executable} -m simulators.daraja --port {env.simulator_port} "
         "--callback-delay 0.5\n"
         f"directory={repo}\nenvironment={sim_env}\nautostart=true\nautorestart=true\n"
         f"stdout_logfile={paths.logs}/daraja.log\nredirect_stderr=true\n",
@@ -128,7 +127,10 @@ def up(env: Environment, progress=print) -> str:
                 "GOLIVE_ENV=local",
                 f"GOLIVE_STATE_DIR={paths.shared}",
                 f"GOLIVE_DATABASE_URL={db_url}",
-                f"GOLIVE_DARAJA_BASE_URL=http://127.0.0.1:{SIMULATOR_PORT}",
+                f"GOLIVE_DARAJA_BASE_URL=http://127.0.0.1:{env.simulator_port}",
+                # Synthetic gate traffic comes from one address; the edge limit is not what a local release tests.
+                "GOLIVE_RATE_LIMIT_PER_MINUTE=6000",
+                "GOLIVE_RATE_LIMIT_BURST=600",
                 f"GOLIVE_PUBLIC_BASE_URL={env.entry_url}",
             ]
         )
@@ -148,7 +150,7 @@ def up(env: Environment, progress=print) -> str:
             check=True,
             timeout=30,
         )
-    _wait(f"http://127.0.0.1:{SIMULATOR_PORT}/__sim__/health", "the Daraja simulator")
+    _wait(f"http://127.0.0.1:{env.simulator_port}/__sim__/health", "the Daraja simulator")
     if (env.root / "current").exists():
         for instance in env.instances:
             supervisorctl(paths, "start", instance.name, check=False)

@@ -17,6 +17,9 @@ EXCLUDED_ROUTES = frozenset({"/metrics", "/api/health"})
 
 Buckets = tuple[tuple[float, float], ...]  # cumulative (le, count), ascending, +Inf last
 
+REFUSALS = "golive_payments_refused_total"
+DELIBERATE_REFUSALS = ("payments_not_available",)
+
 
 @dataclass(frozen=True)
 class Sample:
@@ -31,7 +34,7 @@ class Sample:
 
 def parse_sample(text: str) -> Sample:
     """One instance's exposition → its Sample. Raises ValueError when the text is not an exposition."""
-    requests = server_errors = paid = failed = 0.0
+    requests = server_errors = paid = failed = deliberate = 0.0
     series: dict[frozenset[tuple[str, str]], dict[float, float]] = defaultdict(dict)
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -39,6 +42,8 @@ def parse_sample(text: str) -> Sample:
             if sample.name == PAYMENT_TRANSITIONS:
                 paid += sample.value if labels.get("state") == "paid" else 0.0
                 failed += sample.value if labels.get("state") == "failed" else 0.0
+            elif sample.name == REFUSALS and labels.get("reason") in DELIBERATE_REFUSALS:
+                deliberate += sample.value
             elif labels.get("route") in EXCLUDED_ROUTES:
                 continue
             elif sample.name == f"{HTTP_HISTOGRAM}_count":
@@ -47,7 +52,8 @@ def parse_sample(text: str) -> Sample:
             elif sample.name == f"{HTTP_HISTOGRAM}_bucket":
                 key = frozenset((name, value) for name, value in labels.items() if name != "le")
                 series[key][float(labels["le"])] = sample.value
-    return Sample(requests, server_errors, sum_buckets(series.values()), paid, failed)
+    # A payer outside a rollout gets a 503 on purpose: an answer, not a server error.
+    return Sample(requests, max(0.0, server_errors - deliberate), sum_buckets(series.values()), paid, failed)
 
 
 def sum_buckets(histograms: Iterable[dict[float, float]]) -> Buckets:

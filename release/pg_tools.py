@@ -41,8 +41,9 @@ def _pgserver_bin() -> Path | None:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _system_bins(root: Path = SYSTEM_ROOT) -> list[Path]:
+def _system_bins() -> list[Path]:
     """/usr/lib/postgresql/<major>/bin, newest major first."""
+    root = SYSTEM_ROOT
     if not root.is_dir():
         return []
     majors = [entry for entry in root.iterdir() if entry.name.isdigit() and (entry / "bin").is_dir()]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -18,14 +19,14 @@ class Reporter:
         self._started = time.monotonic()
 
     def title(self, text: str) -> None:
-        self.console.print(f"[bold]{text}[/bold]")
+        self.console.print(f"[bold]{escape(text)}[/bold]")
 
     def line(self, text: str) -> None:
         self.console.print(f"    {text}", markup=False)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
-        self.console.print(f"[bold cyan]==> {name}[/bold cyan]")
+        self.console.print(f"[bold cyan]==> {escape(name)}[/bold cyan]")
         started = time.monotonic()
         try:
             yield
@@ -38,15 +39,17 @@ class Reporter:
         try:
             yield
         except BaseException:
-            self.console.print(f"  [red]✗[/red] {description} ({time.monotonic() - started:.1f} s)", markup=True)
+            self.console.print(
+                f"  [red]✗[/red] {escape(description)} ({time.monotonic() - started:.1f} s)", markup=True
+            )
             raise
-        self.console.print(f"  [green]✓[/green] {description} ({time.monotonic() - started:.1f} s)")
+        self.console.print(f"  [green]✓[/green] {escape(description)} ({time.monotonic() - started:.1f} s)")
 
     def warn(self, text: str) -> None:
-        self.console.print(f"[yellow]! {text}[/yellow]")
+        self.console.print(f"[yellow]! {escape(text)}[/yellow]")
 
     def error(self, text: str) -> None:
-        self.console.print(f"[red]✗ {text}[/red]")
+        self.console.print(f"[red]✗ {escape(text)}[/red]")
 
     def summary(self, outcome: str) -> None:
         table = Table(title=f"{outcome} in {self.total:.1f} s", title_justify="left")

@@ -22,6 +22,7 @@ MAX_SETTLE_SECONDS = 120.0
 MAX_ERRORS_KEPT = 20
 REQUEST_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.2
+RATE_LIMITED_PAUSE_SECONDS = 1.0
 PROGRESS_SECONDS = 5.0
 ACCEPTED = (200, 201, 202)
 PAID, FAILED, UNKNOWN = "paid", "failed", "unknown"
@@ -190,9 +191,13 @@ def _settle(client: httpx.Client, tally: _Tally, settle_timeout: float) -> None:
     deadline = time.monotonic() + settle_timeout
     pending = list(tally.accepted)
     while pending:
-        still = []
-        for payment_id in pending:
+        still, pause = [], POLL_SECONDS
+        for position, payment_id in enumerate(pending):
             response = _get(client, tally, f"/api/payments/{payment_id}")
+            if response is not None and response.status_code == 429:  # rate limited: wait, don't hammer
+                still.extend(pending[position:])
+                pause = RATE_LIMITED_PAUSE_SECONDS
+                break
             state = response.json().get("state") if response is not None and response.status_code == 200 else None
             if state in (PAID, FAILED, UNKNOWN):
                 tally.states[state] += 1
@@ -201,4 +206,4 @@ def _settle(client: httpx.Client, tally: _Tally, settle_timeout: float) -> None:
         pending = still
         if not pending or time.monotonic() >= deadline:
             return
-        time.sleep(POLL_SECONDS)
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))

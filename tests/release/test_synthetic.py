@@ -1,0 +1,116 @@
+"""Synthetic payments: real requests to the real service, settled by the Daraja simulator."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from release.synthetic import check_target, synthetic_payments
+from tests.support.metrics import scrape
+from tests.support.processes import free_port
+from tests.support.service import RunningService
+
+HTTP_COUNT = "golive_http_request_duration_seconds_count"
+
+
+def test_pays_at_the_rate_for_the_duration_with_fresh_numbers(service: RunningService, sim):
+    lines: list[str] = []
+    started = time.monotonic()
+
+    report = synthetic_payments(
+        service.url, duration=1.0, rate_per_second=6, phone_endings=("00", "01"), progress=lines.append
+    )
+
+    assert time.monotonic() - started < 1.0 + 3  # sending, then a little settling
+    assert (report.started, report.accepted, report.refused) == (6, 6, {})
+    assert (report.paid, report.failed, report.unsettled) == (3, 3, 0)  # endings 00 pay, 01 fail (result 1)
+    assert report.errors == []
+    numbers = [push["body"]["PhoneNumber"] for push in sim.accepted_pushes()]
+    assert len(numbers) == len(set(numbers)) == 6
+    assert sorted(number[-2:] for number in numbers) == ["00", "00", "00", "01", "01", "01"]
+    assert {push["body"]["Amount"] for push in sim.accepted_pushes()} == {650}  # usdt-5
+    assert lines[-1].startswith("synthetic: 6 payments sent, 6 accepted, 3 paid, 3 failed")
+
+
+def test_reads_the_packages_after_each_payment(service: RunningService, sim):
+    before = scrape(service.http).value(HTTP_COUNT, route="/api/packages")
+
+    report = synthetic_payments(service.url, duration=0.5, rate_per_second=4)
+
+    assert report.started == 2
+    assert scrape(service.http).value(HTTP_COUNT, route="/api/packages") - before == 2
+
+
+def test_counts_refusals_by_status(service: RunningService, sim):
+    sim.configure(spike_arrest=True)
+
+    report = synthetic_payments(service.url, duration=0.5, rate_per_second=4)
+
+    assert (report.started, report.accepted, report.refused) == (2, 0, {503: 2})
+    assert (report.paid, report.failed, report.unsettled) == (0, 0, 0)
+
+
+def test_stops_waiting_for_payments_that_never_settle(service: RunningService, sim):
+    started = time.monotonic()
+
+    report = synthetic_payments(service.url, duration=0.5, rate_per_second=4, phone_endings=("90",), settle_timeout=0.5)
+
+    assert (report.accepted, report.paid, report.failed, report.unsettled) == (2, 0, 0, 2)
+    assert time.monotonic() - started < 2.5
+
+
+def test_records_a_service_that_does_not_answer_without_raising():
+    report = synthetic_payments(f"http://127.0.0.1:{free_port()}", duration=0.5, rate_per_second=4)
+
+    assert (report.started, report.accepted) == (2, 0)
+    assert len(report.errors) == 4  # each payment and each packages read
+    assert "ConnectError" in report.errors[0]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://192.0.2.10:8000", "https://8.8.8.8", "http://198.18.1.10", "http://10.0.0.5", "not a url"]
+)
+def test_refuses_targets_outside_loopback_and_the_lab(url: str):
+    with pytest.raises(ValueError, match="loopback or the lab"):
+        synthetic_payments(url, duration=1)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://198.18.0.10", "http://[::1]"]
+)
+def test_accepts_loopback_and_lab_targets(url: str):
+    check_target(url)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"duration": 0},
+        {"duration": 3600},
+        {"duration": 1, "rate_per_second": 0},
+        {"duration": 1, "rate_per_second": 500},
+        {"duration": 1, "settle_timeout": 3600},
+        {"duration": 1, "phone_endings": ()},
+        {"duration": 1, "phone_endings": ("1",)},
+    ],
+)
+def test_is_bounded(options):
+    with pytest.raises(ValueError):
+        synthetic_payments("http://127.0.0.1:1", **options)
+
+
+@pytest.mark.slow
+def test_backs_off_when_rate_limited(service_factory, sim):
+    limited = service_factory(rate_limit_per_minute=60, rate_limit_burst=5)  # then a token a second
+    limited_reads = {"route": "unmatched", "method": "GET", "status": "429"}  # refused before routing
+    before = scrape(limited.http).value(HTTP_COUNT, **limited_reads)
+
+    report = synthetic_payments(limited.url, duration=1.0, rate_per_second=4, settle_timeout=4)
+
+    assert report.started == 4
+    assert report.refused.get(429, 0) >= 1
+    assert report.accepted + sum(report.refused.values()) == report.started
+    assert report.paid == report.accepted  # settled in the end, a poll a second
+    # packages reads (one per payment) plus about one refused poll a second, not one every 0.2 s
+    assert scrape(limited.http).value(HTTP_COUNT, **limited_reads) - before <= report.started + 4 + 1
