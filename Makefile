@@ -1,17 +1,32 @@
-# golive — the two commands a newcomer needs are `make demo` (later: a real release onto the local
-# environment) / `make run`, and `make test`. Every target creates .venv when it is missing.
+# golive — the two commands a newcomer needs: `make demo` (a real release onto the local environment)
+# and `make test`. Every target creates .venv when it is missing.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-fast lint format bench clean
+.PHONY: demo down run test test-fast lint format bench bench-release clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	touch $(STAMP)
+
+## demo: a real release of the working tree onto the local environment (fab release --env local)
+demo: $(STAMP)
+	$(BIN)/fab release --env local
+	@echo
+	@echo "The service answers on http://127.0.0.1:8000 (docs: /docs); the Daraja simulator on http://127.0.0.1:8100."
+	@echo "Buy a package (phone ending 00 pays; see simulators/daraja/README.md):"
+	@echo "  curl -s -X POST http://127.0.0.1:8000/api/payments -H 'Content-Type: application/json' \\"
+	@echo "       -H \"Idempotency-Key: \$$(date +%s%N)\" \\"
+	@echo "       -d '{\"phone\": \"0708374100\", \"package_id\": \"usdt-10\", \"wallet_address\": \"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed\"}'"
+	@echo "Then: .venv/bin/fab status --env local | history | rollback | rollout --env local; make down stops it all."
+
+## down: stop the local environment (supervisord, its programs, the embedded PostgreSQL)
+down: $(STAMP)
+	$(BIN)/fab local.down
 
 ## run: the service on 127.0.0.1:8000 with an embedded PostgreSQL and the Daraja simulator (Ctrl-C stops)
 run: $(STAMP)
@@ -36,6 +51,10 @@ format: $(STAMP)
 ## bench: HTTP throughput and latency (needs wrk: apt-get install wrk); prints its figures
 bench: $(STAMP)
 	$(BIN)/python -m bench.http
+
+## bench-release: wall time of a warm fab release --env local per phase, and of fab rollback
+bench-release: $(STAMP)
+	$(BIN)/python -m bench.release
 
 clean:
 	rm -rf $(VENV) state .pytest_cache

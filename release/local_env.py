@@ -82,7 +82,7 @@ def _supervisord_conf(env: Environment, paths: LocalPaths, simulator_env: dict[s
         )
         lines.append(
             f"[program:{instance.name}]\ncommand=/bin/sh -c '{command}'\nautostart=false\nautorestart=true\n"
-            f"startsecs=2\nstopwaitsecs=15\nstopasgroup=true\nkillasgroup=true\n"
+            f"startsecs=1\nstopwaitsecs=15\nstopasgroup=true\nkillasgroup=true\n"
             f"stdout_logfile={paths.logs}/{instance.name}.log\nredirect_stderr=true\n"
         )
     return "\n".join(lines)

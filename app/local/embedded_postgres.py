@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 
 # pgserver narrates every command it runs at INFO; keep its warnings only.
 logging.getLogger("pgserver").setLevel(logging.WARNING)
+# platformdirs (via pgserver) warns on every import when XDG_RUNTIME_DIR is unset, as under sudo or CI.
+warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 class EmbeddedPostgresUnavailable(RuntimeError):

@@ -86,7 +86,7 @@ def rollout(c, env=None, feature="mpesa_payments") -> Outcome:
             engine.reporter.warn(f"gates inconclusive at {percentage} %: held there for a person")
             outcome = Outcome.HELD
             break
-    record["outcome"] = outcome.name.lower()
+    record["outcome"] = {Outcome.RELEASED: "rolled out", Outcome.ROLLED_BACK: "turned off"}.get(outcome, "held")
     engine.audit.append(record)
     engine.reporter.summary(record["outcome"])
     return outcome
