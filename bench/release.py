@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from release.audit import AuditLog
+from release.plan import PHASES
 
 REPO = Path(__file__).resolve().parent.parent
 FAB = [sys.executable, "-m", "fabric"]
@@ -58,7 +59,7 @@ def main() -> None:
         phases = audit.last()["timings"]  # type: ignore[index]
         rollback_seconds = fab("rollback", "--env", "local", "--reason", "bench")
         rows.append((number, release_seconds, phases, rollback_seconds))
-    names = list(rows[0][2])
+    names = [name for name in PHASES if name in rows[0][2]]
     print(f"\n| round | release (wall s) | {' | '.join(names)} | rollback (wall s) |")
     print(f"|---|---|{'---|' * len(names)}---|")
     for number, release_seconds, phases, rollback_seconds in rows:
