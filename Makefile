@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo down run test test-fast lint format bench bench-release clean
+.PHONY: demo down run test test-fast lint format bench bench-release infra-check infra-snapshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,15 @@ bench: $(STAMP)
 ## bench-release: wall time of a warm fab release --env local per phase, and of fab rollback
 bench-release: $(STAMP)
 	$(BIN)/python -m bench.release
+
+## infra-check: the Pulumi program under mocks (tests/infra) and the snapshot comparison
+infra-check: $(STAMP)
+	$(BIN)/python -m pytest tests/infra -q
+	$(BIN)/python -m infra.snapshot
+
+## infra-snapshot: refresh infra/snapshots and infra/examples after a deliberate infrastructure change
+infra-snapshot: $(STAMP)
+	$(BIN)/python -m infra.snapshot --update
 
 clean:
 	rm -rf $(VENV) state .pytest_cache

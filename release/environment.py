@@ -120,8 +120,13 @@ def _stack_outputs(raw: dict[str, Any], name: str, repo: Path) -> dict[str, Any]
         )
     try:
         outputs = json.loads(path.read_text())
-        hosts = outputs["hosts"]
-        entry = outputs.get("entry_url") or f"https://{outputs['domain']}"
+        # Hosts are objects in the stack outputs (infra/outputs.py); through SSM they are reached by instance id.
+        by_ssm = (outputs.get("access") or {}).get("method") == "ssm"
+        hosts = {
+            role: [h if isinstance(h, str) else (h["instance_id"] if by_ssm else h["private_ip"]) for h in names]
+            for role, names in outputs["hosts"].items()
+        }
+        entry = outputs.get("url") or outputs.get("entry_url") or f"https://{outputs['domain']}"
     except (ValueError, KeyError, TypeError) as exc:
         raise EnvironmentInvalid(f"environment {name}: {path} is not a stack-outputs file ({exc})") from None
     return {"hosts": hosts, "entry_url": entry, "outputs": outputs}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -104,6 +105,17 @@ def test_malformed_environment_is_named():
 def test_production_without_stack_outputs_says_how_to_get_them(tmp_path):
     with pytest.raises(EnvironmentInvalid, match="pulumi stack output --json"):
         load_environment("production", repo=tmp_path)
+
+
+def test_production_reads_the_infra_stack_outputs(tmp_path):
+    example = Path(__file__).resolve().parents[2] / "infra" / "examples" / "production-outputs.json"
+    outputs = tmp_path / "state" / "production" / "stack-outputs.json"
+    outputs.parent.mkdir(parents=True)
+    outputs.write_text(example.read_text())
+    env = load_environment("production", repo=tmp_path)
+    described = json.loads(example.read_text())
+    assert env.web_hosts == tuple(host["instance_id"] for host in described["hosts"]["web"])
+    assert env.entry_url == described["url"]
 
 
 def test_production_reads_hosts_from_stack_outputs(tmp_path):
