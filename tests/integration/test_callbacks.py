@@ -32,8 +32,11 @@ def _stored(db, payment_id: str) -> list[tuple[str, bytes]]:
 
 
 def _processed(db, payment_id: str, count: int) -> list[str]:
-    wait_until(lambda: all(s != "received" for s, _ in _stored(db, payment_id)) and len(_stored(db, payment_id)) >= count,
-               "callbacks processed")  # fmt: skip
+    def done() -> bool:
+        stored = _stored(db, payment_id)
+        return len(stored) >= count and all(status != "received" for status, _ in stored)
+
+    wait_until(done, "callbacks processed")
     return [status for status, _ in _stored(db, payment_id)]
 
 

@@ -126,4 +126,4 @@ def test_production_reads_hosts_from_stack_outputs(tmp_path):
     assert env.web_hosts == ("10.0.1.10", "10.0.2.10")
     assert env.entry_url == "https://pay.example.com"
     plan = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
-    assert [a for a, h, _ in _actions(plan, "deploy") if h == "10.0.1.10"][0] == "drain"
+    assert next(a for a, h, _ in _actions(plan, "deploy") if h == "10.0.1.10") == "drain"
