@@ -11,7 +11,7 @@ import getpass
 import os
 import socket
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import IntEnum
 from pathlib import Path
@@ -64,6 +64,7 @@ class Run:
     switched: list[str] = field(default_factory=list)  # hosts now on the new release
     lease: lock.Lease | None = None
     heartbeat: lock.Heartbeat | None = None
+    prior_previous: str | None = None  # the `previous` link before this release (restored by a rollback)
 
 
 class Engine:
@@ -90,16 +91,30 @@ class Engine:
             register_secret(password)
 
     # -- entry points -------------------------------------------------------------------------------
-    def plan(self, ref: str | None) -> tuple[Plan, artifacts.ResolvedVersion]:
+    def plan(self, ref: str | None, deployed: Deployed | None = None) -> tuple[Plan, artifacts.ResolvedVersion]:
         resolved = artifacts.resolve_version(self.repo, ref)
         release_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{resolved.version}"
-        return plan_release(
-            self.env, version=resolved.version, release_id=release_id, deployed=self.fleet.deployed()
-        ), resolved
+        deployed = deployed or self.fleet.deployed()
+        plan = plan_release(self.env, version=resolved.version, release_id=release_id, deployed=deployed)
+        if plan.no_op and deployed.current and (lagging := self.fleet.not_serving(deployed.current)):
+            # `current` names this version but the fleet does not run it (a release that died mid-deploy):
+            # not a no-op, release it again so that every instance ends on one release.
+            self.reporter.warn(
+                f"{resolved.version} is current ({deployed.current}) but {', '.join(lagging)} "
+                "do not answer as it: releasing it again"
+            )
+            plan = plan_release(
+                self.env,
+                version=resolved.version,
+                release_id=release_id,
+                deployed=replace(deployed, current_version=None),
+            )
+        return plan, resolved
 
     def release(self, ref: str | None, *, dry_run: bool = False) -> Outcome:
         try:
-            plan, resolved = self.plan(ref)
+            deployed = self.fleet.deployed()
+            plan, resolved = self.plan(ref, deployed)
         except (artifacts.UnknownVersion, Exception) as exc:
             self.reporter.error(f"refused: {exc}")
             return Outcome.REFUSED
@@ -117,7 +132,8 @@ class Engine:
                 "dirty": resolved.dirty,
                 "release_id": plan.release_id,
                 "previous": plan.previous,
-            }
+            },
+            prior_previous=deployed.previous,
         )
         return self._execute(plan, run)
 
@@ -363,6 +379,10 @@ class Engine:
         with self.reporter.phase("rollback"):
             # Every web host, not only those switched: a failure mid-batch must not leave a split fleet.
             self._switch_fleet(plan.previous, self.env.web_hosts)
+            # The switch back made the failed release `previous`; a later `fab rollback` must not return to it.
+            for host in self.env.web_hosts:
+                with self.reporter.step(f"previous [{host}]: -> {run.prior_previous or 'none'}"):
+                    self.fleet.transports[host].run(host_commands.set_previous(self.fleet.layout, run.prior_previous))
         run.record["rolled_back_to"] = plan.previous
 
     def _finish(self, run: Run, outcome: str, code: Outcome) -> Outcome:

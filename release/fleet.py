@@ -59,6 +59,25 @@ class Fleet:
         address = "127.0.0.1" if self.env.is_local else host
         return f"http://{address}:{port}"
 
+    def not_serving(self, release_id: str, grace: float = 10.0) -> list[str]:
+        """The instances that do not answer healthy as `release_id`. An instance answering as another release
+        decides at once; one that does not answer at all (still starting?) is given `grace` seconds."""
+        deadline = time.monotonic() + grace
+        while True:
+            lagging, silent = [], []
+            for url in self.env.instance_urls():
+                try:
+                    healthy = httpx.get(f"{url}/api/health", timeout=3).status_code == 200
+                    answered = httpx.get(f"{url}/api/version", timeout=3).json().get("release_id")
+                except (httpx.HTTPError, ValueError, AttributeError):
+                    healthy, answered = False, None
+                    silent.append(url)
+                if not healthy or answered != release_id:
+                    lagging.append(url)
+            if lagging != silent or not lagging or time.monotonic() >= deadline:
+                return lagging
+            time.sleep(0.25)
+
     def wait_healthy(self, url: str, release_id: str, timeout: float) -> float:
         """Seconds until `url` answers healthy as `release_id`; HealthTimeout with the last answer otherwise."""
         started = time.monotonic()

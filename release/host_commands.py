@@ -92,6 +92,14 @@ def switch(layout: Layout, release_id: str) -> str:
     )
 
 
+def set_previous(layout: Layout, release_id: str | None) -> str:
+    """previous -> releases/<id> (renamed into place, atomic), or no previous link at all when None."""
+    r = q(layout.root)
+    if release_id is None:
+        return f"rm -f {r}/previous"
+    return f"ln -sfn releases/{q(release_id)} {r}/.previous.tmp && mv -T {r}/.previous.tmp {r}/previous"
+
+
 def prune(layout: Layout, release_id: str) -> str:
     return f"rm -rf {q(layout.release(release_id))}"
 

@@ -1,0 +1,471 @@
+"""The release engine end to end on a throwaway `local` environment: real processes (embedded PostgreSQL,
+supervisord, the Daraja simulator, two service instances), real git versions, the real CLI (`fab release`,
+`fab rollback`, `fab rollout`, `fab history`) and its exit codes: 0 released, 1 rolled back, 2 refused before
+any change, 3 held.
+
+One environment serves the whole module and the tests run in file order, but every test first brings the
+environment to the state it starts from (`world.released(tag)`: a no-op when that version is already current)
+and asserts only what it did itself. The environment is brought down at the end and no process of it is left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from release import backup as backups
+from release import lock
+from release.engine import Engine, Outcome
+from release.reporter import Reporter
+from tests.release.local_harness import (
+    ROOT,
+    Fab,
+    FabResult,
+    LocalStage,
+    VersionRepo,
+    add_column_migration,
+    bring_down,
+    broken_migration,
+    derive_environment,
+    output_until,
+    replace_once,
+    seed_wheelhouses,
+    short_tmp,
+    write_environment,
+)
+
+pytestmark = pytest.mark.slow
+
+RELEASED, ROLLED_BACK, REFUSED = 0, 1, 2
+FEATURE = "mpesa_payments"
+
+
+@dataclass
+class World:
+    base: Path
+    repo: VersionRepo
+    fab: Fab
+    stage: LocalStage
+    rollout_env: Path
+
+    def version(self, tag: str) -> str:
+        """The release engine's version of a tag: the first 12 hex of its commit."""
+        return self.repo.sha(tag)[:12]
+
+    def release(self, tag: str, **kwargs) -> FabResult:
+        return self.fab.run("release", "--version", tag, **kwargs)
+
+    def released(self, tag: str) -> str:
+        """Makes `tag` the current release (nothing to do when it is) and returns its release id."""
+        result = self.release(tag)
+        assert result.code == RELEASED, result
+        current = self.stage.current()
+        assert current is not None and current.endswith(self.version(tag)), (current, result)
+        self.stage.assert_consistent(current)
+        return current
+
+    def last_record(self) -> dict:
+        return self.stage.audit_entries()[-1]
+
+    def records(self) -> int:
+        return len(self.stage.audit_entries())
+
+
+def _versions(repo: VersionRepo) -> None:
+    """v1 is the working tree; v2 adds migration 0002; the bad-* versions break v2 one way each; v3 adds
+    migration 0003; v4 changes a file only."""
+    repo.version("v2", {"app/migrations/versions/0002_release_note.py": add_column_migration("0002", "0001", "note")})
+    main = repo.read("app/main.py", "v2")
+    repo.version(
+        "bad-health",
+        {
+            "app/main.py": replace_once(
+                main,
+                "    settings = settings or get_settings()\n",
+                "    settings = settings or get_settings()\n"
+                "    raise RuntimeError('injected: this release cannot start')\n",
+            )
+        },
+        base="v2",
+    )
+    payments = repo.read("app/api/payments.py", "v2")
+    repo.version(
+        "bad-gate",
+        {
+            "app/api/payments.py": replace_once(
+                payments,
+                "async def list_packages(svc: ServicesDep) -> list[PackageOut]:\n",
+                "async def list_packages(svc: ServicesDep) -> list[PackageOut]:\n"
+                "    raise RuntimeError('injected: the package list is broken')\n",
+            )
+        },
+        base="v2",
+    )
+    repo.version(
+        "bad-migration", {"app/migrations/versions/0003_broken.py": broken_migration("0003", "0002")}, base="v2"
+    )
+    repo.version(
+        "v3", {"app/migrations/versions/0003_more.py": add_column_migration("0003", "0002", "more")}, base="v2"
+    )
+    repo.version("v4", {"RELEASE_NOTES.txt": "v4: nothing but this file changes\n"}, base="v3")
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    base = short_tmp()
+    stage = None
+    try:
+        repo = VersionRepo.copy_of(ROOT, base / "repo")
+        _versions(repo)
+        state = base / "ctl"
+        seed_wheelhouses(state / "artifacts")
+        env_file = base / "proof.yml"
+        raw = write_environment(env_file, base / "env")
+        # The rollout's first step reaches only 10 % of the synthetic payers: a longer, denser window gives its
+        # payment gate enough samples (about 12 where 2 are needed at 10 %; fewer than 2 happens ~1 in 10^4).
+        rollout_env = derive_environment(
+            base / "rollout.yml",
+            raw,
+            gates={**raw["gates"], "window_seconds": 6, "min_payments": 2},
+            synthetic_traffic={"enabled": True, "rate_per_second": 20},
+        )
+        stage = LocalStage(env_file, state)
+        yield World(base, repo, Fab(repo.path, state, env_file), stage, rollout_env)
+    finally:
+        leftovers = bring_down(stage, base) if stage is not None else []
+        shutil.rmtree(base, ignore_errors=True)
+        assert not leftovers, f"processes of the test environment were left running: {leftovers}"
+
+
+def _phases(record: dict) -> dict[str, float]:
+    return record.get("timings", {})
+
+
+# --- releasing ----------------------------------------------------------------------------------------------
+
+
+def test_first_release_serves_on_both_instances_and_is_audited(world: World):
+    assert world.stage.current() is None, "the test environment is fresh"
+    result = world.release("v1")
+    assert result.code == RELEASED, result
+    current = world.stage.current()
+    assert current is not None and current.endswith(world.version("v1"))
+    for answer in world.stage.versions():
+        assert answer["release_id"] == current and answer["health"] == 200, answer
+        assert answer["schema_revision"] == answer["schema_head"] == "0001"
+    assert world.stage.schema_revision() == "0001"
+
+    record = world.last_record()
+    assert record["kind"] == "release" and record["outcome"] == "released" and record["exit_code"] == 0
+    assert record["release_id"] == current and record["version"] == world.version("v1")
+    assert len(record["artifact"]["sha256"]) == 64 and record["backup"]["id"]
+    assert record["schema_before"] is None and record["schema_after"] == "0001"
+    assert record["gate_verdict"] == "pass"
+    assert set(_phases(record)) >= {"preflight", "build", "stage", "backup", "migrate", "deploy", "verify", "gates"}
+
+    history = world.fab.run("history")
+    assert history.code == 0, history
+    assert f"chain verified: {world.records()} records" in history.output
+    assert "released" in history.output
+
+
+def test_re_releasing_the_current_version_is_a_no_op(world: World):
+    current = world.released("v1")
+    records, pids = world.records(), world.stage.supervisor_pids()
+    result = world.release("v1")
+    assert result.code == RELEASED, result
+    assert "nothing to do" in result.output
+    assert world.stage.current() == current
+    assert world.stage.supervisor_pids() == pids, "no instance was restarted"
+    assert world.records() == records, "a no-op leaves no audit record"
+    assert len([r for r in world.stage.releases() if r.endswith(world.version("v1"))]) == 1
+
+
+def test_upgrade_runs_the_new_migration_and_keeps_the_previous_release(world: World):
+    before = world.released("v1")
+    assert "note" not in world.stage.columns("payments")
+    result = world.release("v2")
+    assert result.code == RELEASED, result
+    current = world.stage.assert_consistent()
+    assert current.endswith(world.version("v2"))
+    assert world.stage.schema_revision() == "0002"
+    assert "note" in world.stage.columns("payments")
+    assert {answer["schema_revision"] for answer in world.stage.versions()} == {"0002"}
+    assert world.stage.previous() == before, "the previous release is kept for a rollback"
+    assert before in world.stage.releases()
+    record = world.last_record()
+    assert (record["schema_before"], record["schema_after"], record["schema_head"]) == ("0001", "0002", "0002")
+    assert record["previous"] == before
+    print(f"warm fab release: {result.seconds:.1f} s wall, seconds per phase: {json.dumps(_phases(record))}")
+
+
+def test_failed_health_check_rolls_the_fleet_back(world: World):
+    before = world.released("v2")
+    previous = world.stage.previous()
+    result = world.release("bad-health")
+    assert result.code == ROLLED_BACK, result
+    assert "==> rollback" in result.output
+    world.stage.assert_consistent(before)
+    assert httpx.get(f"{world.stage.env.entry_url}/api/packages", timeout=5).status_code == 200
+    assert world.stage.previous() == previous, "the failed release is not what a later rollback returns to"
+    failed = world.last_record()
+    assert failed["outcome"] == "rolled back" and failed["exit_code"] == 1
+    assert failed["rolled_back_to"] == before and failed["release_id"].endswith(world.version("bad-health"))
+    assert failed["release_id"] in world.stage.releases(), "kept for inspection"
+
+
+def test_failed_gate_rolls_the_fleet_back(world: World):
+    before = world.released("v2")
+    result = world.release("bad-gate")
+    assert result.code == ROLLED_BACK, result
+    assert "a gate failed: error_rate" in result.output
+    world.stage.assert_consistent(before)
+    for url in world.stage.instance_urls():
+        assert httpx.get(f"{url}/api/packages", timeout=5).status_code == 200, "the previous code serves again"
+    failed = world.last_record()
+    assert failed["outcome"] == "rolled back" and failed["rolled_back_to"] == before
+    assert failed["gate_verdict"] == "fail" and failed["gates"]["error_rate"]["verdict"] == "fail"
+    assert failed["gates"]["error_rate"]["value"] > 0.01
+
+
+def test_failing_migration_switches_nothing(world: World):
+    before = world.released("v2")
+    pids = world.stage.supervisor_pids()
+    result = world.release("bad-migration")
+    # The migration runs after the backup, when a change may have begun: the engine reports "rolled back" (1);
+    # nothing was switched, so there is nothing to switch back.
+    assert result.code == ROLLED_BACK, result
+    assert "no host was switched" in result.output
+    assert world.stage.current() == before
+    assert world.stage.supervisor_pids() == pids, "no instance was restarted"
+    world.stage.assert_consistent(before)
+    assert world.stage.schema_revision() == "0002"
+    assert "half_applied" not in world.stage.columns("payments"), "the migration's transaction rolled back whole"
+    failed = world.last_record()
+    assert failed["outcome"] == "rolled back" and failed["exit_code"] == 1
+    assert "rolled_back_to" not in failed and "schema_after" not in failed
+    assert "syntax error" in failed["error"]
+
+
+def test_backup_that_does_not_restore_refuses_before_migrating(world: World, monkeypatch: pytest.MonkeyPatch):
+    before = world.released("v2")
+    pids = world.stage.supervisor_pids()
+    take = backups.take
+    corrupted: list[Path] = []
+
+    def take_then_truncate(url: str, dest_dir: Path, **kwargs) -> backups.Backup:
+        """The real dump, then cut in half with a matching checksum: only restoring it can tell."""
+        taken = take(url, dest_dir, **kwargs)
+        data = taken.path.read_bytes()
+        taken.path.write_bytes(data[: len(data) // 2])
+        corrupted.append(taken.path)
+        return dataclasses.replace(
+            taken, sha256=hashlib.sha256(taken.path.read_bytes()).hexdigest(), size=taken.path.stat().st_size
+        )
+
+    monkeypatch.setattr(backups, "take", take_then_truncate)
+    engine = Engine(
+        world.stage.env, world.stage.db_url(), reporter=Reporter(), repo=world.repo.path, state_dir=world.fab.state
+    )
+    outcome = engine.release("v3")
+    assert outcome == Outcome.REFUSED
+    assert corrupted, "the engine took its backup through release.backup.take"
+    assert world.stage.schema_revision() == "0002", "refused before migrating"
+    assert "more" not in world.stage.columns("payments")
+    assert world.stage.current() == before and world.stage.supervisor_pids() == pids
+    world.stage.assert_consistent(before)
+    refused = world.last_record()
+    assert refused["outcome"] == "refused" and refused["exit_code"] == 2
+    assert "pg_restore failed" in refused["error"]
+    assert "backup" not in refused and "schema_before" not in refused
+    assert world.stage.lock_holder() is None
+    with world.stage.db() as conn:
+        scratch = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'golive_prove_%'").fetchall()
+    assert scratch == [], "the proof's scratch database is dropped"
+
+
+def test_release_is_refused_while_another_controller_holds_the_lock(world: World):
+    before = world.released("v2")
+    with world.stage.db() as conn:
+        lock.ensure_schema(conn)
+        lease = lock.acquire(conn, world.stage.env.name, "other-controller@elsewhere", 120, "a release from elsewhere")
+        try:
+            result = world.release("v3")
+        finally:
+            lock.release(conn, lease)
+    assert result.code == REFUSED, result
+    assert "held by other-controller@elsewhere" in result.output
+    assert world.stage.current() == before
+    assert world.stage.schema_revision() == "0002"
+    world.stage.assert_consistent(before)
+
+
+def test_two_concurrent_releases_one_is_refused(world: World):
+    before = world.released("v2")
+    records = world.records()
+    processes = [world.fab.start("release", "--version", "v3") for _ in range(2)]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    codes = [process.returncode for process in processes]
+    for code, output in zip(codes, outputs, strict=True):
+        print(f"--- concurrent release exited {code}\n{output}")
+    assert sorted(codes) == [RELEASED, REFUSED], codes
+    refused = outputs[codes.index(REFUSED)]
+    assert "the release lock on 'proof' is held by" in refused
+    current = world.stage.assert_consistent()
+    assert current.endswith(world.version("v3")) and world.stage.previous() == before
+    assert world.stage.schema_revision() == "0003" and "more" in world.stage.columns("payments")
+    assert world.records() == records + 1, "only the release that held the lock is recorded"
+
+
+# --- rolling back ---------------------------------------------------------------------------------------------
+
+
+def test_rollback_returns_to_the_previous_release_in_seconds(world: World):
+    current = world.released("v3")
+    if world.stage.previous() is None:  # only when this test runs alone: a release to return from
+        current = world.released("v4")
+    previous = world.stage.previous()
+    assert previous is not None and previous in world.stage.releases()
+    result = world.fab.run("rollback", "--reason", "integration test")
+    assert result.code == RELEASED, result
+    print(f"fab rollback wall time: {result.seconds:.1f} s")
+    world.stage.assert_consistent(previous)
+    assert world.stage.previous() == current
+    record = world.last_record()
+    assert record["kind"] == "rollback" and record["from"] == current and record["release_id"] == previous
+    assert record["reason"] == "integration test"
+    assert result.seconds < 30, f"fab rollback took {result.seconds:.1f} s"
+
+    back = world.fab.run("rollback", "--to", current)
+    assert back.code == RELEASED, back
+    world.stage.assert_consistent(current)
+
+    unknown = world.fab.run("rollback", "--to", "20000101000000-000000000000")
+    assert unknown.code == REFUSED, unknown
+    assert "is not on the hosts" in unknown.output
+    world.stage.assert_consistent(current)
+
+
+def _kill_mid_deploy(world: World, tag: str) -> list[str]:
+    """Starts `fab release --version tag` and SIGKILLs it in the deploy phase, just after `current` switched,
+    while the first instance restarts: the instances are left on two releases."""
+    process = world.fab.start("release", "--version", tag)
+    try:
+        seen = output_until(process, "==> deploy", timeout=180)
+        seen += output_until(process, "✓ switch", timeout=30)
+        time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    print("--- killed release\n" + "".join(seen))
+    return seen
+
+
+def _wait_for_lock_expiry(world: World) -> float:
+    ttl = world.stage.env.lock_ttl_seconds
+    holder = world.stage.lock_holder()
+    assert holder is not None and holder.reason == "release", "the killed release still holds the lock"
+    with world.stage.db() as conn, pytest.raises(lock.LockHeld):
+        lock.acquire(conn, world.stage.env.name, "another-controller@elsewhere", 60, "must wait")
+    started = time.monotonic()
+    while world.stage.lock_holder() is not None:
+        assert time.monotonic() - started < ttl + 5, "the crashed release's lock did not expire"
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def test_release_killed_mid_deploy_then_rollback_restores_one_release(world: World):
+    before = world.released("v3")
+    _kill_mid_deploy(world, "v4")
+    assert world.stage.current().endswith(world.version("v4")), "killed after the switch"
+    waited = _wait_for_lock_expiry(world)
+    print(f"the killed release's lock expired {waited:.1f} s after the kill")
+    result = world.fab.run("rollback", "--reason", "a release died mid-deploy")
+    assert result.code == RELEASED, result
+    world.stage.assert_consistent(before)
+    status = world.fab.run("status")
+    assert status.code == 0 and "lock: free" in status.output
+
+
+def test_release_killed_mid_deploy_then_the_next_release_completes(world: World):
+    world.released("v3")
+    _kill_mid_deploy(world, "v4")
+    _wait_for_lock_expiry(world)
+    result = world.release("v4")
+    assert result.code == RELEASED, result
+    assert "releasing it again" in result.output, "not a no-op: the instances did not all run it"
+    current = world.stage.assert_consistent()
+    assert current.endswith(world.version("v4"))
+
+
+# --- feature rollout -----------------------------------------------------------------------------------------
+
+
+def test_rollout_steps_the_flag_10_50_100(world: World):
+    world.released("v4")
+    result = world.fab.run("rollout", "--feature", FEATURE, env_file=world.rollout_env)
+    assert result.code == RELEASED, result
+    steps = [result.output.index(f"{FEATURE} at {p} %") for p in (10, 50, 100)]
+    assert steps == sorted(steps)
+    assert world.stage.flag(FEATURE) == (True, 100)
+    record = world.last_record()
+    assert record["kind"] == "rollout" and record["outcome"] == "rolled out"
+    assert [(s["percentage"], s["verdict"]) for s in record["steps"]] == [(10, "pass"), (50, "pass"), (100, "pass")]
+
+
+def test_rollout_turns_the_flag_off_when_a_gate_fails(world: World):
+    world.released("v4")
+    world.stage.simulator(spike_arrest=True)  # Daraja refuses every STK push: payments fail
+    try:
+        result = world.fab.run("rollout", "--feature", FEATURE, env_file=world.rollout_env)
+        flag = world.stage.flag(FEATURE)
+        record = world.last_record()
+    finally:
+        world.stage.simulator(spike_arrest=False)
+        world.stage.set_flag(FEATURE, enabled=True, percentage=100)
+    assert result.code == ROLLED_BACK, result
+    assert f"gate failed at 10 %: {FEATURE} turned off" in result.output
+    assert flag is not None and flag[0] is False
+    assert record["kind"] == "rollout" and record["outcome"] == "turned off"
+    assert record["steps"] == [{"percentage": 10, "verdict": "fail"}]
+
+
+# --- the audit log -----------------------------------------------------------------------------------------
+
+
+def test_tampered_audit_log_is_detected(world: World):
+    world.released("v4")
+    if world.records() < 3:  # only when this test runs alone
+        world.released("v3")
+        world.released("v4")
+    intact = world.fab.run("history")
+    assert intact.code == 0, intact
+    path = world.stage.audit.path
+    original = path.read_bytes()
+    lines = original.decode().splitlines(keepends=True)
+    assert len(lines) >= 3
+    try:
+        edited = json.loads(lines[1])
+        edited["outcome"] = "released" if edited.get("outcome") != "released" else "rolled back"
+        path.write_text("".join([lines[0], json.dumps(edited, sort_keys=True) + "\n", *lines[2:]]))
+        result = world.fab.run("history")
+        assert result.code == 1, result
+        assert "audit log broken at line 2" in result.output and "hash does not match" in result.output
+
+        path.write_text("".join([lines[0], *lines[2:]]))  # a record removed
+        result = world.fab.run("history")
+        assert result.code == 1, result
+        assert "audit log broken at line 2" in result.output and "prev does not match" in result.output
+    finally:
+        path.write_bytes(original)
+    assert world.fab.run("history").code == 0
