@@ -174,31 +174,7 @@ def down(env: Environment, progress=print) -> None:
             time.sleep(0.2)
     if (paths.pg / "postmaster.pid").exists():
         progress("stopping PostgreSQL")
-        _stop_postgres(paths.pg)
-
-
-def _stop_postgres(data: Path) -> None:
-    """`pg_ctl stop` on the data folder, as the user owning it (pgserver runs the server as another user when
-    we are root). Not pgserver's handle counting: it stops the server only when the calling process holds the
-    last handle, and a controller killed mid-release (SIGKILL: no atexit) never gives its handle back."""
-    from pgserver import _commands  # noqa: PLC0415  (the 'local' extra; the binaries that started the server)
-
-    user = data.stat().st_uid if os.geteuid() == 0 else None
-    try:
-        _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user, timeout=60)
-    except subprocess.CalledProcessError:
-        if _postmaster_alive(data):
-            raise
-    (data / ".handle_pids.json").unlink(missing_ok=True)  # handles of processes that died holding one
-
-
-def _postmaster_alive(data: Path) -> bool:
-    try:
-        pid = int((data / "postmaster.pid").read_text().split()[0])
-        os.kill(pid, 0)
-    except (OSError, ValueError, IndexError):
-        return False
-    return True
+        embedded_postgres.stop(paths.pg)
 
 
 def is_up(env: Environment) -> bool:

@@ -75,10 +75,12 @@ def synthetic_payments(
     wallet: str = WALLET,
     settle_timeout: float = 10.0,
     progress: Callable[[str], None] | None = None,
+    admit: Callable[[str], bool] | None = None,
 ) -> SyntheticReport:
     """For about `duration` seconds, POST /api/payments at `rate_per_second` (a fresh Idempotency-Key and
     a fresh simulator number 07XXXXXXYY, YY taken in turn from `phone_endings`), with a GET /api/packages
-    after each; then poll the accepted payments until they settle or `settle_timeout` passes."""
+    after each; then poll the accepted payments until they settle or `settle_timeout` passes. `admit`, given
+    the number in its 2547… form, keeps only payers it accepts (e.g. those inside a rollout percentage)."""
     _check(entry_url, duration, rate_per_second, settle_timeout, phone_endings)
     say = progress or (lambda _line: None)
     tally = _Tally()
@@ -88,7 +90,7 @@ def synthetic_payments(
             tally,
             duration=duration,
             rate=rate_per_second,
-            phones=_phones(phone_endings),
+            phones=_phones(phone_endings, admit),
             package_id=package_id,
             wallet=wallet,
             say=say,
@@ -134,10 +136,12 @@ def _lab_or_loopback(address: str) -> bool:
     return ip.is_loopback or ip in LAB_NETWORK
 
 
-def _phones(endings: Sequence[str]) -> Iterator[str]:
+def _phones(endings: Sequence[str], admit: Callable[[str], bool] | None = None) -> Iterator[str]:
     first = random.randrange(10**6)
     for number, ending in zip(itertools.count(first), itertools.cycle(endings), strict=False):
-        yield f"07{number % 10**6:06d}{ending}"
+        phone = f"07{number % 10**6:06d}{ending}"
+        if admit is None or admit("254" + phone[1:]):
+            yield phone
 
 
 def _send(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -30,7 +32,26 @@ def start(data_dir: Path, *, keep_running: bool = False) -> str:
 
 
 def stop(data_dir: Path) -> None:
-    import pgserver  # noqa: PLC0415
+    """`pg_ctl stop` on the data folder, as the user owning it (pgserver runs the server as another user when
+    we are root). Not pgserver's handle counting: it stops the server only when the calling process holds the
+    last handle, and a process killed while holding one (SIGKILL: no atexit) never gives it back."""
+    if not (data_dir / "postmaster.pid").exists():
+        return
+    from pgserver import _commands  # noqa: PLC0415  (the binaries that started the server)
 
-    if (data_dir / "postmaster.pid").exists():
-        pgserver.get_server(str(data_dir), cleanup_mode="stop").cleanup()
+    user = data_dir.stat().st_uid if os.geteuid() == 0 else None
+    try:
+        _commands.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data_dir, user=user, timeout=60)
+    except subprocess.CalledProcessError:
+        if _postmaster_alive(data_dir):
+            raise
+    (data_dir / ".handle_pids.json").unlink(missing_ok=True)  # handles of processes that died holding one
+
+
+def _postmaster_alive(data_dir: Path) -> bool:
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 from invoke import task
 from invoke.exceptions import Exit
 
+from app.flags.bucketing import Flag, allows
 from release import gates
 from release.admin_client import AdminKeyMissing, FlagClient, admin_key
 from release.engine import Outcome, controller_identity
@@ -26,32 +27,37 @@ def _client(engine) -> FlagClient:
     help={
         "env": "target environment",
         "feature": "flag name, e.g. mpesa_payments",
-        "enabled": "turn it on (--enabled) or off (--no-enabled / --disabled)",
+        "enabled": "turn it on",
         "disabled": "turn it off",
         "percentage": "share of payers (0-100); omitted keeps the current share",
     }
 )
-def flags(c, env=None, feature=None, enabled=None, disabled=False, percentage=None) -> None:  # noqa: PLR0917 (fab flags)
-    """Show flags, or set one: fab flags --env local --feature mpesa_payments --enabled --percentage 10."""
+def flags(c, env=None, feature=None, enabled=False, disabled=False, percentage=None) -> None:  # noqa: PLR0917 (fab flags)
+    """Show a flag, or set it: fab flags --env local --feature mpesa_payments --enabled --percentage 10
+    (or --disabled). Without --enabled/--disabled it only shows the flag."""
     engine = engine_for(env)
     client = _client(engine)
     if feature is None:
         raise Exit("--feature is required", code=int(Outcome.REFUSED))
-    if enabled is None and not disabled:
+    if enabled and disabled:
+        raise Exit("--enabled and --disabled contradict each other", code=int(Outcome.REFUSED))
+    if not enabled and not disabled:
         engine.reporter.line(str(client.get(feature)))
         return
-    flag = client.set(
-        feature, enabled=not disabled and bool(enabled), percentage=None if percentage is None else int(percentage)
-    )
+    flag = client.set(feature, enabled=enabled, percentage=None if percentage is None else int(percentage))
     engine.audit.append({"kind": "flag", "env": engine.env.name, "by": controller_identity(), "flag": flag})
     engine.reporter.line(f"{flag['feature']}: enabled={flag['enabled']} percentage={flag['percentage']}")
 
 
-def _synthetic(env):
+def _synthetic(env, feature: str, percentage: int):
+    """Simulator payers inside the rollout, so each step's gates see the cohort it enabled."""
     if not env.synthetic_traffic.get("enabled"):
         return None
     rate = float(env.synthetic_traffic.get("rate_per_second", 4))
-    return lambda seconds: synthetic_payments(env.entry_url, duration=seconds, rate_per_second=rate)
+    flag = Flag(feature, True, percentage)
+    return lambda seconds: synthetic_payments(
+        env.entry_url, duration=seconds, rate_per_second=rate, admit=lambda msisdn: allows(flag, msisdn)
+    )
 
 
 @task(help={"env": "target environment", "feature": "flag to roll out (default mpesa_payments)"})
@@ -69,7 +75,7 @@ def rollout(c, env=None, feature="mpesa_payments") -> Outcome:
     for percentage in ROLLOUT_STEPS:
         with engine.reporter.phase(f"{feature} at {percentage} %"):
             client.set(feature, enabled=True, percentage=percentage)
-            traffic = _synthetic(engine.env)
+            traffic = _synthetic(engine.env, feature, percentage)
             _, results = gates.observe(
                 engine.env.instance_urls(), thresholds, traffic=traffic, progress=engine.reporter.line
             )

@@ -411,6 +411,24 @@ def test_release_killed_mid_deploy_then_the_next_release_completes(world: World)
 # --- feature rollout -----------------------------------------------------------------------------------------
 
 
+def test_flags_sets_and_shows_a_flag_through_the_admin_api(world: World):
+    world.released("v4")
+    try:
+        off = world.fab.run("flags", "--feature", FEATURE, "--disabled")
+        assert off.code == 0, off
+        assert world.stage.flag(FEATURE) == (False, 100)  # the percentage is kept
+        on = world.fab.run("flags", "--feature", FEATURE, "--enabled", "--percentage", "25")
+        assert on.code == 0, on
+        assert world.stage.flag(FEATURE) == (True, 25)
+        shown = world.fab.run("flags", "--feature", FEATURE)
+        assert "'percentage': 25" in shown.output
+        both = world.fab.run("flags", "--feature", FEATURE, "--enabled", "--disabled")
+        assert both.code == 2
+        assert world.last_record()["kind"] == "flag"
+    finally:
+        world.stage.set_flag(FEATURE, enabled=True, percentage=100)
+
+
 def test_rollout_steps_the_flag_10_50_100(world: World):
     world.released("v4")
     result = world.fab.run("rollout", "--feature", FEATURE, env_file=world.rollout_env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import pytest
@@ -114,3 +115,11 @@ def test_backs_off_when_rate_limited(service_factory, sim):
     assert report.paid == report.accepted  # settled in the end, a poll a second
     # packages reads (one per payment) plus about one refused poll a second, not one every 0.2 s
     assert scrape(limited.http).value(HTTP_COUNT, **limited_reads) - before <= report.started + 4 + 1
+
+
+def test_admit_keeps_only_the_payers_it_accepts():
+    from release.synthetic import _phones  # noqa: PLC0415
+
+    chosen = list(itertools.islice(_phones(("00",), admit=lambda msisdn: msisdn.endswith("700")), 5))
+    assert len(chosen) == 5
+    assert all(phone.startswith("07") and phone.endswith("700") for phone in chosen)
