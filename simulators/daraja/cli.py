@@ -163,11 +163,16 @@ def _non_negative_seconds(text: str) -> float:
     seconds = float(text)
     if not 0 <= seconds < float("inf"):
         raise argparse.ArgumentTypeError("must be a number of seconds >= 0")
-    return seconds
+    return _whole_if_possible(seconds)
 
 
 def _positive_seconds(text: str) -> float:
     seconds = float(text)
     if not 0 < seconds < float("inf"):
         raise argparse.ArgumentTypeError("must be a number of seconds > 0")
-    return seconds
+    return _whole_if_possible(seconds)
+
+
+def _whole_if_possible(seconds: float) -> float:
+    """3599 rather than 3599.0 in /__sim__/config."""
+    return int(seconds) if seconds.is_integer() else seconds

@@ -26,7 +26,9 @@ def test_health(daraja):
 
 
 def test_config_starts_from_the_command_line(daraja):
-    assert daraja.control("config") == DEFAULT_CONFIG
+    config = daraja.control("config")
+    assert config == DEFAULT_CONFIG
+    assert type(config["token_ttl"]) is int  # a whole --token-ttl stays whole
 
 
 def test_config_update_is_partial_and_returns_the_new_config(daraja):
