@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
+from release.files import first_line, sha256_of
+
 __all__ = [
     "Artifact",
     "ArtifactBuildFailed",
@@ -54,7 +56,6 @@ PLATFORMS = ("manylinux2014_x86_64", "manylinux_2_17_x86_64")
 IMPLEMENTATION = "cp"
 MANIFEST_FORMAT = 1
 PIP_TIMEOUT_S = 900
-_CHUNK = 1024 * 1024
 _WHEEL_NAME = re.compile(r"^(?P<name>[^-]+)-(?P<version>[^-]+)(?:-\d[^-]*)?-[^-]+-[^-]+-[^-]+\.whl$")
 
 Progress = Callable[[str], None]
@@ -105,10 +106,6 @@ def _git(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> subpro
     )
 
 
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
-
-
 # `git stash create` writes a commit object (never a ref, never the tree): it needs an identity to do so.
 _STASH_IDENTITY = {
     "GIT_AUTHOR_NAME": "golive release",
@@ -136,14 +133,14 @@ def _resolve(repo: Path, ref: str | None) -> tuple[ResolvedVersion, str]:
     sha = head.stdout.strip()
     stash = _git(repo, "stash", "create", env=_STASH_IDENTITY)
     if stash.returncode != 0:
-        raise ArtifactBuildFailed(f"git stash create failed in {repo}: {_first_line(stash.stderr)}")
+        raise ArtifactBuildFailed(f"git stash create failed in {repo}: {first_line(stash.stderr)}")
     snapshot = stash.stdout.strip()
     if not snapshot:
         return ResolvedVersion(git_sha=sha, version=sha[:12], dirty=False), sha
     # The tree of the snapshot is the working tree's tracked content: the same changes, the same id.
     tree = _git(repo, "rev-parse", "--verify", f"{snapshot}^{{tree}}")
     if tree.returncode != 0:
-        raise ArtifactBuildFailed(f"cannot read the working tree snapshot {snapshot}: {_first_line(tree.stderr)}")
+        raise ArtifactBuildFailed(f"cannot read the working tree snapshot {snapshot}: {first_line(tree.stderr)}")
     changes = hashlib.sha256(f"{sha} {tree.stdout.strip()}".encode()).hexdigest()[:8]
     return ResolvedVersion(git_sha=sha, version=f"{sha[:12]}-dirty-{changes}", dirty=True), snapshot
 
@@ -236,7 +233,7 @@ def _read_source(repo: Path, commit: str, into: Path) -> _Source:
     archive = into / "source.tar"
     result = _git(repo, "archive", "--format=tar", "--prefix=source/", f"--output={archive}", commit)
     if result.returncode != 0:
-        raise ArtifactBuildFailed(f"git archive {commit[:12]} failed: {_first_line(result.stderr)}")
+        raise ArtifactBuildFailed(f"git archive {commit[:12]} failed: {first_line(result.stderr)}")
     pyproject: bytes | None = None
     migrations: dict[str, str] = {}
     files = 0
@@ -284,7 +281,7 @@ def _pip(args: list[str], *, offline: bool, what: str) -> None:
         raise ArtifactBuildFailed(f"{what}: pip took longer than {PIP_TIMEOUT_S} s") from exc
     if result.returncode != 0:
         errors = [line.strip() for line in result.stderr.splitlines() if line.strip().startswith("ERROR")]
-        detail = errors[0] if errors else _first_line(result.stderr[-2000:]) or f"pip exited {result.returncode}"
+        detail = errors[0] if errors else first_line(result.stderr[-2000:]) or f"pip exited {result.returncode}"
         raise ArtifactBuildFailed(f"{what}: {detail}")
 
 
@@ -385,14 +382,6 @@ def _size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1000
     return f"{n:.1f} GB"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _normalized(info: tarfile.TarInfo, mtime: float) -> tarfile.TarInfo:
@@ -514,7 +503,7 @@ def _build(
     say(f"packing {_size(payload)}")
     out = draft / final.name
     _pack(out, manifest, requirements, source.archive, wheelhouse)
-    sha256 = _sha256(out)
+    sha256 = sha256_of(out)
     checksum = draft / _checksum_path(final).name
     checksum.write_text(f"{sha256}  {final.name}\n", encoding="utf-8")
     _checksum_path(final).unlink(missing_ok=True)  # never an old checksum beside a new artifact
@@ -542,7 +531,7 @@ def verify(path: Path, expected_sha256: str) -> None:
     if not path.is_file():
         raise ArtifactCorrupt(f"artifact {path} is missing")
     expected = expected_sha256.strip().lower()
-    actual = _sha256(path)
+    actual = sha256_of(path)
     if actual != expected:
         raise ArtifactCorrupt(f"{path.name}: sha256 is {actual}, expected {expected}")
 

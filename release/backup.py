@@ -15,7 +15,6 @@ row count with the backup's, and drops that database again when anything fails.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -31,6 +30,7 @@ from typing import IO, Any
 import psycopg
 from psycopg import sql
 
+from release.files import CHUNK, first_line, sha256_of
 from release.pg_tools import Target, ToolMissing, find_tool, target, tool_env, tool_major
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
 
 MANIFEST_FORMAT = 1
 DEFAULT_EXCLUDED = ("golive_release",)
-_CHUNK = 1024 * 1024
 
 
 class BackupUnusable(Exception):
@@ -106,7 +105,7 @@ def _connect(db: Target, **kwargs: Any) -> psycopg.Connection:
     try:
         return psycopg.connect(db.full_conninfo, connect_timeout=15, **kwargs)
     except psycopg.Error as exc:
-        raise BackupFailed(f"cannot connect to {db.description}: {_first_line(str(exc))}") from exc
+        raise BackupFailed(f"cannot connect to {db.description}: {first_line(str(exc))}") from exc
 
 
 def _server_major(conn: psycopg.Connection) -> int:
@@ -156,28 +155,13 @@ def _split_key(key: str) -> tuple[str, str]:
 # --- files ------------------------------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return text.strip()
-
-
 def _first_error(stderr: str) -> str:
     """The first error line of pg_dump/pg_restore/psql output, without the program's prefix."""
     for line in stderr.splitlines():
         match = re.search(r"(?:\berror:|\bERROR:|\bFATAL:)\s*(.*)", line)
         if match:
             return match.group(1).strip()
-    return _first_line(stderr) or "no error output"
+    return first_line(stderr) or "no error output"
 
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
@@ -241,13 +225,13 @@ def take(url: str, dest_dir: Path, *, exclude_schemas: tuple[str, ...] = DEFAULT
             conn.rollback()
         os.replace(partial, final)
     except psycopg.Error as exc:
-        raise BackupFailed(f"backup of {db.description} failed: {_first_line(str(exc))}") from exc
+        raise BackupFailed(f"backup of {db.description} failed: {first_line(str(exc))}") from exc
     finally:
         partial.unlink(missing_ok=True)
     backup = Backup(
         id=backup_id,
         path=final,
-        sha256=_sha256(final),
+        sha256=sha256_of(final),
         size=final.stat().st_size,
         created_at=created_at,
         database=db.dbname,
@@ -270,7 +254,7 @@ def take(url: str, dest_dir: Path, *, exclude_schemas: tuple[str, ...] = DEFAULT
 def _check_file(backup: Backup) -> None:
     if not backup.path.is_file():
         raise BackupUnusable(f"backup {backup.id}: file {backup.path} is missing")
-    actual = _sha256(backup.path)
+    actual = sha256_of(backup.path)
     if actual != backup.sha256:
         raise BackupUnusable(
             f"backup {backup.id}: checksum mismatch (file {actual[:16]}…, manifest {backup.sha256[:16]}…)"
@@ -337,7 +321,7 @@ $golive_clear$;
 def _pump(source: IO[bytes], sink: IO[bytes]) -> bool:
     """Copies until source ends; False when the reader (psql) went away first."""
     try:
-        while chunk := source.read(_CHUNK):
+        while chunk := source.read(CHUNK):
             sink.write(chunk)
     except BrokenPipeError:
         return False
@@ -436,14 +420,14 @@ def _restore_new_database(backup: Backup, admin: Target, name: str) -> dict[str,
     try:
         _create_database(admin, name)
     except psycopg.Error as exc:
-        raise RestoreFailed(f"cannot create database {name!r}: {_first_line(str(exc))}") from exc
+        raise RestoreFailed(f"cannot create database {name!r}: {first_line(str(exc))}") from exc
     db = admin.with_dbname(name)
     _run_restore(backup, db, clear=False)
     try:
         with _connect(db) as conn:
             restored = _count_rows(conn, backup.excluded_schemas)
     except psycopg.Error as exc:
-        raise RestoreFailed(f"cannot count the restored rows: {_first_line(str(exc))}") from exc
+        raise RestoreFailed(f"cannot count the restored rows: {first_line(str(exc))}") from exc
     problems = _compare_counts(backup, restored)
     if problems:
         raise RestoreFailed("; ".join(problems))

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from release import artifact
+from release.files import sha256_of
 
 DEPENDENCY = "six==1.16.0"
 WHEEL = "six-1.16.0-py2.py3-none-any.whl"
@@ -372,7 +373,7 @@ def test_corrupt_artifact_is_detected_and_rebuilt(repo: Path, cache: Path, tmp_p
     not_an_artifact = tmp_path / "golive-x.tar.gz"
     not_an_artifact.write_bytes(b"not a tarball")
     not_an_artifact.with_name(not_an_artifact.name + ".sha256").write_text(
-        artifact._sha256(not_an_artifact) + "  golive-x.tar.gz\n"
+        sha256_of(not_an_artifact) + "  golive-x.tar.gz\n"
     )
     with pytest.raises(artifact.ArtifactCorrupt, match="cannot read its manifest"):
         artifact.load(not_an_artifact)
