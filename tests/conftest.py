@@ -4,6 +4,8 @@ tests that need other settings start their own service with `service_factory`.""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,14 @@ for _name in [name for name in os.environ if name.startswith("GOLIVE_")] + ["PRO
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """URL of the embedded server's maintenance database."""
-    data = tmp_path_factory.mktemp("pg")
-    url = embedded_postgres.start(data)
+def pg_server() -> Iterator[str]:
+    """URL of the embedded server's maintenance database. Its folder is outside pytest's temporary tree,
+    which another pytest run on the same machine may prune while this one still runs."""
+    data = Path(tempfile.mkdtemp(prefix="golive-pg-"))
+    url = embedded_postgres.start(data / "data")
     yield url
-    embedded_postgres.stop(data)
+    embedded_postgres.stop(data / "data")
+    shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
