@@ -23,7 +23,7 @@ import psycopg
 from app.observability.logging_json import redact_text, register_secret
 from release import artifact as artifacts
 from release import backup as backups
-from release import gates, host_commands, lock, smoke
+from release import gates, host_commands, lock, migrations_info, smoke
 from release.audit import AuditLog
 from release.environment import REPO_ROOT, Environment
 from release.fleet import Fleet, artifact_on_host
@@ -65,6 +65,8 @@ class Run:
     lease: lock.Lease | None = None
     heartbeat: lock.Heartbeat | None = None
     prior_previous: str | None = None  # the `previous` link before this release (restored by a rollback)
+    artifact: Path | None = None
+    backup: backups.Backup | None = None
 
 
 class Engine:
@@ -266,6 +268,7 @@ class Engine:
         self.reporter.line(f"{built.path.name} sha256 {built.sha256[:16]}… ({built.size / 1e6:.1f} MB)")
         run.record["artifact"] = {"name": built.path.name, "sha256": built.sha256, "schema_head": built.schema_head}
         run.record["schema_head"] = built.schema_head
+        run.artifact = built.path
         return built
 
     def _stage(self, steps: tuple[Step, ...], release_id: str, built: artifacts.Artifact, run: Run) -> None:
@@ -293,6 +296,7 @@ class Engine:
         with self.reporter.step("prove: restore into a scratch database"):
             counts = backups.prove(taken, self.db_url)
         run.record["backup"] = {"id": taken.id, "sha256": taken.sha256, "rows": sum(counts.values())}
+        run.backup = taken
 
     def _migrate(self, steps: tuple[Step, ...], run: Run) -> None:
         self._still_ours(run)
@@ -309,6 +313,14 @@ class Engine:
             self.reporter.line(output.strip().splitlines()[-1] if output.strip() else "")
         with self._connect() as conn:
             run.record["schema_after"] = _schema_revision(conn)
+        applied = (
+            migrations_info.applied_between(
+                migrations_info.revisions(run.artifact), run.record["schema_before"], run.record["schema_after"]
+            )
+            if run.artifact
+            else []
+        )
+        run.record["irreversible"] = [revision.revision for revision in applied if revision.irreversible]
 
     def _deploy(self, steps: tuple[Step, ...], release_id: str, run: Run) -> None:
         self._still_ours(run)
@@ -370,6 +382,16 @@ class Engine:
             raise GateFailed("gates inconclusive and this environment's policy is to fail")
 
     def _roll_back(self, plan: Plan, run: Run) -> None:
+        if run.record.get("irreversible") and run.backup is not None:
+            # The previous release cannot run on this schema: back to the proven pre-migration backup first.
+            with (
+                self.reporter.phase("restore"),
+                self.reporter.step(
+                    f"restore backup {run.backup.id} (irreversible: {', '.join(run.record['irreversible'])})"
+                ),
+            ):
+                backups.restore(run.backup, self.db_url)
+            run.record["database_restored"] = run.backup.id
         if not run.switched:
             self.reporter.line("no host was switched: nothing to roll back")
             return

@@ -111,6 +111,22 @@ def _versions(repo: VersionRepo) -> None:
         },
         base="v2",
     )
+    irreversible = add_column_migration("0003", "0002", "gone").replace(
+        "depends_on = None\n", "depends_on = None\nirreversible = True  # the previous release cannot run after it\n"
+    )
+    repo.version(
+        "irreversible-bad-gate",
+        {
+            "app/migrations/versions/0003_irreversible.py": irreversible,
+            "app/api/payments.py": replace_once(
+                payments,
+                "async def list_packages(svc: ServicesDep) -> list[PackageOut]:\n",
+                "async def list_packages(svc: ServicesDep) -> list[PackageOut]:\n"
+                "    raise RuntimeError('injected: the package list is broken')\n",
+            ),
+        },
+        base="v2",
+    )
     repo.version(
         "bad-migration", {"app/migrations/versions/0003_broken.py": broken_migration("0003", "0002")}, base="v2"
     )
@@ -224,6 +240,19 @@ def test_failed_health_check_rolls_the_fleet_back(world: World):
     assert failed["release_id"] in world.stage.releases(), "kept for inspection"
 
 
+def test_rollback_after_an_irreversible_migration_restores_the_database(world: World):
+    before = world.released("v2")
+    result = world.release("irreversible-bad-gate")
+    assert result.code == ROLLED_BACK, result
+    assert "==> restore" in result.output
+    world.stage.assert_consistent(before)
+    assert world.stage.schema_revision() == "0002"
+    assert "gone" not in world.stage.columns("payments")
+    failed = world.last_record()
+    assert failed["irreversible"] == ["0003"]
+    assert failed["database_restored"] == failed["backup"]["id"]
+
+
 def test_failed_gate_rolls_the_fleet_back(world: World):
     before = world.released("v2")
     result = world.release("bad-gate")
@@ -236,6 +265,7 @@ def test_failed_gate_rolls_the_fleet_back(world: World):
     assert failed["outcome"] == "rolled back" and failed["rolled_back_to"] == before
     assert failed["gate_verdict"] == "fail" and failed["gates"]["error_rate"]["verdict"] == "fail"
     assert failed["gates"]["error_rate"]["value"] > 0.01
+    assert not failed["irreversible"] and "database_restored" not in failed, "code rollback only"
 
 
 def test_failing_migration_switches_nothing(world: World):
