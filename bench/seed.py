@@ -100,21 +100,20 @@ def write_callback_file(path: Path, seeded: list[Seeded], public_url: str, secre
     return path
 
 
-def last_callback_id(database_url: str) -> int:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute("SELECT coalesce(max(id), 0) FROM stk_callbacks").fetchone()
-    return int(row[0]) if row else 0
-
-
-def callback_statuses(database_url: str, after_id: int, settle_seconds: float = 15.0) -> tuple[dict[str, int], float]:
-    """What became of the callbacks stored after `after_id`, once none is left `received` (applying runs
-    after the acknowledgement), and how long after the load stopped that took."""
+def callback_statuses(
+    database_url: str, label: str | None = None, settle_seconds: float = 15.0
+) -> tuple[dict[str, int], float]:
+    """What became of the callbacks for the payments seeded with `label` (all callbacks if None), once
+    none is left `received` (applying runs after the acknowledgement), and how long that took."""
+    query = "SELECT c.status, count(*) FROM stk_callbacks c"
+    params: tuple[str, ...] = ()
+    if label is not None:
+        query += " JOIN payments p ON p.id = c.payment_id WHERE p.idempotency_key LIKE %s"
+        params = (f"bench-{label}-%",)
     started = time.monotonic()
     while True:
         with psycopg.connect(database_url) as conn:
-            rows = conn.execute(
-                "SELECT status, count(*) FROM stk_callbacks WHERE id > %s GROUP BY status", (after_id,)
-            ).fetchall()
+            rows = conn.execute(query + " GROUP BY c.status", params).fetchall()  # type: ignore[arg-type]
         statuses = {status: int(count) for status, count in rows}
         waited = time.monotonic() - started
         if not statuses.get("received") or waited > settle_seconds:
@@ -122,11 +121,17 @@ def callback_statuses(database_url: str, after_id: int, settle_seconds: float = 
         time.sleep(0.2)
 
 
-def payment_states(database_url: str, key_prefix: str) -> dict[str, int]:
-    """The states of the payments whose Idempotency-Key starts with `key_prefix`."""
-    with psycopg.connect(database_url) as conn:
-        rows = conn.execute(
-            "SELECT state, count(*) FROM payments WHERE idempotency_key LIKE %s GROUP BY state",
-            (key_prefix.replace("_", r"\_") + "%",),
-        ).fetchall()
-    return {state: int(count) for state, count in rows}
+def payment_states(database_url: str, key_prefix: str, settle_seconds: float = 15.0) -> dict[str, int]:
+    """The states of the payments whose Idempotency-Key starts with `key_prefix`, once none is left
+    `initiated` (requests still in flight when wrk stopped finish their push)."""
+    started = time.monotonic()
+    while True:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(
+                "SELECT state, count(*) FROM payments WHERE idempotency_key LIKE %s GROUP BY state",
+                (key_prefix.replace("_", r"\_") + "%",),
+            ).fetchall()
+        states = {state: int(count) for state, count in rows}
+        if not states.get("initiated") or time.monotonic() - started > settle_seconds:
+            return states
+        time.sleep(0.2)

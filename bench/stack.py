@@ -25,7 +25,7 @@ SERVICE_TARGET = "app.main:create_app"
 BARE_TARGET = "bench.bare_app:create_app"
 # Throwaway values: the simulator checks them, nothing else ever sees them.
 CONSUMER_KEY = "bench-consumer-key-0123456789"
-CONSUMER_SECRET = "bench-consumer-secret-0123456789"  # noqa: S105
+CONSUMER_SECRET = "bench-consumer-secret-0123456789"
 STOP_SECONDS = 15.0
 
 
@@ -130,6 +130,10 @@ class Stack:
         data_dir = self.workdir / "pg"
         self._databases.append(data_dir)
         return embedded_postgres.start(data_dir)
+
+    def postgres_pid(self) -> int:
+        """The postmaster's PID (the embedded server runs detached from us)."""
+        return int((self._databases[0] / "postmaster.pid").read_text().split("\n", 1)[0])
 
     @staticmethod
     def create_database(maintenance_url: str, name: str) -> str:

@@ -4,6 +4,7 @@ one of the scripts in bench/lua, and read the BENCH_RESULT line those scripts pr
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import asdict, dataclass
@@ -105,13 +106,40 @@ def parse_output(text: str) -> WrkResult:
     )
 
 
+def pace_for(rate: float, connections: int) -> float:
+    """A first guess of the mean wait (ms) between an answer and a connection's next request for `rate`
+    requests/s in all: each connection's cycle (wait + latency) must last connections / rate."""
+    return connections / rate * 1000
+
+
+def corrected_pace(pace_ms: float, rate: float, reached: WrkResult, connections: int) -> float:
+    """The pace that makes up the difference between the cycle a paced run had and the cycle `rate`
+    needs; never negative (then the server cannot keep up and runs saturated). Each connection sends its
+    first request at once, not after a pause: that burst (half a cycle per connection, on average) is
+    taken out of the rate reached, or short runs would overstate it."""
+    steady = (reached.requests - connections / 2) / reached.seconds if reached.seconds else 0.0
+    if steady <= 0:
+        return pace_ms
+    return max(0.0, pace_ms + (connections / rate - connections / steady) * 1000)
+
+
 def run_wrk(
-    url: str, script: str, *, seconds: float, connections: int, threads: int, script_args: tuple[str, ...] = ()
+    url: str,
+    script: str,
+    *,
+    seconds: float,
+    connections: int,
+    threads: int,
+    script_args: tuple[str, ...] = (),
+    pace_ms: float = 0.0,
 ) -> WrkResult:
+    """Closed loop as fast as answers come, or with pace_ms > 0 a mean pause of that long between an
+    answer and the connection's next request (see lua/common.lua)."""
     command = wrk_command(
         url, script, seconds=seconds, connections=connections, threads=threads, script_args=script_args
     )
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False)
+    env = {**os.environ, "BENCH_PACE_MS": f"{pace_ms:.3f}"}
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60, check=False, env=env)
     if completed.returncode != 0:
         raise WrkError(f"wrk exited with code {completed.returncode}: {completed.stderr[-2000:]}")
     return parse_output(completed.stdout)

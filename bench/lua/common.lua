@@ -1,5 +1,17 @@
--- Shared by every bench script (loaded with dofile): numbers each thread, counts non-2xx answers and
--- prints one machine-readable BENCH_RESULT line at the end (latencies in microseconds).
+-- Shared by every bench script (loaded with dofile): numbers each thread, counts non-2xx answers,
+-- paces requests when BENCH_PACE_MS is set, and prints one machine-readable BENCH_RESULT line at the
+-- end (latencies in microseconds).
+
+-- Paced mode: after each answer a connection waits a random 0..2 x BENCH_PACE_MS (mean BENCH_PACE_MS;
+-- random so that the connections do not fire in step), which sets the offered rate to about
+-- connections / (pace + latency).
+local pace_ms = tonumber(os.getenv("BENCH_PACE_MS") or "0") or 0
+if pace_ms > 0 then
+  math.randomseed(os.time())
+  function delay()
+    return math.random() * 2 * pace_ms
+  end
+end
 
 local threads = {}
 
