@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 from psycopg_pool import AsyncConnectionPool
 
 from app.db.migrator import head_revision
@@ -22,7 +22,7 @@ from app.settings import Settings
 class Services:
     settings: Settings
     pool: AsyncConnectionPool
-    http: httpx.AsyncClient
+    http: aiohttp.ClientSession
     daraja: DarajaClient
     flags: FlagCache
     packages: PackageCatalogue
@@ -31,7 +31,7 @@ class Services:
     schema_head: str
 
     async def close(self) -> None:
-        await self.http.aclose()
+        await self.http.close()
         await self.pool.close()
 
 

@@ -10,7 +10,7 @@ from app.admin.keys import authenticate
 from app.services import Services
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:  # async: a sync dependency costs a thread hop per request
     return request.app.state.services
 
 

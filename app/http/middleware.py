@@ -8,6 +8,7 @@ import json
 import logging
 import time
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.client_ip import Network, client_ip
@@ -67,6 +68,9 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            access_log.debug("client went away before the answer", extra={"path": scope["path"]})
+            status = 499
         except Exception:
             # Rendered here, not by Starlette's outermost handler, so the answer and the log line
             # still carry the request id (and pass through the security headers outside us).

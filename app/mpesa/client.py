@@ -4,12 +4,13 @@ what they mean for the payment (see app.mpesa.errors). Every call has a timeout.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
+import aiohttp
 
 from app.metrics import DARAJA_ERRORS, DARAJA_REQUEST_DURATION
 from app.mpesa.errors import DarajaError, DarajaFailure, classify_envelope
@@ -21,7 +22,11 @@ OAUTH_PATH = "/oauth/v1/generate?grant_type=client_credentials"
 PUSH_PATH = "/mpesa/stkpush/v1/processrequest"
 QUERY_PATH = "/mpesa/stkpushquery/v1/query"
 AUTH_PROBE_CHECKOUT_ID = "ws_CO_00000000000000golive0auth"
-NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+# Failures before a byte of the request left: safe to call "not sent".
+NEVER_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
+# Idle keep-alive connections are dropped before the server's own timeout (uvicorn: 5 s), so a request never
+# goes out on a connection the server is closing — that race would make a sent push's answer "lost".
+KEEPALIVE_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -38,14 +43,19 @@ class QueryAnswer:
     result_desc: str
 
 
-def build_http_client(settings: Settings) -> httpx.AsyncClient:
-    timeout = httpx.Timeout(settings.daraja_timeout_seconds, connect=settings.daraja_connect_timeout_seconds)
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
-    return httpx.AsyncClient(base_url=settings.daraja_base_url, timeout=timeout, limits=limits)
+def build_http_client(settings: Settings) -> aiohttp.ClientSession:
+    """aiohttp rather than httpx: measured at about half the CPU per STK push (bench/README.md)."""
+    timeout = aiohttp.ClientTimeout(
+        total=settings.daraja_timeout_seconds, connect=settings.daraja_connect_timeout_seconds
+    )
+    connector = aiohttp.TCPConnector(limit=100, keepalive_timeout=KEEPALIVE_SECONDS)
+    return aiohttp.ClientSession(
+        base_url=settings.daraja_base_url + "/", timeout=timeout, connector=connector, raise_for_status=False
+    )
 
 
 class DarajaClient:
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, tokens: SharedTokenStore):
+    def __init__(self, settings: Settings, http: aiohttp.ClientSession, tokens: SharedTokenStore):
         self._settings = settings
         self._http = http
         self._tokens = tokens
@@ -125,14 +135,17 @@ class DarajaClient:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            response = await self._http.request(method, path, json=body, headers={"Authorization": authorization})
-            answer = self._decode(operation, response)
+            async with self._http.request(
+                method, path.lstrip("/"), json=body, headers={"Authorization": authorization}
+            ) as response:
+                status, raw = response.status, await response.read()
+            answer = self._decode(operation, status, raw)
         except NEVER_SENT as exc:
             outcome = "connect_error"
             message = f"cannot reach Daraja ({type(exc).__name__})"
             raise self._error(operation, DarajaFailure.UNAVAILABLE, message) from None
-        except httpx.TransportError as exc:
-            outcome = "timeout" if isinstance(exc, httpx.TimeoutException) else "transport_error"
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            outcome = "timeout" if isinstance(exc, TimeoutError) else "transport_error"
             raise self._error(
                 operation, DarajaFailure.OUTCOME_UNKNOWN, f"Daraja's answer was lost ({type(exc).__name__})"
             ) from None
@@ -143,9 +156,9 @@ class DarajaClient:
             DARAJA_REQUEST_DURATION.labels(operation, outcome).observe(time.perf_counter() - started)
         return answer
 
-    def _decode(self, operation: str, response: httpx.Response) -> dict:
+    def _decode(self, operation: str, status: int, raw: bytes) -> dict:
         try:
-            answer = response.json()
+            answer = json.loads(raw)
         except ValueError:
             answer = None
         if isinstance(answer, dict) and "errorCode" in answer:
@@ -156,12 +169,12 @@ class DarajaClient:
                 classify_envelope(code),
                 f"Daraja error {code}: {message}".rstrip(": "),
                 error_code=code,
-                http_status=response.status_code,
+                http_status=status,
             )
-        if response.status_code == 200 and isinstance(answer, dict):
+        if status == 200 and isinstance(answer, dict):
             return answer
-        failure = DarajaFailure.OUTCOME_UNKNOWN if response.status_code >= 500 else DarajaFailure.REJECTED
-        raise self._error(operation, failure, f"unexpected Daraja answer: HTTP {response.status_code}")
+        failure = DarajaFailure.OUTCOME_UNKNOWN if status >= 500 else DarajaFailure.REJECTED
+        raise self._error(operation, failure, f"unexpected Daraja answer: HTTP {status}")
 
     def _bad_answer(self, operation: str, message: str) -> DarajaError:
         return self._error(operation, DarajaFailure.OUTCOME_UNKNOWN, message)

@@ -67,11 +67,11 @@ class PaymentService:
 
     async def start(self, request: PaymentRequest, idempotency_key: str) -> tuple[Payment, bool]:
         """The payment for this key (created now or earlier) and whether this call created it."""
-        async with self._pool.connection() as conn:
-            existing = await repository.find_by_idempotency_key(conn, idempotency_key)
-        if existing is not None:
-            return self._replay(existing, request), False
         if not allows(await self._flags.get(PAYMENTS_FEATURE), request.msisdn):
+            async with self._pool.connection() as conn:
+                existing = await repository.find_by_idempotency_key(conn, idempotency_key)
+            if existing is not None:  # a retry of a payment made before the flag changed
+                return self._replay(existing, request), False
             raise NotInRollout(
                 "M-Pesa payments are not available for this number yet; try again later", retry_after=3600
             )
@@ -88,7 +88,7 @@ class PaymentService:
                 package=package,
                 wallet=request.wallet_address,
             )
-            if payment is None:  # a concurrent request with the same key won the insert
+            if payment is None:  # the key is taken: a retry, or a concurrent request that won the insert
                 raced = await repository.find_by_idempotency_key(conn, idempotency_key)
                 assert raced is not None
                 return self._replay(raced, request), False
