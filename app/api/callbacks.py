@@ -11,7 +11,7 @@ import re
 from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import ServicesDep
 from app.http.client_ip import allowed
@@ -25,6 +25,8 @@ router = APIRouter(tags=["callbacks"])
 log = logging.getLogger("golive.callbacks")
 PAYMENT_ID = re.compile(r"^[0-9a-f]{32}$")
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
+# The acknowledgement rendered once (the bytes JSONResponse(ACCEPTED) would render on every callback).
+ACCEPTED_BODY = JSONResponse(ACCEPTED).body
 
 
 def _refuse(status: int, label: str, detail: str) -> JSONResponse:
@@ -47,7 +49,7 @@ async def stk_callback(
         return _refuse(403, "forbidden_source", "source address not allowed")
     pid = UUID(payment_id)
     body = await request.body()
-    callback_id = await callbacks.store_raw(svc.pool, pid, source, dict(request.headers), body)
+    callback_id = await callbacks.store_raw(svc.pool, pid, source, request.headers, body)
     try:
         parsed = parse_stk_callback(body)
     except MalformedCallback as exc:
@@ -55,7 +57,7 @@ async def stk_callback(
         log.warning("malformed callback stored", extra={"payment_id": str(pid), "problem": str(exc)})
         return JSONResponse({"ResultCode": 1, "ResultDesc": f"malformed callback: {exc}"}, status_code=400)
     background.add_task(_apply, svc, callback_id, pid, parsed)
-    return JSONResponse(ACCEPTED)
+    return Response(ACCEPTED_BODY, media_type="application/json")
 
 
 async def _apply(svc: Services, callback_id: int, payment_id: UUID, parsed: StkCallback) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from uuid import UUID
 
 from psycopg import AsyncConnection
-from psycopg.errors import UniqueViolation
 from psycopg_pool import AsyncConnectionPool
 
 from app.metrics import CALLBACK_LAG, CALLBACKS, DARAJA_CONFIG_ERRORS
@@ -26,9 +26,10 @@ KEPT_HEADERS = ("businessshortcode", "content-type", "user-agent", "x-forwarded-
 
 
 async def store_raw(
-    pool: AsyncConnectionPool, payment_id: UUID, source_ip: str | None, headers: dict[str, str], body: bytes
+    pool: AsyncConnectionPool, payment_id: UUID, source_ip: str | None, headers: Mapping[str, str], body: bytes
 ) -> int:
-    kept = {name: value for name, value in headers.items() if name in KEPT_HEADERS}
+    # By key, as dict(request.headers) did: a repeated header keeps its first value.
+    kept = {name: headers[name] for name in headers if name in KEPT_HEADERS}
     async with pool.connection() as conn:
         cursor = await conn.execute(
             "INSERT INTO stk_callbacks (payment_id, source_ip, headers, body) VALUES (%s, %s, %s, %s) RETURNING id",
@@ -56,23 +57,34 @@ async def mark_malformed(pool: AsyncConnectionPool, callback_id: int, problem: s
 
 
 async def apply(pool: AsyncConnectionPool, callback_id: int, payment_id: UUID, callback: StkCallback) -> str:
-    async with pool.connection() as conn, conn.transaction():
-        payment = await repository.find_by_id(conn, payment_id, for_update=True)
-        if payment is None:
-            await _finish(conn, callback_id, "ignored", "no such payment", callback)
-            return "ignored"
-        decision = decide(payment, callback)
-        status, note = decision.status, decision.reason
-        if decision.to_state is not None:
-            try:
-                async with conn.transaction():
-                    await _transition(conn, payment_id, decision, callback_id)
-            except UniqueViolation:
-                status, note = CONFLICT, f"receipt {callback.receipt} already belongs to another payment"
+    # One connection and a pipeline: BEGIN, the locking SELECT and the receipt lookup go out together, then the
+    # change (transition and stk_callbacks row in one statement, or the separate statements) with the COMMIT.
+    pending: repository.PendingTransition | None = None
+    async with pool.connection() as conn:
+        async with conn.pipeline(), conn.transaction():
+            payment, receipt_used = await repository.lock_for_callback(conn, payment_id, callback.receipt)
+            if payment is None:
+                await _finish(conn, callback_id, "ignored", "no such payment", callback)
+                return "ignored"
+            decision = decide(payment, callback)
+            status, note = decision.status, decision.reason
+            receipt = decision.fields.get("mpesa_receipt")
+            if receipt is not None and receipt_used:
+                # Checked first rather than caught (a savepoint costs two round trips per callback); the unique
+                # index still refuses a concurrent duplicate, and that callback stays 'received' for a retry.
+                status, note = CONFLICT, f"receipt {receipt} already belongs to another payment"
                 await repository.mark_for_review(conn, payment_id, note, {"callback_id": callback_id})
-        elif decision.needs_review:
-            await repository.mark_for_review(conn, payment_id, note, {"callback_id": callback_id})
-        await _finish(conn, callback_id, status, note, callback)
+            elif decision.to_state is not None:
+                pending = await _transition(
+                    conn, payment_id, decision, callback_id=callback_id, status=status, note=note, callback=callback
+                )
+            elif decision.needs_review:
+                await repository.mark_for_review(conn, payment_id, note, {"callback_id": callback_id})
+            if pending is None:
+                await _finish(conn, callback_id, status, note, callback)
+        if pending is not None:
+            await pending.result()
+            CALLBACKS.labels(status).inc()
     if decision.config_error:
         DARAJA_CONFIG_ERRORS.inc()
         log.error(
@@ -81,17 +93,34 @@ async def apply(pool: AsyncConnectionPool, callback_id: int, payment_id: UUID, c
         )
     if status == APPLIED and payment.submitted_at is not None:
         CALLBACK_LAG.observe(max(0.0, (datetime.now(UTC) - payment.submitted_at).total_seconds()))
-    log.info(
-        "callback %s", status, extra={"payment_id": str(payment_id), "note": note, "result_code": callback.result_code}
-    )
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "callback %s",
+            status,
+            extra={"payment_id": str(payment_id), "note": note, "result_code": callback.result_code},
+        )
     return status
 
 
-async def _transition(conn: AsyncConnection, payment_id: UUID, decision: CallbackDecision, callback_id: int) -> None:
+async def _transition(
+    conn: AsyncConnection,
+    payment_id: UUID,
+    decision: CallbackDecision,
+    *,
+    callback_id: int,
+    status: str,
+    note: str,
+    callback: StkCallback,
+) -> repository.PendingTransition:
     assert decision.to_state is not None
-    await repository.transition(
+    return await repository.transition_for_callback(
         conn,
         payment_id,
+        callback_id=callback_id,
+        callback_status=status,
+        callback_note=note[:500],
+        callback_checkout=callback.checkout_request_id,
+        callback_result=callback.result_code,
         allowed_from=decision.allowed_from,
         to_state=decision.to_state,
         reason=decision.reason,
