@@ -23,7 +23,7 @@ import psycopg
 from app.observability.logging_json import redact_text, register_secret
 from release import artifact as artifacts
 from release import backup as backups
-from release import gates, host_commands, lock, migrations_info, smoke
+from release import balancers, gates, host_commands, lock, migrations_info, smoke
 from release.audit import AuditLog
 from release.environment import REPO_ROOT, Environment
 from release.fleet import Fleet, artifact_on_host
@@ -87,6 +87,7 @@ class Engine:
         self.owner = owner or controller_identity()
         self.state = state_dir or Path(os.environ.get("GOLIVE_RELEASE_STATE", repo / "state"))
         self.fleet = Fleet.of(env)
+        self._balancer: balancers.Balancer | None = None
         self.audit = AuditLog(self.state / env.name / "audit.jsonl")
         password = urlsplit(db_url).password
         if password:
@@ -249,6 +250,7 @@ class Engine:
             with self.reporter.step(step.describe()):
                 if step.action == "lock":
                     self._lock(run, "release")
+                    self.balancer()  # an environment whose balancer cannot be driven is refused here
                 elif step.action == "reach":
                     self.fleet.transports[step.host].run("true", timeout=20)
                 elif step.action == "database":
@@ -340,8 +342,15 @@ class Engine:
                 elif step.action == "health":
                     url = self.fleet.instance_url(step.host, ports[step.target])
                     self.fleet.wait_healthy(url, release_id, self.env.health_timeout_seconds)
-                elif step.action in ("drain", "undrain"):
-                    self.reporter.line(f"{step.action}: {self.env.load_balancer} driver not available here; skipped")
+                elif step.action == "drain":
+                    self.balancer().drain(step.host)
+                elif step.action == "undrain":
+                    self.balancer().undrain(step.host)
+
+    def balancer(self) -> balancers.Balancer:
+        if self._balancer is None:
+            self._balancer = balancers.balancer_for(self.env)
+        return self._balancer
 
     def _restart_command(self, instance: str | None) -> str:
         assert instance is not None
