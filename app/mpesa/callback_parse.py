@@ -67,6 +67,8 @@ def _load_json(raw: bytes) -> object:
         text = bytes(raw).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedCallback(f"body is not UTF-8 (invalid byte at offset {exc.start})") from None
+    if _too_deep(text):
+        raise MalformedCallback("body is not JSON: nested too deeply")
     try:
         # Decimal keeps "1.00" exact; NaN/Infinity are not JSON, whatever Python's json module allows.
         return json.loads(text, parse_float=Decimal, parse_constant=_reject_constant)
@@ -74,6 +76,34 @@ def _load_json(raw: bytes) -> object:
         raise MalformedCallback("body is not JSON: nested too deeply") from None
     except (ValueError, ArithmeticError) as exc:
         raise MalformedCallback(f"body is not JSON: {exc}") from None
+
+
+MAX_NESTING = 64
+
+
+def _too_deep(text: str) -> bool:
+    """Deep nesting is refused before json.loads: its C parser recurses, and with a raised recursion limit
+    (some libraries raise it) a hostile body could overflow the C stack instead of raising RecursionError."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False  # the common case, decided by two C-speed counts
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _reject_constant(name: str) -> object:

@@ -393,3 +393,22 @@ def test_generated_failure_callbacks_round_trip(code, as_string, checkout_reques
     assert parsed.result_code == code
     assert parsed.checkout_request_id == checkout_request_id
     assert (parsed.amount, parsed.receipt, parsed.transaction_date, parsed.phone) == (None, None, None, None)
+
+
+def test_deep_nesting_is_refused_even_with_a_raised_recursion_limit():
+    import sys  # noqa: PLC0415
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1_000_000)  # as some libraries do; json's C parser would then overflow the C stack
+    try:
+        with pytest.raises(MalformedCallback, match="nested too deeply"):
+            parse_stk_callback(b'{"Body": ' + b"[" * 500_000 + b"]" * 500_000 + b"}")
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    body = b'{"Body": {"stkCallback": {"ResultDesc": "' + b"[{" * 100 + b'\\"", "ResultCode": 1032}}}'
+    with pytest.raises(MalformedCallback) as caught:
+        parse_stk_callback(body)
+    assert "nested" not in str(caught.value)
