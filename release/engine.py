@@ -118,7 +118,7 @@ class Engine:
         try:
             deployed = self.fleet.deployed()
             plan, resolved = self.plan(ref, deployed)
-        except (artifacts.UnknownVersion, Exception) as exc:
+        except Exception as exc:  # nothing has changed yet: every failure here is a refusal
             self.reporter.error(f"refused: {exc}")
             return Outcome.REFUSED
         for line in plan.describe():
@@ -211,7 +211,13 @@ class Engine:
             except Exception as exc:
                 self.reporter.error(f"release failed: {exc}")
                 run.record["error"] = redact_text(str(exc))
-                self._roll_back(plan, run)
+                try:
+                    self._roll_back(plan, run)
+                except Exception as rollback_exc:
+                    # Said loudly and recorded: a person must look (fab status shows what runs where).
+                    self.reporter.error(f"ROLLBACK FAILED: {rollback_exc}; run `fab status` and `fab rollback`")
+                    run.record["rollback_error"] = redact_text(str(rollback_exc))
+                    return self._finish(run, "rollback failed", Outcome.ROLLED_BACK)
                 return self._finish(run, "rolled back", Outcome.ROLLED_BACK)
             with self.reporter.phase("finish"):
                 for step in phases["finish"].steps:
