@@ -254,26 +254,6 @@ def test_rollback_after_an_irreversible_migration_restores_the_database(world: W
     assert failed["database_restored"] == failed["backup"]["id"]
 
 
-def test_inconclusive_gates_hold_the_release_or_fail_it_as_the_environment_says(world: World):
-    raw = yaml.safe_load(world.fab.env_file.read_text())
-    unreachable = {**raw["gates"], "min_requests": 10**6, "min_payments": 10**6}
-    hold = derive_environment(world.base / "hold.yml", raw, gates=unreachable, inconclusive="hold")
-    fail = derive_environment(world.base / "fail.yml", raw, gates=unreachable, inconclusive="fail")
-    world.released("v3")
-
-    held = world.release("v4", env_file=hold)
-    assert held.code == HELD, held
-    assert "held for a person" in held.output
-    current = world.stage.assert_consistent()
-    assert current.endswith(world.version("v4")), "a held release stays deployed for a person to judge"
-    assert world.last_record()["outcome"] == "held" and world.last_record()["gate_verdict"] == "inconclusive"
-
-    before = world.released("v3")
-    failed = world.release("v4", env_file=fail)
-    assert failed.code == ROLLED_BACK, failed
-    world.stage.assert_consistent(before)
-
-
 def test_failed_gate_rolls_the_fleet_back(world: World):
     before = world.released("v2")
     result = world.release("bad-gate")
@@ -379,6 +359,26 @@ def test_two_concurrent_releases_one_is_refused(world: World):
 
 
 # --- rolling back ---------------------------------------------------------------------------------------------
+
+
+def test_inconclusive_gates_hold_the_release_or_fail_it_as_the_environment_says(world: World):
+    raw = yaml.safe_load(world.fab.env_file.read_text())
+    unreachable = {**raw["gates"], "min_requests": 10**6, "min_payments": 10**6}
+    hold = derive_environment(world.base / "hold.yml", raw, gates=unreachable, inconclusive="hold")
+    fail = derive_environment(world.base / "fail.yml", raw, gates=unreachable, inconclusive="fail")
+    world.released("v3")
+
+    held = world.release("v4", env_file=hold)
+    assert held.code == HELD, held
+    assert "held for a person" in held.output
+    current = world.stage.assert_consistent()
+    assert current.endswith(world.version("v4")), "a held release stays deployed for a person to judge"
+    assert world.last_record()["outcome"] == "held" and world.last_record()["gate_verdict"] == "inconclusive"
+
+    before = world.released("v3")
+    failed = world.release("v4", env_file=fail)
+    assert failed.code == ROLLED_BACK, failed
+    world.stage.assert_consistent(before)
 
 
 def test_rollback_returns_to_the_previous_release_in_seconds(world: World):
