@@ -8,10 +8,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-import uvicorn
-
 from simulators.chain.keys import ENV_TREASURY_KEY, KeyProblem, resolve_treasury_key
 from simulators.chain.settings import Settings
+from simulators.serving import port_number, serve
 
 MAX_CHAIN_ID = 2**53 - 1  # what JavaScript clients can hold; geth accepts up to 2**64-1
 
@@ -27,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=_port, default=8545, help="TCP port to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=port_number, default=8545, help="TCP port to listen on (default: %(default)s)")
     parser.add_argument(
         "--chain-id", type=_chain_id, default=31337, help="chain id (EIP-155) of the chain (default: %(default)s)"
     )
@@ -118,27 +117,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        create_app(state),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=settings.access_log,
-        log_level="info" if settings.access_log else "warning",
-        server_header=False,
-    )
+    serve(create_app(state), host=settings.host, port=settings.port, access_log=settings.access_log)
     return 0
-
-
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a number 0..65535") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError("must be 0..65535")
-    return port
 
 
 def _chain_id(text: str) -> int:

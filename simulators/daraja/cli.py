@@ -7,10 +7,9 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 
-import uvicorn
-
 from simulators.daraja.app import create_app
 from simulators.daraja.settings import SANDBOX_PASSKEY, SANDBOX_SHORTCODE, Settings
+from simulators.serving import port_number, serve
 
 ENV_CONSUMER_KEY = "GOLIVE_DARAJA_CONSUMER_KEY"
 ENV_CONSUMER_SECRET = "GOLIVE_DARAJA_CONSUMER_SECRET"  # noqa: S105 - the variable name, not a secret
@@ -28,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
-    parser.add_argument("--port", type=_port, default=8100, help="TCP port to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=port_number, default=8100, help="TCP port to listen on (default: %(default)s)")
     parser.add_argument(
         "--consumer-key",
         help=f"the OAuth consumer key clients must present (Basic auth); required, or set "
@@ -126,24 +125,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=settings.access_log,
-        log_level="info" if settings.access_log else "warning",
-        server_header=False,
-    )
+    serve(create_app(settings), host=settings.host, port=settings.port, access_log=settings.access_log)
     return 0
-
-
-def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError("must be 0..65535")
-    return port
 
 
 def _shortcode(text: str) -> str:
