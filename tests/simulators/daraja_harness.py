@@ -3,25 +3,21 @@ Daraja to it, and a callback receiver that records what it gets and from which a
 
 import base64
 import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.support.module_server import RunningServer, module_command, module_env, run_module_server
+from tests.support.processes import ROOT
+
+REPO_ROOT = ROOT
 CONSUMER_KEY = "sim-test-consumer-key"
 CONSUMER_SECRET = "sim-test-consumer-secret"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
@@ -31,79 +27,27 @@ NAIROBI = timezone(timedelta(hours=3))
 MISSING = object()  # a push/query override that removes the field
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 def simulator_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "simulators.daraja", *args]
+    return module_command("simulators.daraja", *args)
 
 
 def simulator_env(**overrides: str | None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GOLIVE_DARAJA_")}
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env["GOLIVE_DARAJA_CONSUMER_KEY"] = CONSUMER_KEY
-    env["GOLIVE_DARAJA_CONSUMER_SECRET"] = CONSUMER_SECRET
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+    credentials = {"GOLIVE_DARAJA_CONSUMER_KEY": CONSUMER_KEY, "GOLIVE_DARAJA_CONSUMER_SECRET": CONSUMER_SECRET}
+    return module_env("GOLIVE_DARAJA_", credentials, **overrides)
 
 
-@dataclass
-class RunningSimulator:
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+RunningSimulator = RunningServer
 
 
-@contextmanager
-def run_simulator(*args: str, env: dict[str, str] | None = None) -> Iterator[RunningSimulator]:
+def run_simulator(*args: str, env: dict[str, str] | None = None) -> AbstractContextManager[RunningServer]:
     """Starts `python -m simulators.daraja` on a free loopback port and stops it (by PID) afterwards."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="daraja-sim-") as log_dir:
-        log_path = Path(log_dir) / "simulator.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                simulator_command("--port", str(port), *args),
-                cwd=REPO_ROOT,
-                env=env if env is not None else simulator_env(),
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        simulator = RunningSimulator(process, f"http://127.0.0.1:{port}", log_path)
-        try:
-            _wait_until_healthy(simulator)
-            yield simulator
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-def _wait_until_healthy(simulator: RunningSimulator, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=1) as http:
-        while time.monotonic() < deadline:
-            if simulator.process.poll() is not None:
-                raise RuntimeError(f"simulator exited with {simulator.process.returncode}:\n{simulator.log()}")
-            try:
-                if http.get(f"{simulator.base_url}/__sim__/health").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-    raise RuntimeError(f"simulator not healthy after {timeout} s:\n{simulator.log()}")
+    return run_module_server(
+        "simulators.daraja",
+        *args,
+        env=env if env is not None else simulator_env(),
+        health_path="/__sim__/health",
+        timeout=15.0,
+    )
 
 
 @dataclass

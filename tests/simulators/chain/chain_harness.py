@@ -1,97 +1,35 @@
 """The harness of the chain simulator tests: `python -m simulators.chain` as a real subprocess on a free
 loopback port (stopped by PID), and a small client of its /__chain__ control API."""
 
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
 import httpx
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+from tests.support.module_server import RunningServer, module_command, module_env, run_module_server
+from tests.support.processes import ROOT
+
+REPO_ROOT = ROOT
 # A throwaway treasury key for the tests (never a real one): the simulator takes it from the environment.
 TREASURY_KEY = "0x" + "7e" * 32
 CHAIN_ID = 31337
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        return probe.getsockname()[1]
-
-
 def chain_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "simulators.chain", *args]
+    return module_command("simulators.chain", *args)
 
 
 def chain_env(**overrides: str | None) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("GOLIVE_")}
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    env["GOLIVE_TREASURY_PRIVATE_KEY"] = TREASURY_KEY
-    for key, value in overrides.items():
-        if value is None:
-            env.pop(key, None)
-        else:
-            env[key] = value
-    return env
+    return module_env("GOLIVE_", {"GOLIVE_TREASURY_PRIVATE_KEY": TREASURY_KEY}, **overrides)
 
 
-@dataclass
-class RunningChain:
-    process: subprocess.Popen[bytes]
-    url: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+RunningChain = RunningServer
 
 
-@contextmanager
-def run_chain(*args: str, env: dict[str, str] | None = None) -> Iterator[RunningChain]:
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="chain-sim-") as log_dir:
-        log_path = Path(log_dir) / "chain.log"
-        with log_path.open("wb") as log_file:
-            process = subprocess.Popen(
-                chain_command("--port", str(port), *args),
-                cwd=REPO_ROOT,
-                env=env if env is not None else chain_env(),
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        running = RunningChain(process, f"http://127.0.0.1:{port}", log_path)
-        try:
-            _wait_until_healthy(running)
-            yield running
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
-
-
-def _wait_until_healthy(running: RunningChain, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    with httpx.Client(timeout=1) as http:
-        while time.monotonic() < deadline:
-            if running.process.poll() is not None:
-                raise RuntimeError(f"chain simulator exited with {running.process.returncode}:\n{running.log()}")
-            try:
-                if http.get(f"{running.url}/__chain__/health").status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
-    raise RuntimeError(f"chain simulator not healthy after {timeout} s:\n{running.log()}")
+def run_chain(*args: str, env: dict[str, str] | None = None) -> AbstractContextManager[RunningServer]:
+    return run_module_server(
+        "simulators.chain", *args, env=env if env is not None else chain_env(), health_path="/__chain__/health"
+    )
 
 
 class Control:
