@@ -38,13 +38,16 @@ class Target:
     paced: bool = False  # judged at the target rate rather than as fast as answers come
 
     def met(self, result: WrkResult) -> bool:
-        floor = self.min_rps * SUSTAINED if self.paced else self.min_rps
-        return result.rps >= floor and result.p99_ms <= self.max_p99_ms
+        # A target names a latency at a rate: the closed loop proves the rate is reachable (its latencies are those
+        # at saturation, above the rate, and are reported only); the paced run measures the latency at the rate.
+        if self.paced:
+            return result.rps >= self.min_rps * SUSTAINED and result.p99_ms <= self.max_p99_ms
+        return result.rps >= self.min_rps
 
     def describe(self) -> str:
         if self.paced:
             return f"p99 <= {self.max_p99_ms:g} ms while sustaining {self.min_rps:g} req/s"
-        return f">= {self.min_rps:g} req/s, p99 <= {self.max_p99_ms:g} ms"
+        return f">= {self.min_rps:g} req/s as fast as answers come"
 
 
 TARGETS = {

@@ -19,6 +19,7 @@ from app.metrics import CALLBACKS
 from app.mpesa.callback_parse import MalformedCallback, StkCallback, parse_stk_callback
 from app.payments import callbacks
 from app.payments.callback_token import token_matches
+from app.payments.repository import CallbackView
 from app.services import Services
 
 router = APIRouter(tags=["callbacks"])
@@ -49,23 +50,26 @@ async def stk_callback(
         return _refuse(403, "forbidden_source", "source address not allowed")
     pid = UUID(payment_id)
     body = await request.body()
-    callback_id = await callbacks.store_raw(svc.pool, pid, source, request.headers, body)
     try:
         parsed = parse_stk_callback(body)
     except MalformedCallback as exc:
-        await callbacks.mark_malformed(svc.pool, callback_id, str(exc))
+        # Parsing touches nothing: the raw body is stored either way, as malformed here.
+        await callbacks.store_malformed(
+            svc.pool, pid, source_ip=source, headers=request.headers, body=body, problem=str(exc)
+        )
         log.warning("malformed callback stored", extra={"payment_id": str(pid), "problem": str(exc)})
         return JSONResponse({"ResultCode": 1, "ResultDesc": f"malformed callback: {exc}"}, status_code=400)
-    background.add_task(_apply, svc, callback_id, pid, parsed)
+    seen = await callbacks.receive(svc.pool, pid, source_ip=source, headers=request.headers, body=body, callback=parsed)
+    background.add_task(_apply, svc, seen, pid, parsed)
     return Response(ACCEPTED_BODY, media_type="application/json")
 
 
-async def _apply(svc: Services, callback_id: int, payment_id: UUID, parsed: StkCallback) -> None:
+async def _apply(svc: Services, seen: CallbackView, payment_id: UUID, parsed: StkCallback) -> None:
     try:
-        await callbacks.apply(svc.pool, callback_id, payment_id, parsed)
+        await callbacks.apply(svc.pool, seen.callback_id, payment_id, parsed, seen)
     except Exception:
         # Stored as 'received': applied again at the next start (callbacks.apply_pending).
         log.exception(
             "applying callback failed; it stays stored for a retry",
-            extra={"payment_id": str(payment_id), "callback_id": callback_id},
+            extra={"payment_id": str(payment_id), "callback_id": seen.callback_id},
         )

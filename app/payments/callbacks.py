@@ -1,8 +1,9 @@
 """STK callbacks: store the raw body first, acknowledge, then apply idempotently.
 
-The raw row is committed before anything can fail, so nothing Daraja sends is lost; applying runs in
-its own transaction with the payment row locked, and a row still 'received' after a crash is applied
-again at the next start (apply_pending).
+The raw row is committed before anything is decided (in the statement that also reads the payment), so
+nothing Daraja sends is lost; applying writes the payment, its event and the callback's status in one
+statement that requires the payment unchanged since it was read (optimistic: no lock held across round
+trips), and a row still 'received' after a crash is applied again at the next start (apply_pending).
 """
 
 from __future__ import annotations
@@ -20,24 +21,52 @@ from app.metrics import CALLBACK_LAG, CALLBACKS, DARAJA_CONFIG_ERRORS
 from app.mpesa.callback_parse import MalformedCallback, StkCallback, parse_stk_callback
 from app.payments import repository
 from app.payments.callback_decision import APPLIED, CONFLICT, CallbackDecision, decide
+from app.payments.model import Payment
 
 log = logging.getLogger("golive.callbacks")
 KEPT_HEADERS = ("businessshortcode", "content-type", "user-agent", "x-forwarded-for")
 
 
-async def store_raw(
-    pool: AsyncConnectionPool, payment_id: UUID, source_ip: str | None, headers: Mapping[str, str], body: bytes
+async def receive(
+    pool: AsyncConnectionPool,
+    payment_id: UUID,
+    *,
+    source_ip: str | None,
+    headers: Mapping[str, str],
+    body: bytes,
+    callback: StkCallback,
+) -> repository.CallbackView:
+    """Stores the raw callback (committed before anything is decided) and reads what deciding needs."""
+    async with pool.connection() as conn:
+        return await repository.store_callback(
+            conn, payment_id, source_ip=source_ip, headers_json=_kept(headers), body=body, receipt=callback.receipt
+        )
+
+
+async def store_malformed(
+    pool: AsyncConnectionPool,
+    payment_id: UUID,
+    *,
+    source_ip: str | None,
+    headers: Mapping[str, str],
+    body: bytes,
+    problem: str,
 ) -> int:
-    # By key, as dict(request.headers) did: a repeated header keeps its first value.
-    kept = {name: headers[name] for name in headers if name in KEPT_HEADERS}
     async with pool.connection() as conn:
         cursor = await conn.execute(
-            "INSERT INTO stk_callbacks (payment_id, source_ip, headers, body) VALUES (%s, %s, %s, %s) RETURNING id",
-            (payment_id, source_ip, json.dumps(kept), body),
+            "INSERT INTO stk_callbacks (payment_id, source_ip, headers, body, status, note, processed_at)"
+            " VALUES (%s, %s, %s, %s, 'malformed', %s, now()) RETURNING id",
+            (payment_id, source_ip, _kept(headers), body, problem[:500]),
         )
         row = await cursor.fetchone()
     assert row is not None
+    CALLBACKS.labels("malformed").inc()
     return row[0]
+
+
+def _kept(headers: Mapping[str, str]) -> str:
+    # By key, as dict(request.headers) did: a repeated header keeps its first value.
+    return json.dumps({name: headers[name] for name in headers if name in KEPT_HEADERS})
 
 
 async def _finish(
@@ -51,47 +80,38 @@ async def _finish(
     CALLBACKS.labels(status).inc()
 
 
-async def mark_malformed(pool: AsyncConnectionPool, callback_id: int, problem: str) -> None:
-    async with pool.connection() as conn:
-        await _finish(conn, callback_id, "malformed", problem)
+ATTEMPTS = 3  # reads and decisions per callback when the payment keeps changing under it
 
 
-async def apply(pool: AsyncConnectionPool, callback_id: int, payment_id: UUID, callback: StkCallback) -> str:
-    # One connection and a pipeline: BEGIN, the locking SELECT and the receipt lookup go out together, then the
-    # change (transition and stk_callbacks row in one statement, or the separate statements) with the COMMIT.
-    pending: repository.PendingTransition | None = None
+async def apply(
+    pool: AsyncConnectionPool,
+    callback_id: int,
+    payment_id: UUID,
+    callback: StkCallback,
+    seen: repository.CallbackView | None = None,
+) -> str:
+    """Decides from the payment as read (`seen`, or read now) and writes the change in one statement that requires
+    the payment unchanged since; when it changed meanwhile, reads and decides again. No lock is held in between,
+    and each write is one autocommitted statement (or, for the rare review cases, one short transaction)."""
     async with pool.connection() as conn:
-        async with conn.pipeline(), conn.transaction():
-            payment, receipt_used = await repository.lock_for_callback(conn, payment_id, callback.receipt)
-            if payment is None:
-                await _finish(conn, callback_id, "ignored", "no such payment", callback)
-                return "ignored"
-            decision = decide(payment, callback)
-            status, note = decision.status, decision.reason
-            receipt = decision.fields.get("mpesa_receipt")
-            if receipt is not None and receipt_used:
-                # Checked first rather than caught (a savepoint costs two round trips per callback); the unique
-                # index still refuses a concurrent duplicate, and that callback stays 'received' for a retry.
-                status, note = CONFLICT, f"receipt {receipt} already belongs to another payment"
-                await repository.mark_for_review(conn, payment_id, note, {"callback_id": callback_id})
-            elif decision.to_state is not None:
-                pending = await _transition(
-                    conn, payment_id, decision, callback_id=callback_id, status=status, note=note, callback=callback
-                )
-            elif decision.needs_review:
-                await repository.mark_for_review(conn, payment_id, note, {"callback_id": callback_id})
-            if pending is None:
-                await _finish(conn, callback_id, status, note, callback)
-        if pending is not None:
-            await pending.result()
-            CALLBACKS.labels(status).inc()
-    if decision.config_error:
+        for _ in range(ATTEMPTS):
+            view = seen or await repository.read_for_callback(conn, callback_id, payment_id, callback.receipt)
+            seen = None
+            outcome = await _apply_once(conn, view, payment_id, callback)
+            if outcome is not None:
+                break
+        else:
+            # Stays 'received': apply_pending takes it again later.
+            log.warning("payment kept changing under a callback", extra={"payment_id": str(payment_id)})
+            return "received"
+    status, note, decision, payment = outcome
+    if decision is not None and decision.config_error:
         DARAJA_CONFIG_ERRORS.inc()
         log.error(
             "M-Pesa says our configuration is wrong (2028: TransactionType or PartyB)",
             extra={"payment_id": str(payment_id)},
         )
-    if status == APPLIED and payment.submitted_at is not None:
+    if status == APPLIED and payment is not None and payment.submitted_at is not None:
         CALLBACK_LAG.observe(max(0.0, (datetime.now(UTC) - payment.submitted_at).total_seconds()))
     if log.isEnabledFor(logging.INFO):
         log.info(
@@ -102,23 +122,55 @@ async def apply(pool: AsyncConnectionPool, callback_id: int, payment_id: UUID, c
     return status
 
 
+Outcome = tuple[str, str, CallbackDecision | None, Payment | None]
+
+
+async def _apply_once(
+    conn: AsyncConnection, view: repository.CallbackView, payment_id: UUID, callback: StkCallback
+) -> Outcome | None:
+    """The callback's status and note, or None when the payment changed since `view` was read."""
+    payment, callback_id = view.payment, view.callback_id
+    if payment is None:
+        await _finish(conn, callback_id, "ignored", "no such payment", callback)
+        return "ignored", "no such payment", None, None
+    decision = decide(payment, callback)
+    status, note = decision.status, decision.reason
+    receipt = decision.fields.get("mpesa_receipt")
+    if receipt is not None and view.receipt_taken:
+        # The unique index still refuses a receipt taken concurrently: that callback stays 'received' for a retry.
+        status, note = CONFLICT, f"receipt {receipt} already belongs to another payment"
+        await _review(conn, callback_id, payment_id, status=status, note=note, callback=callback)
+    elif decision.to_state is not None:
+        changed = await _transition(conn, payment, decision, callback_id=callback_id, callback=callback)
+        if changed is None:
+            return None
+        CALLBACKS.labels(status).inc()
+    elif decision.needs_review:
+        await _review(conn, callback_id, payment_id, status=status, note=note, callback=callback)
+    else:
+        await _finish(conn, callback_id, status, note, callback)
+    return status, note, decision, payment
+
+
+async def _review(
+    conn: AsyncConnection, callback_id: int, payment_id: UUID, *, status: str, note: str, callback: StkCallback
+) -> None:
+    async with conn.transaction():
+        await repository.mark_for_review(conn, payment_id, note, {"callback_id": callback_id})
+        await _finish(conn, callback_id, status, note, callback)
+
+
 async def _transition(
-    conn: AsyncConnection,
-    payment_id: UUID,
-    decision: CallbackDecision,
-    *,
-    callback_id: int,
-    status: str,
-    note: str,
-    callback: StkCallback,
-) -> repository.PendingTransition:
+    conn: AsyncConnection, payment: Payment, decision: CallbackDecision, *, callback_id: int, callback: StkCallback
+) -> Payment | None:
     assert decision.to_state is not None
     return await repository.transition_for_callback(
         conn,
-        payment_id,
+        payment.id,
+        seen_updated_at=payment.updated_at,
         callback_id=callback_id,
-        callback_status=status,
-        callback_note=note[:500],
+        callback_status=decision.status,
+        callback_note=decision.reason[:500],
         callback_checkout=callback.checkout_request_id,
         callback_result=callback.result_code,
         allowed_from=decision.allowed_from,
@@ -143,7 +195,8 @@ async def apply_pending(pool: AsyncConnectionPool, limit: int = 500) -> int:
         try:
             parsed = parse_stk_callback(bytes(body))
         except MalformedCallback as exc:
-            await mark_malformed(pool, callback_id, str(exc))
+            async with pool.connection() as conn:
+                await _finish(conn, callback_id, "malformed", str(exc))
             continue
         await apply(pool, callback_id, payment_id, parsed)
     return len(rows)

@@ -4,11 +4,13 @@ statement, so no transition is ever unrecorded (and it costs one round trip)."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection, AsyncCursor, sql
+from psycopg import AsyncConnection, sql
 from psycopg.rows import class_row
 
 from app.metrics import PAYMENT_TRANSITIONS
@@ -141,14 +143,15 @@ _FINISH_CALLBACK = """, c AS (
 
 @lru_cache(maxsize=64)
 def _transition_query(fields: tuple[str, ...], finish_callback: bool = False) -> sql.Composed:
-    """Built once per set of columns (a hot path: every payment makes two transitions)."""
+    """Built once per set of columns (a hot path: every payment makes two transitions). A callback's transition
+    also requires the row unchanged since the callback read it (optimistic: no lock held between the two)."""
     assignments = [sql.SQL("state = %(to_state)s"), sql.SQL("updated_at = now()")]
     assignments += [sql.SQL("{} = %({})s").format(sql.Identifier(name), sql.SQL(name)) for name in fields]
     return sql.SQL("""
         WITH old AS (SELECT state FROM payments WHERE id = %(id)s),
         p AS (
             UPDATE payments SET {assignments}
-            WHERE id = %(id)s AND state = ANY(%(allowed)s)
+            WHERE id = %(id)s AND state = ANY(%(allowed)s){unchanged}
             RETURNING {columns}
         ), e AS (
             INSERT INTO payment_events (payment_id, from_state, to_state, reason, detail)
@@ -157,6 +160,7 @@ def _transition_query(fields: tuple[str, ...], finish_callback: bool = False) ->
         SELECT * FROM p""").format(
         assignments=sql.SQL(", ").join(assignments),
         columns=sql.SQL(PAYMENT_COLUMNS),
+        unchanged=sql.SQL(" AND updated_at = %(seen_updated_at)s" if finish_callback else ""),
         finish=sql.SQL(_FINISH_CALLBACK if finish_callback else ""),
     )
 
@@ -167,45 +171,70 @@ def _callback_transition_query(fields: tuple[str, ...]) -> str:
     return _transition_query(fields, True).as_string()
 
 
-_LOCK_PAYMENT = f"SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = %s FOR UPDATE"
-_RECEIPT_TAKEN = "SELECT 1 FROM payments WHERE mpesa_receipt = %s AND id <> %s"
+_PAYMENT_NAMES = tuple(name.strip() for name in PAYMENT_COLUMNS.split(","))
+_PAYMENT_SELECT = ", ".join(f"p.{name}" for name in _PAYMENT_NAMES)
+_RECEIPT_TAKEN = (
+    "EXISTS (SELECT 1 FROM payments o WHERE o.mpesa_receipt = %(receipt)s AND o.id <> %(id)s) AS receipt_taken"
+)
+# The raw callback is stored, and the payment read with whether the callback's receipt belongs to another one,
+# in one statement (one round trip, committed on its own: autocommit).
+_STORE_AND_READ = f"""
+    WITH raw AS (
+        INSERT INTO stk_callbacks (payment_id, source_ip, headers, body)
+        VALUES (%(id)s, %(source)s, %(headers)s, %(body)s) RETURNING id
+    )
+    SELECT raw.id, {_RECEIPT_TAKEN}, {_PAYMENT_SELECT} FROM raw LEFT JOIN payments p ON p.id = %(id)s"""
+_READ = f"SELECT 0, {_RECEIPT_TAKEN}, {_PAYMENT_SELECT} FROM (SELECT 1) one LEFT JOIN payments p ON p.id = %(id)s"
 
 
-async def lock_for_callback(
-    conn: AsyncConnection, payment_id: UUID, receipt: str | None
-) -> tuple[Payment | None, bool]:
-    """The payment locked FOR UPDATE, and whether `receipt` already belongs to another payment.
+@dataclass(frozen=True)
+class CallbackView:
+    """What a callback needs to decide: its stored row, the payment as it was read, and whether the callback's
+    receipt already belongs to another payment."""
 
-    Both statements are sent before either answer is read (one round trip in pipeline mode); the server runs
-    them in order, so the receipt is looked up with the payment already locked.
-    """
-    async with conn.cursor(row_factory=class_row(Payment)) as cur:
-        await cur.execute(_LOCK_PAYMENT, (payment_id,))
-        taken = None
-        if receipt is not None:
-            taken = await conn.execute(_RECEIPT_TAKEN, (receipt, payment_id))
-        payment = await cur.fetchone()
-    return payment, taken is not None and await taken.fetchone() is not None
+    callback_id: int
+    payment: Payment | None
+    receipt_taken: bool
 
 
-class PendingTransition:
-    """A transition sent but not read yet: in pipeline mode its answer comes with the COMMIT's."""
+def _view(row: tuple[Any, ...], callback_id: int | None = None) -> CallbackView:
+    values = row[2:]
+    payment = Payment(**dict(zip(_PAYMENT_NAMES, values, strict=True))) if values[0] is not None else None
+    return CallbackView(callback_id if callback_id is not None else row[0], payment, bool(row[1]))
 
-    def __init__(self, cursor: AsyncCursor[Payment], to_state: str, fields: dict[str, Any]) -> None:
-        self._cursor, self._to_state, self._fields = cursor, to_state, fields
 
-    async def result(self) -> Payment | None:
-        async with self._cursor as cur:
-            payment = await cur.fetchone()
-        if payment is not None:
-            _count_transition(self._to_state, self._fields)
-        return payment
+async def store_callback(
+    conn: AsyncConnection,
+    payment_id: UUID,
+    *,
+    source_ip: str | None,
+    headers_json: str,
+    body: bytes,
+    receipt: str | None,
+) -> CallbackView:
+    cursor = await conn.execute(
+        _STORE_AND_READ,
+        {"id": payment_id, "source": source_ip, "headers": headers_json, "body": body, "receipt": receipt},
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return _view(row)
+
+
+async def read_for_callback(
+    conn: AsyncConnection, callback_id: int, payment_id: UUID, receipt: str | None
+) -> CallbackView:
+    cursor = await conn.execute(_READ, {"id": payment_id, "receipt": receipt})
+    row = await cursor.fetchone()
+    assert row is not None
+    return _view(row, callback_id)
 
 
 async def transition_for_callback(
     conn: AsyncConnection,
     payment_id: UUID,
     *,
+    seen_updated_at: datetime,
     callback_id: int,
     callback_status: str,
     callback_note: str,
@@ -216,24 +245,26 @@ async def transition_for_callback(
     reason: str,
     detail: dict[str, Any] | None = None,
     **fields: Any,
-) -> PendingTransition:
-    """`transition` plus the stk_callbacks row marked processed, in one statement (a CTE).
-
-    Sent without waiting for the answer: call `result()` once the pipeline has synced (after the COMMIT).
-    """
+) -> Payment | None:
+    """`transition` plus the stk_callbacks row marked processed, in one statement (a CTE), provided the payment
+    is unchanged since `seen_updated_at`; None when it changed meanwhile (read it again and decide again)."""
     params = _transition_params(
         payment_id, allowed_from=allowed_from, to_state=to_state, reason=reason, detail=detail, fields=fields
     )
     params |= {
+        "seen_updated_at": seen_updated_at,
         "callback_id": callback_id,
         "callback_status": callback_status,
         "callback_note": callback_note,
         "callback_checkout": callback_checkout,
         "callback_result": callback_result,
     }
-    cur = conn.cursor(row_factory=class_row(Payment))
-    await cur.execute(_callback_transition_query(tuple(sorted(fields))), params)
-    return PendingTransition(cur, to_state, fields)
+    async with conn.cursor(row_factory=class_row(Payment)) as cur:
+        await cur.execute(_callback_transition_query(tuple(sorted(fields))), params)
+        payment = await cur.fetchone()
+    if payment is not None:
+        _count_transition(to_state, fields)
+    return payment
 
 
 async def mark_for_review(conn: AsyncConnection, payment_id: UUID, reason: str, detail: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ contradictory — the raw body is kept, a success is never downgraded, nothing i
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -108,6 +109,37 @@ def test_a_success_after_failure_is_recorded_as_paid(service: RunningService, su
     assert _processed(db, payment_id, 2) == ["applied", "applied"]
     history = [step["to"] for step in service.payment(payment_id)["history"]]
     assert history == ["initiated", "submitted", "failed", "paid"]
+
+
+def test_identical_callbacks_delivered_at_once_pay_once(service: RunningService, submitted, db):
+    """They all read the payment as submitted; one write wins, the others find it changed, read it again and
+    see a duplicate: one paid event, never two."""
+    payment_id, checkout = submitted()
+    body = callbacks.success(checkout, receipt="RACE000001")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda _: callbacks.deliver(service, payment_id, body), range(8)))
+
+    assert [answer.status_code for answer in answers] == [200] * 8
+    assert sorted(_processed(db, payment_id, 8)) == ["applied"] + ["duplicate"] * 7
+    paid_events = db.execute(
+        "SELECT count(*) FROM payment_events WHERE payment_id = %s AND to_state = 'paid'", (payment_id,)
+    ).fetchone()[0]
+    assert paid_events == 1
+    assert service.payment(payment_id)["state"] == "paid"
+
+
+def test_a_success_and_failures_delivered_at_once_end_paid(service: RunningService, submitted, db):
+    """Whatever order the writes land in, the success is never downgraded."""
+    payment_id, checkout = submitted()
+    bodies = [callbacks.failure(checkout, 1032)] * 3 + [callbacks.success(checkout, receipt="RACE000002")]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda body: callbacks.deliver(service, payment_id, body), bodies))
+
+    assert [answer.status_code for answer in answers] == [200] * 4
+    statuses = _processed(db, payment_id, 4)
+    assert "received" not in statuses
+    payment = service.payment(payment_id)
+    assert (payment["state"], payment["mpesa_receipt"]) == ("paid", "RACE000002")
 
 
 def test_a_second_success_with_another_receipt_goes_to_review(service: RunningService, submitted, db):
