@@ -13,7 +13,7 @@ from typing import Any
 
 from app.mpesa.callback_parse import StkCallback
 from app.mpesa.results import classify_result
-from app.payments.model import FAILED, OPEN_STATES, PAID, UNKNOWN, Payment
+from app.payments.model import FAILED, OPEN_STATES, PAID, PAID_STATES, UNKNOWN, Payment
 
 APPLIED, DUPLICATE, IGNORED, CONFLICT = "applied", "duplicate", "ignored", "conflict"
 
@@ -49,7 +49,7 @@ def _settles(callback: StkCallback, payment: Payment) -> dict[str, Any]:
 
 
 def _success(payment: Payment, callback: StkCallback) -> CallbackDecision:
-    if payment.state == PAID:
+    if payment.state in PAID_STATES:
         if payment.mpesa_receipt == callback.receipt:
             return CallbackDecision(DUPLICATE, "success already recorded")
         return CallbackDecision(CONFLICT, "second success with a different receipt", needs_review=True)
@@ -74,7 +74,7 @@ def _success(payment: Payment, callback: StkCallback) -> CallbackDecision:
 
 def _not_success(payment: Payment, callback: StkCallback) -> CallbackDecision:
     result = classify_result(callback.result_code)
-    if payment.state == PAID:
+    if payment.state in PAID_STATES:
         return CallbackDecision(IGNORED, f"result {callback.result_code} after success: never downgraded")
     if payment.state in (FAILED, UNKNOWN) and payment.result_code == callback.result_code:
         return CallbackDecision(DUPLICATE, "result already recorded")

@@ -9,6 +9,16 @@ from uuid import UUID
 INITIATED, SUBMITTED, PAID, FAILED, UNKNOWN = "initiated", "submitted", "paid", "failed", "unknown"
 # States a callback or a query may still settle.
 OPEN_STATES = (INITIATED, SUBMITTED, UNKNOWN)
+# After the M-Pesa payment: the USDT payout (revision 0002).
+PAYOUT_PENDING, BROADCAST, CONFIRMING, COMPLETED, PAYOUT_FAILED = (
+    "payout_pending",
+    "broadcast",
+    "confirming",
+    "completed",
+    "payout_failed",
+)
+# The customer has paid in every one of these: a later M-Pesa callback may never undo that.
+PAID_STATES = (PAID, PAYOUT_PENDING, BROADCAST, CONFIRMING, COMPLETED, PAYOUT_FAILED)
 
 PAYMENT_COLUMNS = (
     "id, idempotency_key, request_fingerprint, msisdn, package_id, amount_kes, wallet_address, state,"

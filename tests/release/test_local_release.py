@@ -24,6 +24,7 @@ import httpx
 import pytest
 import yaml
 
+from app.db import migrator
 from release import backup as backups
 from release import lock
 from release.engine import Engine, Outcome
@@ -44,6 +45,10 @@ from tests.release.local_harness import (
     short_tmp,
     write_environment,
 )
+
+# The working tree's schema head (v1), and the revisions the test versions add on top of it.
+V1 = migrator.head_revision()
+V2, V3 = "9002", "9003"
 
 pytestmark = pytest.mark.slow
 
@@ -83,9 +88,9 @@ class World:
 
 
 def _versions(repo: VersionRepo) -> None:
-    """v1 is the working tree; v2 adds migration 0002; the bad-* versions break v2 one way each; v3 adds
-    migration 0003; v4 changes a file only."""
-    repo.version("v2", {"app/migrations/versions/0002_release_note.py": add_column_migration("0002", "0001", "note")})
+    """v1 is the working tree; v2 adds migration V2; the bad-* versions break v2 one way each; v3 adds
+    migration V3; v4 changes a file only."""
+    repo.version("v2", {f"app/migrations/versions/{V2}_release_note.py": add_column_migration(V2, V1, "note")})
     main = repo.read("app/main.py", "v2")
     repo.version(
         "bad-health",
@@ -112,13 +117,13 @@ def _versions(repo: VersionRepo) -> None:
         },
         base="v2",
     )
-    irreversible = add_column_migration("0003", "0002", "gone").replace(
+    irreversible = add_column_migration(V3, V2, "gone").replace(
         "depends_on = None\n", "depends_on = None\nirreversible = True  # the previous release cannot run after it\n"
     )
     repo.version(
         "irreversible-bad-gate",
         {
-            "app/migrations/versions/0003_irreversible.py": irreversible,
+            f"app/migrations/versions/{V3}_irreversible.py": irreversible,
             "app/api/payments.py": replace_once(
                 payments,
                 "async def list_packages(svc: ServicesDep) -> list[PackageOut]:\n",
@@ -128,12 +133,8 @@ def _versions(repo: VersionRepo) -> None:
         },
         base="v2",
     )
-    repo.version(
-        "bad-migration", {"app/migrations/versions/0003_broken.py": broken_migration("0003", "0002")}, base="v2"
-    )
-    repo.version(
-        "v3", {"app/migrations/versions/0003_more.py": add_column_migration("0003", "0002", "more")}, base="v2"
-    )
+    repo.version("bad-migration", {f"app/migrations/versions/{V3}_broken.py": broken_migration(V3, V2)}, base="v2")
+    repo.version("v3", {f"app/migrations/versions/{V3}_more.py": add_column_migration(V3, V2, "more")}, base="v2")
     repo.version("v4", {"RELEASE_NOTES.txt": "v4: nothing but this file changes\n"}, base="v3")
 
 
@@ -179,14 +180,14 @@ def test_first_release_serves_on_both_instances_and_is_audited(world: World):
     assert current is not None and current.endswith(world.version("v1"))
     for answer in world.stage.versions():
         assert answer["release_id"] == current and answer["health"] == 200, answer
-        assert answer["schema_revision"] == answer["schema_head"] == "0001"
-    assert world.stage.schema_revision() == "0001"
+        assert answer["schema_revision"] == answer["schema_head"] == V1
+    assert world.stage.schema_revision() == V1
 
     record = world.last_record()
     assert record["kind"] == "release" and record["outcome"] == "released" and record["exit_code"] == 0
     assert record["release_id"] == current and record["version"] == world.version("v1")
     assert len(record["artifact"]["sha256"]) == 64 and record["backup"]["id"]
-    assert record["schema_before"] is None and record["schema_after"] == "0001"
+    assert record["schema_before"] is None and record["schema_after"] == V1
     assert record["gate_verdict"] == "pass"
     assert set(_phases(record)) >= {"preflight", "build", "stage", "backup", "migrate", "deploy", "verify", "gates"}
 
@@ -215,13 +216,13 @@ def test_upgrade_runs_the_new_migration_and_keeps_the_previous_release(world: Wo
     assert result.code == RELEASED, result
     current = world.stage.assert_consistent()
     assert current.endswith(world.version("v2"))
-    assert world.stage.schema_revision() == "0002"
+    assert world.stage.schema_revision() == V2
     assert "note" in world.stage.columns("payments")
-    assert {answer["schema_revision"] for answer in world.stage.versions()} == {"0002"}
+    assert {answer["schema_revision"] for answer in world.stage.versions()} == {V2}
     assert world.stage.previous() == before, "the previous release is kept for a rollback"
     assert before in world.stage.releases()
     record = world.last_record()
-    assert (record["schema_before"], record["schema_after"], record["schema_head"]) == ("0001", "0002", "0002")
+    assert (record["schema_before"], record["schema_after"], record["schema_head"]) == (V1, V2, V2)
     assert record["previous"] == before
     print(f"warm fab release: {result.seconds:.1f} s wall, seconds per phase: {json.dumps(_phases(record))}")
 
@@ -247,10 +248,10 @@ def test_rollback_after_an_irreversible_migration_restores_the_database(world: W
     assert result.code == ROLLED_BACK, result
     assert "==> restore" in result.output
     world.stage.assert_consistent(before)
-    assert world.stage.schema_revision() == "0002"
+    assert world.stage.schema_revision() == V2
     assert "gone" not in world.stage.columns("payments")
     failed = world.last_record()
-    assert failed["irreversible"] == ["0003"]
+    assert failed["irreversible"] == [V3]
     assert failed["database_restored"] == failed["backup"]["id"]
 
 
@@ -280,7 +281,7 @@ def test_failing_migration_switches_nothing(world: World):
     assert world.stage.current() == before
     assert world.stage.supervisor_pids() == pids, "no instance was restarted"
     world.stage.assert_consistent(before)
-    assert world.stage.schema_revision() == "0002"
+    assert world.stage.schema_revision() == V2
     assert "half_applied" not in world.stage.columns("payments"), "the migration's transaction rolled back whole"
     failed = world.last_record()
     assert failed["outcome"] == "rolled back" and failed["exit_code"] == 1
@@ -311,7 +312,7 @@ def test_backup_that_does_not_restore_refuses_before_migrating(world: World, mon
     outcome = engine.release("v3")
     assert outcome == Outcome.REFUSED
     assert corrupted, "the engine took its backup through release.backup.take"
-    assert world.stage.schema_revision() == "0002", "refused before migrating"
+    assert world.stage.schema_revision() == V2, "refused before migrating"
     assert "more" not in world.stage.columns("payments")
     assert world.stage.current() == before and world.stage.supervisor_pids() == pids
     world.stage.assert_consistent(before)
@@ -337,7 +338,7 @@ def test_release_is_refused_while_another_controller_holds_the_lock(world: World
     assert result.code == REFUSED, result
     assert "held by other-controller@elsewhere" in result.output
     assert world.stage.current() == before
-    assert world.stage.schema_revision() == "0002"
+    assert world.stage.schema_revision() == V2
     world.stage.assert_consistent(before)
 
 
@@ -354,7 +355,7 @@ def test_two_concurrent_releases_one_is_refused(world: World):
     assert "the release lock on 'proof' is held by" in refused
     current = world.stage.assert_consistent()
     assert current.endswith(world.version("v3")) and world.stage.previous() == before
-    assert world.stage.schema_revision() == "0003" and "more" in world.stage.columns("payments")
+    assert world.stage.schema_revision() == V3 and "more" in world.stage.columns("payments")
     assert world.records() == records + 1, "only the release that held the lock is recorded"
 
 

@@ -63,6 +63,14 @@ def test_success_is_never_downgraded():
         assert (decision.status, decision.to_state) == (IGNORED, None)
 
 
+@pytest.mark.parametrize("state", ["payout_pending", "broadcast", "confirming", "completed", "payout_failed"])
+def test_a_payment_being_paid_out_counts_as_paid(state):
+    paying = replace(PAYMENT, state=state, mpesa_receipt="NLJ7RT61SV", result_code=0)
+    assert decide(paying, callback(1032)).to_state is None
+    assert decide(paying, callback(0)).status == DUPLICATE
+    assert decide(paying, callback(0, receipt="ZZZZ999999")).status == CONFLICT
+
+
 def test_same_success_twice_is_a_duplicate_other_receipt_a_conflict():
     paid = replace(PAYMENT, state="paid", mpesa_receipt="NLJ7RT61SV", result_code=0)
     assert decide(paid, callback(0)).status == DUPLICATE
