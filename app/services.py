@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import aiohttp
 from psycopg_pool import AsyncConnectionPool
 
+from app.chain.rpc import ChainRpc, build_rpc_session
 from app.db.migrator import head_revision
 from app.db.pool import open_pool
 from app.flags.store import FlagCache
@@ -15,6 +16,7 @@ from app.mpesa.client import DarajaClient, build_http_client
 from app.mpesa.token_store import SharedTokenStore
 from app.payments.packages import PackageCatalogue
 from app.payments.service import PaymentService
+from app.payouts.signing import treasury_account
 from app.settings import Settings
 
 
@@ -29,9 +31,13 @@ class Services:
     payments: PaymentService
     callback_sources: tuple[Network, ...]
     schema_head: str
+    rpc_http: aiohttp.ClientSession
+    rpc: ChainRpc
+    treasury_address: str | None
 
     async def close(self) -> None:
         await self.http.close()
+        await self.rpc_http.close()
         await self.pool.close()
 
 
@@ -46,6 +52,8 @@ async def build_services(settings: Settings) -> Services:
     daraja = DarajaClient(settings, http, tokens)
     flags = FlagCache(pool, settings.feature_flag_cache_seconds)
     packages = PackageCatalogue(pool)
+    rpc_http = build_rpc_session(settings.chain_timeout_seconds, settings.chain_connect_timeout_seconds)
+    key = settings.treasury_private_key
     return Services(
         settings=settings,
         pool=pool,
@@ -56,4 +64,7 @@ async def build_services(settings: Settings) -> Services:
         payments=PaymentService(settings, pool, daraja, flags, packages),
         callback_sources=parse_networks(tuple(settings.callback_allowed_sources)),
         schema_head=head_revision(),
+        rpc_http=rpc_http,
+        rpc=ChainRpc(settings.chain_rpc_url, rpc_http),
+        treasury_address=treasury_account(key.get_secret_value()).address if key is not None else None,
     )

@@ -7,6 +7,7 @@ every worker process of one host shares them.
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import json
 import os
@@ -40,7 +41,11 @@ SAFARICOM_CALLBACK_SOURCES = (
 # Daraja refuses a CallBackURL containing any of these words.
 CALLBACK_URL_FORBIDDEN_WORDS = ("mpesa", "safaricom", "query", "exe", "exec", "cmd", "sql")
 # Settings that must come from the operator in staging/production; generated elsewhere.
-GENERATED_SECRETS = ("daraja_consumer_key", "daraja_consumer_secret", "callback_secret")
+GENERATED_SECRETS = ("daraja_consumer_key", "daraja_consumer_secret", "callback_secret", "treasury_private_key")
+# The chain simulator deploys its token from a fixed account, so the address is the same on every start: the
+# default outside staging/production (tests/unit/test_settings.py checks it against the simulator).
+SIMULATOR_TOKEN_ADDRESS = "0x3CDBf68d41d2d02fB94066C3dC6342df9E122669"  # noqa: S105 (an address, not a secret)
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 CommaList = Annotated[list[str], NoDecode]
 
 
@@ -91,6 +96,26 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(30, ge=1)
     feature_flag_cache_seconds: float = Field(2.0, ge=0)
 
+    # The chain and the USDT payouts (app/payouts).
+    chain_rpc_url: str = "http://127.0.0.1:8545"
+    chain_id: int = Field(31337, ge=1, le=2**53 - 1)
+    chain_timeout_seconds: float = Field(5.0, gt=0)
+    chain_connect_timeout_seconds: float = Field(2.0, gt=0)
+    # The head block older than this makes /api/blockchain/health unhealthy.
+    chain_head_stale_seconds: float = Field(120.0, gt=0)
+    usdt_token_address: str | None = None
+    # The treasury's key (0x + 64 hex digits): it signs every payout. Never logged, never answered.
+    treasury_private_key: SecretStr | None = None
+    payouts_enabled: bool = True
+    # Blocks counting the receipt's own: the payout completes when the head is this deep over it.
+    payout_confirmations: int = Field(2, ge=1, le=1000)
+    # A broadcast transaction with no receipt after this long is replaced at the same nonce with higher fees.
+    payout_stuck_seconds: float = Field(30.0, gt=0)
+    payout_fee_bump_percent: int = Field(15, ge=10, le=300)
+    payout_max_fee_gwei: float = Field(500.0, gt=0)
+    # Sends that fail this many times in a row put the payout in front of a person.
+    payout_max_send_failures: int = Field(20, ge=1)
+
     release_id: str = "dev"
     git_sha: str = "unknown"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -111,6 +136,30 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"not an IP address or CIDR: {item!r}") from exc
         return value
+
+    @field_validator("usdt_token_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not (
+            len(value) == 42 and value.startswith("0x") and all(c in "0123456789abcdefABCDEF" for c in value[2:])
+        ):
+            raise ValueError("must be a 0x-prefixed 20-byte hex address")
+        return value
+
+    @field_validator("treasury_private_key")
+    @classmethod
+    def _private_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        text = value.get_secret_value().strip()
+        digits = text[2:] if text.startswith("0x") else text
+        try:
+            number = int(digits, 16) if len(digits) == 64 else 0
+        except ValueError:
+            number = 0
+        if not 0 < number < SECP256K1_ORDER:
+            raise ValueError("must be a 32-byte secp256k1 private key in hex (the value is not shown)")
+        return SecretStr("0x" + digits.lower())
 
     @field_validator("daraja_shortcode")
     @classmethod
@@ -133,7 +182,7 @@ class Settings(BaseSettings):
             raise ValueError("must be 1-13 letters, digits or spaces")
         return value
 
-    @field_validator("public_base_url", "daraja_base_url")
+    @field_validator("public_base_url", "daraja_base_url", "chain_rpc_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
@@ -161,6 +210,8 @@ class Settings(BaseSettings):
         if missing:
             names = ", ".join(f"GOLIVE_{name.upper()}" for name in missing)
             raise ValueError(f"required in {self.env}: {names}")
+        if self.payouts_enabled and self.usdt_token_address is None:
+            raise ValueError(f"required in {self.env}: GOLIVE_USDT_TOKEN_ADDRESS")
         for name in ("public_base_url", "daraja_base_url"):
             if not getattr(self, name).startswith("https://"):
                 raise ValueError(f"GOLIVE_{name.upper()} must be https:// in {self.env}")
@@ -173,6 +224,10 @@ class Settings(BaseSettings):
     @property
     def party_b(self) -> str:
         return self.daraja_party_b or self.daraja_shortcode
+
+    @property
+    def token_address(self) -> str:
+        return self.usdt_token_address or SIMULATOR_TOKEN_ADDRESS
 
     @property
     def serves_tls(self) -> bool:
@@ -194,7 +249,7 @@ def _throwaway_secrets(state_dir: Path) -> dict[str, str]:
     path = state_dir / "secrets.json"
     state_dir.mkdir(parents=True, exist_ok=True)
     if not path.exists():
-        generated = {name: secrets.token_urlsafe(32) for name in GENERATED_SECRETS}
+        generated = {name: _generate(name) for name in GENERATED_SECRETS}
         fd, draft = tempfile.mkstemp(dir=state_dir, prefix=".secrets-")
         try:
             with os.fdopen(fd, "w") as handle:
@@ -204,7 +259,35 @@ def _throwaway_secrets(state_dir: Path) -> dict[str, str]:
             pass
         finally:
             os.unlink(draft)
-    return json.loads(path.read_text())
+    stored = json.loads(path.read_text())
+    if set(GENERATED_SECRETS) - set(stored):
+        stored = _add_missing(path, stored)
+    return stored
+
+
+def _generate(name: str) -> str:
+    if name == "treasury_private_key":
+        while True:  # a random 32-byte number is a valid key but for a chance of about 2**-128
+            key = secrets.token_hex(32)
+            if 0 < int(key, 16) < SECP256K1_ORDER:
+                return "0x" + key
+    return secrets.token_urlsafe(32)
+
+
+def _add_missing(path: Path, stored: dict[str, str]) -> dict[str, str]:
+    """A state folder from before a secret was added: the new ones are generated once, under a lock, and the
+    file replaced whole."""
+    with open(path.with_name(".secrets.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stored = json.loads(path.read_text())
+        missing = [name for name in GENERATED_SECRETS if name not in stored]
+        if missing:
+            stored |= {name: _generate(name) for name in missing}
+            fd, draft = tempfile.mkstemp(dir=path.parent, prefix=".secrets-")
+            with os.fdopen(fd, "w") as handle:
+                json.dump(stored, handle)
+            os.replace(draft, path)
+    return stored
 
 
 def _describe(error: ValidationError) -> str:

@@ -18,6 +18,8 @@ PRODUCTION = {
     "callback_secret": "c" * 40,
     "public_base_url": "https://pay.example.com",
     "daraja_base_url": "https://api.safaricom.co.ke",
+    "treasury_private_key": "0x" + "1f" * 32,
+    "usdt_token_address": "0xdAC17F958D2ee523a2206206994597C13D831ec7",
 }
 
 
@@ -28,7 +30,15 @@ def test_production_with_everything_starts():
 
 
 @pytest.mark.parametrize(
-    "missing", ["database_url", "daraja_consumer_key", "daraja_consumer_secret", "callback_secret"]
+    "missing",
+    [
+        "database_url",
+        "daraja_consumer_key",
+        "daraja_consumer_secret",
+        "callback_secret",
+        "treasury_private_key",
+        "usdt_token_address",
+    ],
 )
 def test_production_names_each_missing_secret(missing, tmp_path):
     values = {**PRODUCTION, missing: None, "state_dir": tmp_path}
@@ -92,3 +102,37 @@ def test_secrets_never_show_in_reprs(tmp_path):
     assert "secret" not in repr(settings.daraja_consumer_secret)
     assert "c" * 40 not in repr(settings)
     assert "c" * 40 in settings.secret_values()
+
+
+@pytest.mark.parametrize("key", ["0x1234", "0x" + "zz" * 32, "0x" + "00" * 32, "0x" + "ff" * 32])
+def test_a_malformed_treasury_key_is_named_and_not_shown(key):
+    with pytest.raises(SettingsError, match="GOLIVE_TREASURY_PRIVATE_KEY") as refused:
+        load_settings(**{**PRODUCTION, "treasury_private_key": key})
+    assert key not in str(refused.value)
+
+
+def test_generated_treasury_key_is_a_usable_key_shared_by_the_host(tmp_path):
+    first = load_settings(env="local", state_dir=tmp_path).treasury_private_key.get_secret_value()
+    again = load_settings(env="local", state_dir=tmp_path).treasury_private_key.get_secret_value()
+    assert first == again and first.startswith("0x") and len(first) == 66
+
+
+def test_a_state_folder_from_before_the_treasury_key_gets_one_added(tmp_path):
+    (tmp_path / "secrets.json").write_text(
+        '{"daraja_consumer_key": "k", "daraja_consumer_secret": "s", "callback_secret": "c"}'
+    )
+    settings = load_settings(env="local", state_dir=tmp_path)
+    assert settings.callback_secret.get_secret_value() == "c"
+    assert settings.treasury_private_key.get_secret_value().startswith("0x")
+
+
+def test_the_default_token_address_is_the_chain_simulators():
+    import rlp  # noqa: PLC0415
+    from eth_account import Account  # noqa: PLC0415
+    from eth_utils import keccak, to_canonical_address, to_checksum_address  # noqa: PLC0415
+
+    from simulators.chain.node import DEPLOYER_KEY  # noqa: PLC0415
+
+    deployer = to_canonical_address(Account.from_key(DEPLOYER_KEY).address)
+    token = to_checksum_address(keccak(rlp.encode([deployer, 0]))[12:])
+    assert load_settings(env="test").token_address == token

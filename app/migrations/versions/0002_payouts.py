@@ -49,6 +49,7 @@ def upgrade() -> None:
         block_hash     text,
         waiting_for    text,            -- why it has not been sent yet (treasury short of USDT or gas)
         last_error     text,
+        send_failures  integer NOT NULL DEFAULT 0,  -- in a row; past a limit, a person looks
         created_at     timestamptz NOT NULL DEFAULT now(),
         updated_at     timestamptz NOT NULL DEFAULT now(),
         completed_at   timestamptz,

@@ -1,0 +1,19 @@
+"""Chain RPC metrics (registered with the rest; multiprocess-safe like app.metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+from app.metrics import LATENCY_BUCKETS
+
+RPC_DURATION = Histogram(
+    "golive_chain_rpc_duration_seconds",
+    "Chain JSON-RPC call latency by method and outcome (ok, error, unavailable)",
+    ["method", "outcome"],
+    buckets=LATENCY_BUCKETS,
+)
+RPC_ERRORS = Counter(
+    "golive_chain_rpc_errors_total",
+    "Chain JSON-RPC calls that failed, by method and kind (rpc_error, http_NNN, timeout, connect_error, bad_answer)",
+    ["method", "kind"],
+)
