@@ -37,6 +37,7 @@ KNOWN_KEYS = {
     "secrets",
     "stack_outputs",
     "simulator_port",
+    "chain_port",
 }
 CHOICES = {
     "transport": ("local", "ssh"),
@@ -80,6 +81,7 @@ class Environment:
     secrets: str
     ssh_config: Path | None = None
     simulator_port: int = 8100  # local: the Daraja simulator
+    chain_port: int = 8545  # local: the chain simulator
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -175,6 +177,7 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
         secrets=str(raw.get("secrets", "generated")),
         ssh_config=(repo / raw["ssh_config"]) if raw.get("ssh_config") else None,
         simulator_port=int(raw.get("simulator_port", 8100)),
+        chain_port=int(raw.get("chain_port", 8545)),
         extra=extra,
     )
 

@@ -1,4 +1,4 @@
-"""The embedded local environment: PostgreSQL from a wheel, the Daraja simulator and the service
+"""The embedded local environment: PostgreSQL from a wheel, the Daraja and chain simulators and the service
 instances under supervisord (from PyPI), all under <root> (state/local), no root needed.
 
 `up` is idempotent: it starts what is not running. The service instances start only once a release
@@ -58,10 +58,13 @@ def database_url(paths: LocalPaths) -> str:
     return server.replace("/postgres?", f"/{DATABASE}?", 1)
 
 
-def _supervisord_conf(env: Environment, paths: LocalPaths, simulator_env: dict[str, str]) -> str:
+def _supervisord_conf(
+    env: Environment, paths: LocalPaths, simulator_env: dict[str, str], chain_env: dict[str, str]
+) -> str:
     repo = Path(__file__).resolve().parent.parent
     current = env.root / "current"
     sim_env = ",".join(f'{key}="{value}"' for key, value in simulator_env.items())
+    chain_environment = ",".join(f'{key}="{value}"' for key, value in chain_env.items())
     lines = [
         "; written by `fab local.up`: do not edit (it is rewritten)",
         f"[unix_http_server]\nfile={paths.supervisor_socket}\nchmod=0700\n",
@@ -73,6 +76,10 @@ def _supervisord_conf(env: Environment, paths: LocalPaths, simulator_env: dict[s
         "--callback-delay 0.5\n"
         f"directory={repo}\nenvironment={sim_env}\nautostart=true\nautorestart=true\n"
         f"stdout_logfile={paths.logs}/daraja.log\nredirect_stderr=true\n",
+        # A block every second, so payouts gather their confirmations even when nothing else is sent.
+        f"[program:chain]\ncommand={sys.executable} -m simulators.chain --port {env.chain_port} --block-time 1\n"
+        f"directory={repo}\nenvironment={chain_environment}\nautostart=true\nautorestart=true\n"
+        f"stdout_logfile={paths.logs}/chain.log\nredirect_stderr=true\n",
     ]
     for instance in env.instances:
         command = (
@@ -135,6 +142,7 @@ def up(env: Environment, progress=print) -> str:
                 f"GOLIVE_STATE_DIR={paths.shared}",
                 f"GOLIVE_DATABASE_URL={db_url}",
                 f"GOLIVE_DARAJA_BASE_URL=http://127.0.0.1:{env.simulator_port}",
+                f"GOLIVE_CHAIN_RPC_URL=http://127.0.0.1:{env.chain_port}",
                 # Synthetic gate traffic comes from one address; the edge limit is not what a local release tests.
                 "GOLIVE_RATE_LIMIT_PER_MINUTE=6000",
                 "GOLIVE_RATE_LIMIT_BURST=600",
@@ -147,7 +155,11 @@ def up(env: Environment, progress=print) -> str:
         "GOLIVE_DARAJA_CONSUMER_KEY": key.get_secret_value(),
         "GOLIVE_DARAJA_CONSUMER_SECRET": secret.get_secret_value(),
     }
-    _write_private(paths.supervisor_conf, _supervisord_conf(env, paths, simulator_env))
+    treasury = settings.treasury_private_key
+    assert treasury is not None
+    # The chain simulator funds the treasury whose key the service holds (generated, in shared/secrets.json).
+    chain_env = {"GOLIVE_TREASURY_PRIVATE_KEY": treasury.get_secret_value()}
+    _write_private(paths.supervisor_conf, _supervisord_conf(env, paths, simulator_env, chain_env))
     if supervisor_running(paths):
         supervisorctl(paths, "update", check=False)
     else:
@@ -158,6 +170,7 @@ def up(env: Environment, progress=print) -> str:
             timeout=30,
         )
     _wait(f"http://127.0.0.1:{env.simulator_port}/__sim__/health", "the Daraja simulator")
+    _wait(f"http://127.0.0.1:{env.chain_port}/__chain__/health", "the chain simulator")
     if (env.root / "current").exists():
         for instance in env.instances:
             supervisorctl(paths, "start", instance.name, check=False)

@@ -193,9 +193,9 @@ def replace_once(text: str, old: str, new: str) -> str:
 def write_environment(path: Path, root: Path, **overrides: Any) -> dict[str, Any]:
     """A copy of release/environments/local.yml with its own root, free loopback ports and short timings."""
     raw = yaml.safe_load((ROOT / "release" / "environments" / "local.yml").read_text())
-    web1, web2, simulator = free_port(), free_port(), free_port()
-    while len({web1, web2, simulator}) < 3:
-        web2, simulator = free_port(), free_port()
+    web1, web2, simulator, chain = free_port(), free_port(), free_port(), free_port()
+    while len({web1, web2, simulator, chain}) < 4:
+        web2, simulator, chain = free_port(), free_port(), free_port()
     raw.update(
         name="proof",
         description="integration tests of the release engine (throwaway)",
@@ -203,6 +203,7 @@ def write_environment(path: Path, root: Path, **overrides: Any) -> dict[str, Any
         instances=[{"name": "web1", "port": web1}, {"name": "web2", "port": web2}],
         entry_url=f"http://127.0.0.1:{web1}",
         simulator_port=simulator,
+        chain_port=chain,
         lock_ttl_seconds=6,
         health_timeout_seconds=20,
         gates={
