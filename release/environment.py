@@ -38,6 +38,7 @@ KNOWN_KEYS = {
     "stack_outputs",
     "simulator_port",
     "chain_port",
+    "worker",
 }
 CHOICES = {
     "transport": ("local", "ssh"),
@@ -82,6 +83,7 @@ class Environment:
     ssh_config: Path | None = None
     simulator_port: int = 8100  # local: the Daraja simulator
     chain_port: int = 8545  # local: the chain simulator
+    worker: bool = True  # web hosts run the recovery worker (python -m app.worker; one leader across them)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -178,6 +180,7 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
         ssh_config=(repo / raw["ssh_config"]) if raw.get("ssh_config") else None,
         simulator_port=int(raw.get("simulator_port", 8100)),
         chain_port=int(raw.get("chain_port", 8545)),
+        worker=bool(raw.get("worker", True)),
         extra=extra,
     )
 

@@ -92,6 +92,16 @@ def _supervisord_conf(
             f"startsecs=1\nstopwaitsecs=15\nstopasgroup=true\nkillasgroup=true\n"
             f"stdout_logfile={paths.logs}/{instance.name}.log\nredirect_stderr=true\n"
         )
+    if env.worker:
+        command = (
+            f"cd {current} && set -a && . {paths.shared}/golive.env && . ./release.env && set +a && cd source && "
+            "exec ../venv/bin/python -m app.worker"
+        )
+        lines.append(
+            f"[program:worker]\ncommand=/bin/sh -c '{command}'\nautostart=false\nautorestart=true\n"
+            f"startsecs=2\nstopwaitsecs=15\nstopasgroup=true\nkillasgroup=true\n"
+            f"stdout_logfile={paths.logs}/worker.log\nredirect_stderr=true\n"
+        )
     return "\n".join(lines)
 
 
@@ -174,6 +184,8 @@ def up(env: Environment, progress=print) -> str:
     if (env.root / "current").exists():
         for instance in env.instances:
             supervisorctl(paths, "start", instance.name, check=False)
+        if env.worker:
+            supervisorctl(paths, "start", "worker", check=False)
     return db_url
 
 

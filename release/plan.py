@@ -79,6 +79,9 @@ def _stage_steps(env: Environment, release_id: str) -> list[Step]:
     return steps
 
 
+WORKER = "worker"  # the recovery worker's program (supervisord) or unit (golive-worker.service)
+
+
 def switch_steps(env: Environment, release_id: str, *, drain: bool) -> list[Step]:
     steps: list[Step] = []
     for number, batch in enumerate(env.batches(), 1):
@@ -89,6 +92,8 @@ def switch_steps(env: Environment, release_id: str, *, drain: bool) -> list[Step
             for instance in env.instances:
                 steps.append(Step("restart", host, instance.name, f"port {instance.port}"))
                 steps.append(Step("health", host, instance.name, f"/api/health answers as {release_id}"))
+            if env.worker:
+                steps.append(Step("restart", host, WORKER, "the recovery worker (one leader across the hosts)"))
             if drain and env.load_balancer != "none":
                 steps.append(Step("undrain", host, detail="back into the balancer"))
     return steps

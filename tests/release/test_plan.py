@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,7 @@ def test_local_release_runs_every_phase_in_order():
         ("switch", "localhost", "r4"),
         ("restart", "localhost", "web1"), ("health", "localhost", "web1"),
         ("restart", "localhost", "web2"), ("health", "localhost", "web2"),
+        ("restart", "localhost", "worker"),
     ]  # fmt: skip
     assert "previous: r3" in plan.describe()[0]
 
@@ -37,14 +39,20 @@ def test_lab_deploys_in_batches_draining_each_host():
     deploy = _actions(plan, "deploy")
     assert deploy == [
         ("drain", "web1", None), ("switch", "web1", "r4"), ("restart", "web1", "app"), ("health", "web1", "app"),
-        ("undrain", "web1", None),
+        ("restart", "web1", "worker"), ("undrain", "web1", None),
         ("drain", "web2", None), ("switch", "web2", "r4"), ("restart", "web2", "app"), ("health", "web2", "app"),
-        ("undrain", "web2", None),
+        ("restart", "web2", "worker"), ("undrain", "web2", None),
     ]  # fmt: skip
     # Every host is staged (uploaded, unpacked, installed) before anything switches.
     assert [a for a, *_ in _actions(plan, "stage")] == ["upload", "unpack", "install"] * 2
     assert {host for _, host, _ in _actions(plan, "preflight") if host} == {"lb", "web1", "web2", "db", "partners"}
     assert _actions(plan, "migrate") == [("migrate", "web1", "r4")]
+
+
+def test_an_environment_without_a_worker_restarts_none():
+    env = load_environment("local")
+    plan = plan_release(replace(env, worker=False), version="v4", release_id="r4", deployed=DEPLOYED)
+    assert ("restart", "localhost", "worker") not in _actions(plan, "deploy")
 
 
 def test_re_releasing_the_deployed_version_is_a_no_op():
@@ -72,7 +80,7 @@ def test_rollback_goes_to_previous_on_every_host_without_draining():
     plan = plan_rollback(env, deployed=DEPLOYED)
     assert plan.release_id == "r2"
     deploy = _actions(plan, "deploy")
-    assert [a for a, *_ in deploy] == ["switch", "restart", "health"] * 2
+    assert [a for a, *_ in deploy] == ["switch", "restart", "health", "restart"] * 2  # the app, then the worker
     assert {host for _, host, _ in deploy} == {"web1", "web2"}
 
 
