@@ -2,9 +2,11 @@
 through the service, paid by Daraja-simulator callbacks, paid out on the chain simulator by the recovery
 worker (one leader), the chain mining a block per transaction.
 
-Prints: payouts completed per second (first payment paid → last payout completed), the median and p90 time
-from a payment's callback (paid) to its payout completed, and the recovery time of a stuck transaction
-(mining stopped: time until the worker replaces it at the same nonce, and from mining resumed to completed).
+Prints, each as the median and p90 time from a payment's callback (paid) to its payout completed:
+- payments arriving at a steady rate (--steady at --rate per second): what a buyer waits;
+- a burst of --payments at once: payouts completed per second (first paid → last completed);
+and the recovery of a stuck transaction (mining stopped: time until the worker replaces it at the same
+nonce, then from mining resumed to completed).
 
     .venv/bin/python -m bench.payouts [--payments 300] [--confirmations 1] [--json FILE]
 """
@@ -35,15 +37,31 @@ def _pay(client: httpx.Client, n: int, ending: str = "00") -> str:
     return answer.json()["id"]
 
 
-def _count(stack: PayoutStack, state: str) -> int:
-    with psycopg.connect(stack.database_url, autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM payments WHERE state = %s", (state,)).fetchone()[0]
+def latency(stack: PayoutStack, payments: int, rate: float) -> dict[str, float]:
+    """Payments arriving at a steady rate the worker keeps up with: the time a buyer waits for the USDT."""
+    ids = []
+    with httpx.Client(base_url=stack.service_url, timeout=30) as client:
+        for n in range(payments):
+            ids.append(_pay(client, 500_000 + n))
+            time.sleep(1 / rate)
+    return _figures(stack, ids)
 
 
 def throughput(stack: PayoutStack, payments: int) -> dict[str, float]:
+    """A burst of payments at once: payouts completed per second while the worker works through them."""
     with httpx.Client(base_url=stack.service_url, timeout=30) as client, ThreadPoolExecutor(8) as pool:
         ids = list(pool.map(lambda n: _pay(client, n), range(payments)))
-    wait_for(lambda: _count(stack, "completed") == len(ids), f"{len(ids)} payouts completed", 900)
+    return _figures(stack, ids)
+
+
+def _figures(stack: PayoutStack, ids: list[str]) -> dict[str, float]:
+    def completed() -> bool:
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            return conn.execute(
+                "SELECT count(*) FROM payments WHERE state = 'completed' AND id = ANY(%s::uuid[])", (ids,)
+            ).fetchone()[0] == len(ids)
+
+    wait_for(completed, f"{len(ids)} payouts completed", 900)
     with psycopg.connect(stack.database_url, autocommit=True) as conn:
         rows = conn.execute(
             "SELECT p.settled_at, o.completed_at FROM payments p JOIN payouts o ON o.payment_id = p.id"
@@ -88,12 +106,15 @@ def _state(conn: psycopg.Connection, payment_id: str) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--payments", type=int, default=300, help="payments to pay out (default 300)")
+    parser.add_argument("--steady", type=int, default=40, help="payments at a steady rate first (default 40)")
+    parser.add_argument("--rate", type=float, default=2.0, help="their rate per second (default 2)")
+    parser.add_argument("--block-time", type=float, default=0, help="chain: 0 = a block per transaction (default)")
     parser.add_argument("--confirmations", type=int, default=1, help="GOLIVE_PAYOUT_CONFIRMATIONS (default 1)")
     parser.add_argument("--stuck-seconds", type=float, default=3, help="GOLIVE_PAYOUT_STUCK_SECONDS (default 3)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
-    if args.payments < 10:
-        parser.error("--payments must be at least 10")
+    if min(args.payments, args.steady) < 10:
+        parser.error("--payments and --steady must be at least 10")
     settings = {
         "GOLIVE_WORKER_TICK_SECONDS": "0.2",
         "GOLIVE_WORKER_BATCH_SIZE": "200",
@@ -101,11 +122,15 @@ def main() -> int:
         "GOLIVE_PAYOUT_STUCK_SECONDS": str(args.stuck_seconds),
     }
     with tempfile.TemporaryDirectory(prefix="golive-bench-payouts-", dir="/tmp") as workdir:
-        stack = PayoutStack(Path(workdir), callback_delay=0.2, settings=settings).start()
+        stack = PayoutStack(Path(workdir), callback_delay=0.2, block_time=args.block_time, settings=settings).start()
         try:
             stack.start_worker("worker-a")
             started = time.monotonic()
-            figures = {"throughput": throughput(stack, args.payments), "stuck": stuck_recovery(stack)}
+            figures = {
+                "latency_at_steady_rate": latency(stack, args.steady, args.rate),
+                "throughput_burst": throughput(stack, args.payments),
+                "stuck": stuck_recovery(stack),
+            }
             figures["run_seconds"] = round(time.monotonic() - started, 1)
             figures["settings"] = settings
         finally:
