@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import timedelta
 
+import psycopg
 import pytest
 
 from app.db import migrator
@@ -35,8 +36,6 @@ def lost_callbacks(rdb, simulator, state_dir):
 
 @pytest.fixture
 def rdb_conn(rdb):
-    import psycopg
-
     with psycopg.connect(rdb, autocommit=True) as conn:
         yield conn
 
@@ -147,9 +146,7 @@ def test_no_definite_answer_by_the_deadline_means_unknown_with_a_reason(lost_cal
     sim.configure(callback_delay=600, pending_query_answer="4999")
     payment_id = _pay(lost_callbacks, "00")
     settle("cases")
-    rdb_conn.execute(
-        "UPDATE payments SET submitted_at = now() - interval '31 minutes' WHERE id = %s", (payment_id,)
-    )
+    rdb_conn.execute("UPDATE payments SET submitted_at = now() - interval '31 minutes' WHERE id = %s", (payment_id,))
     settle("stk_query")  # the last question is still asked, then the payment goes to review
 
     state, needs_review, _, _, queries = _row(rdb_conn, payment_id)
