@@ -61,7 +61,8 @@ def _submitted(svc, sim, ending: str = "00") -> str:
 
 
 def _state(conn, payment_id: str) -> tuple:
-    return conn.execute("SELECT state, needs_review, mpesa_receipt FROM payments WHERE id = %s", (payment_id,)).fetchone()
+    query = "SELECT state, needs_review, mpesa_receipt FROM payments WHERE id = %s"
+    return conn.execute(query, (payment_id,)).fetchone()
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
@@ -184,7 +185,8 @@ def test_resolve_records_the_outcome_the_reason_and_who(svc, sim, key, conn):
     assert body["resolved_by"].startswith("test-")
     assert _state(conn, payment_id) == ("paid", False, "PORTAL0001")
     event = conn.execute(
-        "SELECT from_state, to_state, reason, detail FROM payment_events WHERE payment_id = %s ORDER BY id DESC LIMIT 1",
+        "SELECT from_state, to_state, reason, detail FROM payment_events WHERE payment_id = %s"
+        " ORDER BY id DESC LIMIT 1",
         (payment_id,),
     ).fetchone()
     assert event[:2] == ("unknown", "paid")
