@@ -16,7 +16,9 @@ import signal
 import socket
 import sys
 
+import psycopg
 from prometheus_client import start_http_server
+from psycopg_pool import PoolTimeout
 
 from app import metrics
 from app.observability.logging_json import configure_logging, register_secret
@@ -28,7 +30,7 @@ from app.worker.loop import Worker
 from app.worker.registry import SWEEPS, RegistryError, resolve
 
 log = logging.getLogger("golive.worker")
-EXIT_OK, EXIT_SWEEP_ERRORS, EXIT_USAGE, EXIT_NOT_LEADER = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_LEADER = 0, 1, 2, 3
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m app.worker",
         description=__doc__.split("\n\n")[1] if __doc__ else None,
         epilog=f"Sweeps, in pass order: {sweeps}. Exit codes with --once: 0 done, 1 a sweep failed, "
-        "2 bad usage or settings, 3 another worker is the leader (nothing done).",
+        "2 bad usage or settings, 3 another worker is the leader (nothing done); 1 also when the database "
+        "cannot be reached at start-up.",
     )
     parser.add_argument("--once", action="store_true", help="one pass of every sweep as the leader, then exit")
     parser.add_argument("--sweep", action="append", default=[], metavar="NAME", help="run only this sweep (repeat)")
@@ -75,7 +78,7 @@ async def _main(args: argparse.Namespace) -> int:
             print(json.dumps({"leader": False, "detail": "another worker holds the lease; nothing done"}))
             return EXIT_NOT_LEADER
         print(json.dumps({"leader": True, "handled": result.handled, "errors": result.errors}))
-        return EXIT_SWEEP_ERRORS if result.errors or not result.complete else EXIT_OK
+        return EXIT_FAILED if result.errors or not result.complete else EXIT_OK
     finally:
         await services.close()
 
@@ -92,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, RegistryError) as exc:
         print(f"python -m app.worker: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (PoolTimeout, psycopg.OperationalError) as exc:
+        print(f"python -m app.worker: cannot reach the database ({type(exc).__name__})", file=sys.stderr)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":
