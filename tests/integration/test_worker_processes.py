@@ -76,6 +76,12 @@ def test_one_active_worker_and_a_takeover_within_seconds_of_a_kill(workers, fres
     leader = _live_holder(fresh_db)
     assert sorted(gauges.values()) == [0.0, 1.0], gauges
     assert gauges[leader] == 1.0
+    leader_metrics = Scrape(httpx.get(f"{a_metrics if leader == 'worker-a' else b_metrics}/metrics").text)
+    assert leader_metrics.value("golive_worker_sweep_runs_total", sweep="stk_query") >= 1
+    assert leader_metrics.value("golive_worker_sweep_errors_total") == 0
+    assert leader_metrics.label_values("golive_recovery_stuck_items", "reason") >= {"no_callback", "needs_review"}
+    follower_metrics = Scrape(httpx.get(f"{b_metrics if leader == 'worker-a' else a_metrics}/metrics").text)
+    assert follower_metrics.value("golive_worker_sweep_runs_total") == 0  # a follower never sweeps
     first_fence = _lease(fresh_db)[1]
 
     victim, survivor = (a, "worker-b") if leader == "worker-a" else (b, "worker-a")
