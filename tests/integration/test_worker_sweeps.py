@@ -96,11 +96,13 @@ def test_a_lost_success_callback_is_recovered_by_query_and_a_late_callback_bring
     queries = [r for r in sim.requests("/mpesa/stkpushquery/v1/query") if r["status"] == 200]
     assert len(queries) == 1
 
-    checkout = _row(rdb_conn, payment_id, "checkout_request_id")[0]
+    checkout, settled_at = _row(rdb_conn, payment_id, "checkout_request_id, settled_at")
     late = callbacks.deliver(lost_callbacks, payment_id, callbacks.success(checkout, receipt="LATE000001"))
     assert late.status_code == 200
     wait_until(lambda: _row(rdb_conn, payment_id)[2] == "LATE000001", "receipt recorded")
     assert _row(rdb_conn, payment_id)[:2] == ("paid", False)  # not a conflict, not flagged
+    assert _row(rdb_conn, payment_id, "settled_at")[0] == settled_at  # still when it was paid
+    assert _events(rdb_conn, payment_id)[-1] == ("paid", "paid", "receipt recorded (paid earlier by STK query)")
 
 
 def test_a_lost_failure_is_settled_failed_by_query(lost_callbacks, sim, settle, rdb_conn):
