@@ -17,6 +17,7 @@ import pytest
 from app.db import migrator
 from tests.support.metrics import Scrape
 from tests.support.processes import ROOT, free_port, wait_until
+from tests.support.service import phone, start_service
 from tests.support.worker import start_worker, stop_worker, worker_env
 
 TTL = 2.0
@@ -141,3 +142,46 @@ def test_help_and_bad_usage(fresh_db, simulator, state_dir):
     bad = _once({**env, "GOLIVE_WORKER_LEASE_TTL_SECONDS": "0"})
     assert bad.returncode == 2 and "GOLIVE_WORKER_LEASE_TTL_SECONDS" in bad.stderr
     assert "Traceback" not in bad.stderr + unknown.stderr
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_pass_loses_and_duplicates_nothing(fresh_db, simulator, sim, state_dir, tmp_path):
+    """40 payments whose callbacks are lost; the worker settling them by query is killed -9 twice mid-pass; the
+    next one finishes: every payment ends paid exactly once (one transition event), none is left behind."""
+    service = start_service(fresh_db, simulator.url, state_dir, public_base_url=f"http://127.0.0.1:{free_port()}")
+    try:
+        ids = [service.pay(phone("00")).json()["id"] for _ in range(40)]
+    finally:
+        service.stop()
+    sim.configure(response_delay=0.05)  # each query takes a while: a pass lasts about two seconds
+    env = worker_env(fresh_db, simulator.url, state_dir, worker_lease_ttl_seconds="1",
+                     worker_tick_seconds="0.2", recovery_query_after_seconds="0")  # fmt: skip
+    for round_ in range(2):
+        before = _paid(fresh_db, ids)
+        victim = start_worker(env, "--holder", f"victim-{round_}", log_path=tmp_path / f"victim-{round_}")
+        try:
+            progress = lambda v=victim, b=before: _paid(fresh_db, ids) > b or v.poll() is not None  # noqa: E731
+            wait_until(progress, "this worker settles some", seconds=30)
+            time.sleep(0.3)
+        finally:
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(timeout=5)
+    assert _paid(fresh_db, ids) < len(ids), "the kills should land mid-way"
+    finisher = start_worker(env, "--holder", "finisher", log_path=tmp_path / "finisher")
+    try:
+        wait_until(lambda: _paid(fresh_db, ids) == len(ids), "every payment settled", seconds=60)
+    finally:
+        assert stop_worker(finisher) == 0
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        transitions = conn.execute(
+            """SELECT payment_id, count(*) FROM payment_events WHERE payment_id = ANY(%s) AND to_state = 'paid'
+               GROUP BY payment_id""",
+            (ids,),
+        ).fetchall()
+    assert len(transitions) == len(ids) and {count for _, count in transitions} == {1}
+
+
+def _paid(url: str, ids: list[str]) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        query = "SELECT count(*) FROM payments WHERE id = ANY(%s) AND state = 'paid'"
+        return conn.execute(query, (ids,)).fetchone()[0]
