@@ -260,3 +260,60 @@ def test_a_reviewed_payout_failure_leaves_the_stuck_list(svc, sim, key, conn):
     assert response.json()["state"] == "payout_failed"
     assert payment_id not in listed()
     assert _state(conn, payment_id)[:2] == ("payout_failed", False)
+
+
+def test_retry_settles_an_unknown_payment_daraja_knows_was_paid(svc, sim, key, conn):
+    payment_id = _submitted(svc, sim)
+    conn.execute("UPDATE payments SET state = 'unknown', needs_review = true WHERE id = %s", (payment_id,))
+    conn.execute(
+        "INSERT INTO recovery_cases (payment_id, kind, opened_at) VALUES (%s, 'needs_review', now())", (payment_id,)
+    )
+    response = svc.http.post(f"/api/admin/recovery/{payment_id}/retry", headers={"x-api-key": key})
+    assert response.status_code == 200, response.text
+    assert (response.json()["answer"], response.json()["state"]) == ("paid", "paid")
+    assert _state(conn, payment_id) == ("paid", False, None)
+    actor = conn.execute("SELECT actor, resolution FROM recovery_cases WHERE payment_id = %s", (payment_id,)).fetchone()
+    assert actor[0].startswith("test-") and actor[1] == "recovered"
+
+
+@pytest.mark.parametrize(("state", "problem"), [("unknown", "no CheckoutRequestID"), ("initiated", "never recorded")])
+def test_retry_without_a_checkout_request_id_is_a_409_saying_why(svc, key, conn, state, problem):
+    payment_id = uuid.uuid4()
+    conn.execute(
+        """INSERT INTO payments (id, idempotency_key, request_fingerprint, msisdn, package_id, amount_kes,
+                                 wallet_address, state, needs_review)
+           VALUES (%s, %s, 'fp', '254700000100', 'usdt-10', 1300, %s, %s, true)""",
+        (payment_id, uuid.uuid4().hex, "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", state),
+    )
+    response = svc.http.post(f"/api/admin/recovery/{payment_id}/retry", headers={"x-api-key": key})
+    assert response.status_code == 409
+    assert problem in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("state", "waiting_for", "age", "reason", "detail"),
+    [
+        ("payout_pending", "usdt", "1 minute", "payout_waiting", "waiting for usdt"),
+        ("broadcast", None, "20 minutes", "broadcast_stuck", None),
+        ("confirming", None, "20 minutes", "confirming_stuck", None),
+        ("confirming", None, "1 minute", None, None),
+    ],
+)
+def test_payout_states_are_listed_when_waiting_or_old(svc, sim, key, conn, state, waiting_for, age, reason, detail):
+    payment_id = _submitted(svc, sim)
+    conn.execute(
+        f"UPDATE payments SET state = %s, updated_at = now() - interval '{age}' WHERE id = %s", (state, payment_id)
+    )
+    conn.execute(
+        """INSERT INTO payouts (payment_id, chain_id, token_address, sender, to_address, amount_units, waiting_for)
+           VALUES (%s, 1337, %s, %s, %s, 10000000, %s)""",
+        (payment_id, "0x" + "1" * 40, "0x" + "2" * 40, "0x" + "3" * 40, waiting_for),
+    )
+    response = svc.http.get("/api/admin/recovery/stuck", headers={"x-api-key": key}, params={"limit": 1000})
+    items = {item["payment_id"]: item for item in response.json()["items"]}
+    if reason is None:
+        assert payment_id not in items
+        return
+    assert (items[payment_id]["reason"], items[payment_id]["state"]) == (reason, state)
+    if detail:
+        assert items[payment_id]["detail"] == detail
