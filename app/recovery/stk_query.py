@@ -99,18 +99,20 @@ async def query_and_settle(
             )
         if claimed.rowcount != 1:
             return QueryResult("unchanged", await _state(conn, payment.id), "the payment changed before the query")
-        try:
-            answer = await daraja.stk_query(payment.checkout_request_id)
-        except DarajaError as exc:
-            STK_QUERIES.labels("error").inc()
-            note = f"error: {exc.error_code or exc.failure.value}"
-            log.warning("STK query failed", extra={"payment_id": str(payment.id), "error": exc.message})
-            return await _no_answer(conn, settings, item, note, exc.message, guard=guard, escalate=escalate)
-        if answer.result_code is None:
-            STK_QUERIES.labels("pending").inc()
-            detail = answer.result_desc or "being processed"
-            return await _no_answer(conn, settings, item, "pending", detail, guard=guard, escalate=escalate)
-        return await _settle(conn, payment.id, answer, guard=guard, actor=actor)
+    try:  # no connection held while Daraja answers
+        answer = await daraja.stk_query(payment.checkout_request_id)
+    except DarajaError as exc:
+        STK_QUERIES.labels("error").inc()
+        log.warning("STK query failed", extra={"payment_id": str(payment.id), "error": exc.message})
+        note, detail = f"error: {exc.error_code or exc.failure.value}", exc.message
+    else:
+        if answer.result_code is not None:
+            async with pool.connection() as conn:
+                return await _settle(conn, payment.id, answer, guard=guard, actor=actor)
+        STK_QUERIES.labels("pending").inc()
+        note, detail = "pending", answer.result_desc or "being processed"
+    async with pool.connection() as conn:
+        return await _no_answer(conn, settings, item, note, detail, guard=guard, escalate=escalate)
 
 
 async def _state(conn: AsyncConnection, payment_id: UUID) -> str:
