@@ -65,7 +65,8 @@ async def retry(
         return await _query_now(svc, item, admin, reason)
     if state in PAYOUT_STATES:
         return await _retry_payout(svc, payment_id, admin, reason)
-    raise HTTPException(409, f"nothing to retry: the payment is {state}; {NOTHING_TO_RETRY.get(state, '')}".rstrip())
+    hint = NOTHING_TO_RETRY.get(state)
+    raise HTTPException(409, f"nothing to retry: the payment is {state}" + (f"; {hint}" if hint else ""))
 
 
 async def _query_now(svc: ServicesDep, item: stk_query.Queryable, admin: str, reason: str) -> dict[str, Any]:
