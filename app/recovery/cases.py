@@ -48,7 +48,7 @@ _CLOSE_FOR_PAYMENT = """
 _RECORD_CLOSED = """
     INSERT INTO recovery_cases
         (payment_id, kind, opened_at, detail, closed_at, resolution, outcome_state, actor, reason)
-    VALUES (%(id)s, %(kind)s, %(opened_at)s, 'resolved without an open case', now(), %(resolution)s, %(state)s,
+    VALUES (%(id)s, %(kind)s, %(opened_at)s, 'settled before a case was opened', now(), %(resolution)s, %(state)s,
             %(actor)s, %(reason)s)"""
 
 
@@ -79,15 +79,44 @@ async def close_for_payment(
 
 
 async def record_closed(
-    conn: AsyncConnection, payment_id: UUID, *, kind: str, opened_at: object, state: str, actor: str, reason: str
+    conn: AsyncConnection,
+    payment_id: UUID,
+    *,
+    kind: str,
+    opened_at: object,
+    state: str,
+    actor: str,
+    reason: str,
+    resolution: str = RESOLVED,
 ) -> None:
-    """A person resolved a payment no case was open for: the resolution is recorded all the same."""
+    """A payment was settled through recovery before any case was open for it: the case is recorded all the same
+    (opened when the payment became stuck, closed now), so the statistics count it."""
     await conn.execute(
         _RECORD_CLOSED,
-        {"id": payment_id, "kind": kind, "opened_at": opened_at, "resolution": RESOLVED, "state": state,
+        {"id": payment_id, "kind": kind, "opened_at": opened_at, "resolution": resolution, "state": state,
          "actor": actor, "reason": reason[:1000]},
     )  # fmt: skip
-    _count(Counter({(kind, RESOLVED): 1}))
+    _count(Counter({(kind, resolution): 1}))
+
+
+async def close_or_record(
+    conn: AsyncConnection,
+    payment_id: UUID,
+    *,
+    kind: str,
+    opened_at: object,
+    resolution: str,
+    state: str,
+    actor: str,
+    reason: str,
+) -> list[str]:
+    """close_for_payment, or record_closed when no case was open (call inside the transaction that changed it)."""
+    closed = await close_for_payment(conn, payment_id, resolution=resolution, state=state, actor=actor, reason=reason)
+    if closed:
+        return closed
+    await record_closed(conn, payment_id, kind=kind, opened_at=opened_at, state=state, actor=actor, reason=reason,
+                        resolution=resolution)  # fmt: skip
+    return [kind]
 
 
 def _count(closed: Counter[tuple[str, str]]) -> None:

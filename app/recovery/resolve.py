@@ -101,12 +101,8 @@ async def resolve(
         except UniqueViolation:
             raise ResolveRefused(409, "mpesa_receipt: already recorded for another payment") from None
         assert moved is not None  # the row is locked and its state was just read
-        closed = await cases.close_for_payment(
-            conn, payment_id, resolution=cases.RESOLVED, state=to_state, actor=actor, reason=reason
-        )
-        if not closed:
-            await cases.record_closed(
-                conn, payment_id, kind=kind, opened_at=updated_at, state=to_state, actor=actor, reason=reason
-            )
-            closed = [kind]
+        closed = await cases.close_or_record(
+            conn, payment_id, kind=kind, opened_at=updated_at, resolution=cases.RESOLVED, state=to_state,
+            actor=actor, reason=reason,
+        )  # fmt: skip
     return Resolved(payment_id, state, to_state, outcome, actor, reason, closed)

@@ -115,6 +115,16 @@ async def query_and_settle(
         return await _no_answer(conn, settings, item, note, detail, guard=guard, escalate=escalate)
 
 
+def _stuck_kind(payment: Payment) -> str:
+    return "no_callback" if payment.state == SUBMITTED else "needs_review"
+
+
+def _stuck_since(payment: Payment) -> datetime:
+    if payment.state == SUBMITTED:
+        return payment.submitted_at or payment.created_at
+    return payment.updated_at
+
+
 async def _state(conn: AsyncConnection, payment_id: UUID) -> str:
     row = await (await conn.execute("SELECT state FROM payments WHERE id = %s", (payment_id,))).fetchone()
     return row[0] if row else "missing"
@@ -157,9 +167,10 @@ async def escalate_if_overdue(
         )  # fmt: skip
         if moved is None:
             return QueryResult("unchanged", await _state(conn, payment.id), "the payment changed meanwhile")
-        await cases.close_for_payment(
-            conn, payment.id, resolution=cases.ESCALATED, state=UNKNOWN, actor=WORKER, reason=reason
-        )
+        await cases.close_or_record(
+            conn, payment.id, kind="no_callback", opened_at=payment.submitted_at or payment.created_at,
+            resolution=cases.ESCALATED, state=UNKNOWN, actor=WORKER, reason=reason,
+        )  # fmt: skip
     log.warning("payment needs review: no definite answer by the deadline", extra={"payment_id": str(payment.id)})
     return QueryResult("unknown", UNKNOWN, reason)
 
@@ -189,8 +200,9 @@ async def _settle(
             )  # fmt: skip
             assert moved is not None  # the row is locked and its state was just read
             escalated = decision.to_state == UNKNOWN or decision.needs_review
-            await cases.close_for_payment(
-                conn, payment_id, resolution=cases.ESCALATED if escalated else cases.RECOVERED,
+            await cases.close_or_record(
+                conn, payment_id, kind=_stuck_kind(payment), opened_at=_stuck_since(payment),
+                resolution=cases.ESCALATED if escalated else cases.RECOVERED,
                 state=decision.to_state, actor=actor, reason=decision.reason,
             )  # fmt: skip
             answer_label = {"paid": "paid", "failed": "failed"}.get(decision.to_state, "unknown")

@@ -112,6 +112,12 @@ def test_a_lost_failure_is_settled_failed_by_query(lost_callbacks, sim, settle, 
     state, needs_review, receipt, code, queries = _row(rdb_conn, payment_id)
     assert (state, needs_review, receipt, code, queries) == ("failed", False, None, 1032, 1)
     assert _events(rdb_conn, payment_id)[-1][2] == "failed: cancelled by user (STK query)"
+    # Settled in the pass that found it stuck, before the cases sweep opened a case: the recovery is counted anyway.
+    case = rdb_conn.execute(
+        "SELECT kind, resolution, outcome_state, actor, closed_at - opened_at < interval '1 minute'"
+        " FROM recovery_cases WHERE payment_id = %s", (payment_id,),
+    ).fetchall()  # fmt: skip
+    assert case == [("no_callback", "recovered", "failed", "worker", True)]
 
 
 def test_an_unrecognised_result_code_by_query_goes_to_review(lost_callbacks, sim, settle, rdb_conn):
@@ -186,6 +192,9 @@ def test_a_payment_left_initiated_goes_to_review_and_is_never_pushed_again(lost_
     assert settle("stale_initiated") == 1
     assert _row(rdb_conn, str(payment_id))[:2] == ("unknown", True)
     assert settle("stale_initiated") == 0  # idempotent
+    assert rdb_conn.execute(
+        "SELECT kind, resolution, outcome_state FROM recovery_cases WHERE payment_id = %s", (payment_id,)
+    ).fetchall() == [("push_unanswered", "escalated", "unknown")]
     assert sim.pushes() == []
 
 

@@ -32,9 +32,10 @@ async def sweep(ctx: SweepContext) -> int:
                 )  # fmt: skip
                 if changed is not None:
                     moved += 1
-                    await cases.close_for_payment(
-                        conn, payment_id, resolution=cases.ESCALATED, state=UNKNOWN, actor="worker", reason=reason
-                    )
+                    await cases.close_or_record(
+                        conn, payment_id, kind="push_unanswered", opened_at=changed.created_at,
+                        resolution=cases.ESCALATED, state=UNKNOWN, actor="worker", reason=reason,
+                    )  # fmt: skip
     if moved:
         ctx.log.warning("initiated payments sent to review", extra={"count": moved})
     return moved
