@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from app import errors
-from app.api import admin, blockchain, callbacks, payments, system
+from app.api import admin, blockchain, callbacks, payments, recovery, system
 from app.http.client_ip import parse_networks
 from app.http.middleware import BodyLimit, RateLimit, RequestContext, SecurityHeaders
 from app.http.rate_limit import RateLimiter
@@ -49,7 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None if production else "/docs",
         redoc_url=None,
     )
-    for router in (payments.router, callbacks.router, admin.router, system.router, blockchain.router):
+    for router in (
+        payments.router,
+        callbacks.router,
+        admin.router,
+        recovery.router,
+        system.router,
+        blockchain.router,
+    ):
         app.include_router(router)
     errors.install(app)
     # Added innermost first: security headers wrap everything, CORS answers preflights early.

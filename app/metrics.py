@@ -14,6 +14,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -64,10 +65,48 @@ PAYMENTS_REFUSED = Counter(
 )
 RATE_LIMITED = Counter("golive_rate_limited_total", "Requests refused with 429, by limit group", ["group"])
 
+# The recovery worker (python -m app.worker). Gauges are the leader's census of the database; a worker that is not
+# the leader reports none ("live" modes: a stopped process's values vanish from the multiprocess aggregate).
+WORKER_LEADER = Gauge(
+    "golive_worker_leader", "1 while this worker holds the leader lease, else 0", multiprocess_mode="livesum"
+)
+WORKER_LEASE_EVENTS = Counter(
+    "golive_worker_lease_events_total", "Leader lease acquired, lost or released by this worker", ["event"]
+)
+SWEEP_RUNS = Counter("golive_worker_sweep_runs_total", "Sweep runs, by sweep", ["sweep"])
+SWEEP_ERRORS = Counter("golive_worker_sweep_errors_total", "Sweep runs that raised, by sweep", ["sweep"])
+SWEEP_ITEMS = Counter("golive_worker_sweep_items_total", "Items handled by sweeps, by sweep", ["sweep"])
+SWEEP_DURATION = Histogram(
+    "golive_worker_sweep_duration_seconds", "Time one sweep run took", ["sweep"], buckets=LATENCY_BUCKETS
+)
+STUCK_ITEMS = Gauge(
+    "golive_recovery_stuck_items", "Payments stuck now, by reason (leader's census)", ["reason"],
+    multiprocess_mode="livemax",
+)  # fmt: skip
+OLDEST_STUCK = Gauge(
+    "golive_recovery_oldest_stuck_seconds", "Age of the oldest stuck payment (leader's census)",
+    multiprocess_mode="livemax",
+)  # fmt: skip
+RECOVERIES = Counter(
+    "golive_recoveries_total",
+    "Recovery cases closed, by kind and resolution (recovered, escalated, resolved by a person)",
+    ["kind", "resolution"],
+)
+STK_QUERIES = Counter(
+    "golive_recovery_stk_queries_total",
+    "STK Push Queries made by recovery, by answer (paid, failed, unknown, pending, error)",
+    ["answer"],
+)
+
+
+def registry() -> CollectorRegistry:
+    """Every process's samples (PROMETHEUS_MULTIPROC_DIR set), else this process's."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        aggregate = CollectorRegistry()
+        multiprocess.MultiProcessCollector(aggregate)
+        return aggregate
+    return REGISTRY
+
 
 def render() -> tuple[bytes, str]:
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    return generate_latest(registry()), CONTENT_TYPE_LATEST

@@ -115,6 +115,27 @@ class Settings(BaseSettings):
     payout_max_fee_gwei: float = Field(500.0, gt=0)
     # Sends that fail this many times in a row put the payout in front of a person.
     payout_max_send_failures: int = Field(20, ge=1)
+    # The recovery worker (python -m app.worker).
+    # Pause between two passes of every sweep.
+    worker_tick_seconds: float = Field(2.0, gt=0, le=300)
+    # Leader lease lifetime; renewed every third of it, so a crashed leader is replaced within about this long.
+    worker_lease_ttl_seconds: float = Field(6.0, ge=1, le=300)
+    # Items each sweep takes per pass at most.
+    worker_batch_size: int = Field(100, ge=1, le=10_000)
+    # On SIGTERM, how long the current sweep may run on before it is cancelled.
+    worker_shutdown_grace_seconds: float = Field(5.0, ge=0, le=60)
+    # A submitted payment without a callback this long after the push is asked about with an STK query.
+    recovery_query_after_seconds: float = Field(60.0, ge=0)
+    # Delay before the second query, multiplied by the factor after each "ask later", capped at the maximum.
+    recovery_query_backoff_initial_seconds: float = Field(15.0, gt=0)
+    recovery_query_backoff_factor: float = Field(2.0, ge=1, le=10)
+    recovery_query_backoff_max_seconds: float = Field(300.0, gt=0)
+    # No definite answer this long after the push: the payment goes to unknown (needs review).
+    recovery_query_deadline_seconds: float = Field(1800.0, gt=0)
+    # An initiated payment this old lost its push's answer with the process that sent it: unknown (needs review).
+    recovery_initiated_after_seconds: float = Field(300.0, gt=0)
+    # A payout broadcast, confirming or pending this long counts as stuck.
+    recovery_payout_stuck_seconds: float = Field(600.0, gt=0)
 
     release_id: str = "dev"
     git_sha: str = "unknown"
@@ -197,6 +218,19 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"Daraja rejects callback URLs containing {', '.join(bad)!s}")
         return value
+
+    @model_validator(mode="after")
+    def _recovery_timings(self) -> Settings:
+        if self.recovery_query_deadline_seconds <= self.recovery_query_after_seconds:
+            raise ValueError(
+                "GOLIVE_RECOVERY_QUERY_DEADLINE_SECONDS must be longer than GOLIVE_RECOVERY_QUERY_AFTER_SECONDS"
+            )
+        if self.recovery_query_backoff_max_seconds < self.recovery_query_backoff_initial_seconds:
+            raise ValueError(
+                "GOLIVE_RECOVERY_QUERY_BACKOFF_MAX_SECONDS must be at least "
+                "GOLIVE_RECOVERY_QUERY_BACKOFF_INITIAL_SECONDS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _strict_environment(self) -> Settings:

@@ -44,7 +44,18 @@ class PaymentCreate(BaseModel):
 
 class PaymentOut(BaseModel):
     id: UUID
-    state: Literal["initiated", "submitted", "paid", "failed", "unknown"]
+    state: Literal[
+        "initiated",
+        "submitted",
+        "paid",
+        "failed",
+        "unknown",
+        "payout_pending",
+        "broadcast",
+        "confirming",
+        "completed",
+        "payout_failed",
+    ]
     needs_review: bool
     package_id: str
     amount_kes: int

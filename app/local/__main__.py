@@ -1,5 +1,5 @@
 """python -m app.local — the service on this machine with nothing but Python: an embedded PostgreSQL,
-the Daraja simulator on 127.0.0.1:8100 and the service on 127.0.0.1:8000, until Ctrl-C.
+the Daraja simulator on 127.0.0.1:8100, the service on 127.0.0.1:8000 and the recovery worker, until Ctrl-C.
 
 State (database, generated throwaway secrets, the admin key) lives under ./state (git ignores it).
 """
@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         ],
         env=env,
     )
+    # The recovery worker (STK queries for lost callbacks, stuck-payment census); its metrics join the service's.
+    worker = subprocess.Popen([python, "-m", "app.worker", "--holder", "local"], env=env)
     try:
         _wait_for(f"{simulator_url}/__sim__/health", "the Daraja simulator", simulator)
         _wait_for(f"{service_url}/api/health", "the service", service)
@@ -129,16 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         print(EXAMPLE.format(url=service_url, key_file=key_file))
         print("Ctrl-C stops everything.", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
-        while service.poll() is None and simulator.poll() is None:
+        while service.poll() is None and simulator.poll() is None and worker.poll() is None:
             time.sleep(0.5)
         return 1
     except KeyboardInterrupt:
         return 0
     finally:
-        for process in (service, simulator):
+        for process in (worker, service, simulator):
             if process.poll() is None:
                 process.terminate()
-        for process in (service, simulator):
+        for process in (worker, service, simulator):
             try:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:

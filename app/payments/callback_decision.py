@@ -49,12 +49,22 @@ def _settles(callback: StkCallback, payment: Payment) -> dict[str, Any]:
 
 
 def _success(payment: Payment, callback: StkCallback) -> CallbackDecision:
+    amount_differs = callback.amount is None or Decimal(callback.amount) != Decimal(payment.amount_kes)
     if payment.state in PAID_STATES:
         if payment.mpesa_receipt == callback.receipt:
             return CallbackDecision(DUPLICATE, "success already recorded")
+        if payment.mpesa_receipt is None and payment.result_code == 0 and not amount_differs:
+            # Paid earlier by an STK query, which carries no receipt: this callback brings it (state unchanged).
+            return CallbackDecision(
+                APPLIED,
+                "receipt recorded (paid earlier by STK query)",
+                to_state=payment.state,
+                allowed_from=(payment.state,),
+                fields={"mpesa_receipt": callback.receipt},
+            )
         return CallbackDecision(CONFLICT, "second success with a different receipt", needs_review=True)
     settles = _settles(callback, payment)
-    if callback.amount is None or Decimal(callback.amount) != Decimal(payment.amount_kes):
+    if amount_differs:
         return CallbackDecision(
             APPLIED,
             f"paid amount {callback.amount} differs from the price {payment.amount_kes}",

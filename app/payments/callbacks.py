@@ -177,7 +177,8 @@ async def _transition(
         to_state=decision.to_state,
         reason=decision.reason,
         detail={"callback_id": callback_id},
-        settled_at=datetime.now(UTC),
+        # A receipt recorded for a payment already paid (by STK query) keeps the time it was settled.
+        **({} if decision.to_state == payment.state else {"settled_at": datetime.now(UTC)}),
         **decision.fields,
     )
 

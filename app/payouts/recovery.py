@@ -20,7 +20,7 @@ from app.payments.model import BROADCAST, COMPLETED, CONFIRMING, PAYOUT_FAILED, 
 from app.payouts import repository
 
 
-class NothingToRetry(Exception):
+class NothingToRetry(ValueError):
     """The payout is in a state a retry cannot help (the message says which)."""
 
 
@@ -29,7 +29,11 @@ async def retry_payout(conn: AsyncConnection, payment_id: UUID, *, actor: str, r
     async with conn.transaction():
         payout = await repository.payout(conn, payment_id, for_update=True)
         if payout is None:
-            raise LookupError(f"payment {payment_id} has no payout")
+            cursor = await conn.execute("SELECT state FROM payments WHERE id = %s", (payment_id,))
+            row = await cursor.fetchone()
+            if row is None:
+                raise LookupError(f"no payment {payment_id}")
+            raise NothingToRetry(f"the payment is {row[0]} and its payout has not started: the worker starts it")
         detail = {"actor": actor, "reason": reason}
         if payout.state in (CONFIRMING, COMPLETED):
             raise NothingToRetry(f"the payout is {payout.state}: nothing to retry")
