@@ -17,12 +17,15 @@ from locust.runners import WorkerRunner
 from locust.stats import RequestStats, StatsEntry
 
 from loadtests import slo
-from loadtests.scenarios import PAYMENT_EVENT
+from loadtests.contract import (
+    ENV_VARIABLE,
+    MAX_REQUESTS_VARIABLE,
+    PAYMENT_EVENT,
+    RESULT_VARIABLE,
+    SETTLED,
+    THRESHOLDS_VARIABLE,
+)
 
-THRESHOLDS_VARIABLE = "GOLIVE_LOADTEST_THRESHOLDS"  # JSON, as written by the runner
-RESULT_VARIABLE = "GOLIVE_LOADTEST_RESULT"  # where the verdict goes (JSON)
-MAX_REQUESTS_VARIABLE = "GOLIVE_LOADTEST_MAX_REQUESTS"  # the run stops after this many requests
-ENV_VARIABLE = "GOLIVE_LOADTEST_ENV"  # without THRESHOLDS: loadtests/slo/<env>.yml over default.yml
 log = logging.getLogger("loadtests")
 
 
@@ -58,7 +61,7 @@ def verdict(environment: Environment) -> dict[str, Any]:
     figures = figures_of(environment.stats)
     limits = thresholds()
     checks = slo.evaluate(limits, figures)
-    payment_entry = environment.stats.entries.get(("settled", PAYMENT_EVENT))
+    payment_entry = environment.stats.entries.get((SETTLED, PAYMENT_EVENT))
     settle = {}
     if payment_entry is not None and payment_entry.num_requests:
         settle = {

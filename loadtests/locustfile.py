@@ -10,8 +10,12 @@ import os
 from locust import events
 
 from loadtests import listener, scenarios
+from loadtests.contract import ADMIN_KEY_VARIABLE
 from loadtests.knobs import from_environ
 
-for _cls in scenarios.configure(from_environ(), admin_key=os.environ.get(scenarios.ADMIN_KEY_VARIABLE)):
-    globals()[_cls.__name__] = _cls
+# Locust runs the User classes it finds in this module's namespace: only those with a weight (and the admin
+# only with a key) are put there.
+globals().update(
+    {cls.__name__: cls for cls in scenarios.configure(from_environ(), admin_key=os.environ.get(ADMIN_KEY_VARIABLE))}
+)
 listener.register(events)

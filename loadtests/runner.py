@@ -5,6 +5,7 @@ locust_*.csv, slo.json (the verdict), summary.txt and the Locust logs."""
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import signal
@@ -21,8 +22,13 @@ from typing import Any
 import httpx
 
 from loadtests import slo
-from loadtests.listener import ENV_VARIABLE, MAX_REQUESTS_VARIABLE, RESULT_VARIABLE, THRESHOLDS_VARIABLE
-from loadtests.scenarios import ADMIN_KEY_VARIABLE
+from loadtests.contract import (
+    ADMIN_KEY_VARIABLE,
+    ENV_VARIABLE,
+    MAX_REQUESTS_VARIABLE,
+    RESULT_VARIABLE,
+    THRESHOLDS_VARIABLE,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
@@ -260,6 +266,8 @@ def _stop(process: subprocess.Popen, seconds: float = 10) -> None:
 def run(spec: LoadSpec, run_dir: Path, *, progress=print) -> LoadResult:
     """Runs the load test, bounded by its run time plus a grace period; LoadTestError when it produced no verdict."""
     spec.check()
+    if importlib.util.find_spec("locust") is None:
+        raise LoadTestError("Locust is not installed: pip install -e '.[load]' (make test-fast installs it)")
     env = _environ(spec, run_dir)
     port = free_port() if spec.workers else None
     main, workers = commands(spec, run_dir, port)

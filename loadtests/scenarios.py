@@ -23,12 +23,10 @@ import gevent
 from locust import FastHttpUser, between, task
 
 from app.domain.wallet import to_checksum_address
+from loadtests.contract import ADMIN_KEY_VARIABLE, PAYMENT_EVENT, SETTLED
 from loadtests.knobs import Knobs, expected_state
 
-PAYMENT_EVENT = "PAYMENT"  # request_type of the settled-payment entries (not HTTP: kept out of the latency SLO)
-SETTLED = "settled"
 TERMINAL = ("paid", "failed", "unknown")
-ADMIN_KEY_VARIABLE = "GOLIVE_LOADTEST_ADMIN_KEY"
 KNOBS = Knobs()
 
 

@@ -57,11 +57,11 @@ class Figures:
         return self.paid / self.payments if self.payments else None
 
     def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {key: round(value, 2) if isinstance(value, float) else value for key, value in asdict(self).items()}
         data["failure_ratio"] = round(self.failure_ratio, 5)
         success = self.payment_success
         data["payment_success"] = None if success is None else round(success, 5)
-        return {key: round(value, 2) if isinstance(value, float) else value for key, value in data.items()}
+        return data
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,9 @@ KNOWN_KEYS = {
     "secrets",
     "stack_outputs",
     "simulator_port",
+    "loadtest",
 }
+LOADTEST_KEYS = {"required", "users", "duration", "spawn_rate", "workers", "max_requests", "slo", "knobs"}
 CHOICES = {
     "transport": ("local", "ssh"),
     "service_manager": ("supervisord", "systemd"),
@@ -80,6 +82,7 @@ class Environment:
     secrets: str
     ssh_config: Path | None = None
     simulator_port: int = 8100  # local: the Daraja simulator
+    loadtest: dict[str, Any] = field(default_factory=dict)  # the go-live load test (release/loadtest_gate.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -175,8 +178,19 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
         secrets=str(raw.get("secrets", "generated")),
         ssh_config=(repo / raw["ssh_config"]) if raw.get("ssh_config") else None,
         simulator_port=int(raw.get("simulator_port", 8100)),
+        loadtest=_loadtest(raw.get("loadtest"), name),
         extra=extra,
     )
+
+
+def _loadtest(raw: Any, name: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - LOADTEST_KEYS:
+        raise EnvironmentInvalid(f"environment {name}: loadtest takes a mapping of {', '.join(sorted(LOADTEST_KEYS))}")
+    if not isinstance(raw.get("required", False), bool):
+        raise EnvironmentInvalid(f"environment {name}: loadtest.required must be true or false")
+    return dict(raw)
 
 
 def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:
