@@ -33,6 +33,10 @@ from release.environment import ENVIRONMENTS_DIR, REPO_ROOT, Environment, load_e
 from release.reporter import Reporter
 
 
+def state_dir() -> Path:
+    return Path(os.environ.get("GOLIVE_RELEASE_STATE", REPO_ROOT / "state"))
+
+
 @contextmanager
 def throwaway_environment() -> Iterator[Path]:
     """A copy of local.yml on free ports under /tmp, released from the working tree; down and removed after."""
@@ -48,6 +52,9 @@ def throwaway_environment() -> Iterator[Path]:
     )
     env_file = base / "benchlocal.yml"
     env_file.write_text(yaml.safe_dump(raw, sort_keys=False))
+    # The tooling's admin key is kept per environment name; this environment's database is new every time.
+    stale_key = state_dir() / "benchlocal" / "release-api-key"
+    stale_key.unlink(missing_ok=True)
     try:
         print(f"releasing the working tree onto a throwaway local environment ({raw['entry_url']}) ...", flush=True)
         fab = [sys.executable, "-m", "fabric", "release", "--env", str(env_file)]
@@ -58,10 +65,13 @@ def throwaway_environment() -> Iterator[Path]:
     finally:
         local_env.down(load_environment(str(env_file)), progress=lambda line: None)
         shutil.rmtree(base, ignore_errors=True)
+        stale_key.unlink(missing_ok=True)
 
 
 def step(env: Environment, state: Path, users: int, args: argparse.Namespace, admin: str) -> LoadResult:
-    spec = loadtest_gate.spec_for(env, users=users, duration=args.duration, spawn_rate=users, workers=args.workers)
+    spec = loadtest_gate.spec_for(
+        env, users=users, duration=args.duration, spawn_rate=users, workers=args.workers, slo_file=args.slo
+    )
     low, high = args.think.split(",")
     knobs = {**spec.knobs, "GOLIVE_LOADTEST_THINK_MIN": low, "GOLIVE_LOADTEST_THINK_MAX": high}
     spec = dataclasses.replace(spec, knobs=knobs, admin_key=admin)
@@ -69,7 +79,7 @@ def step(env: Environment, state: Path, users: int, args: argparse.Namespace, ad
 
 
 def measure(env: Environment, args: argparse.Namespace) -> None:
-    state = Path(os.environ.get("GOLIVE_RELEASE_STATE", REPO_ROOT / "state"))
+    state = state_dir()
     loadtest_gate.ensure_running(env)
     admin = loadtest_gate.resolve_admin_key(env, state)
     rows: list[tuple[int, LoadResult]] = []
@@ -111,12 +121,14 @@ def main() -> None:
     parser.add_argument("--steps", default="10,20,40,80", help="users per step, comma-separated")
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per step")
     parser.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
+    parser.add_argument("--slo", help="thresholds file (default: the environment's; throwaway: slo/local.yml)")
     parser.add_argument("--think", default="0.1,0.5", help="think time between a user's tasks: min,max seconds")
     args = parser.parse_args()
     try:
         if args.env:
             measure(load_environment(args.env), args)
         else:
+            args.slo = args.slo or str(REPO_ROOT / "loadtests" / "slo" / "local.yml")
             with throwaway_environment() as env_file:
                 measure(load_environment(str(env_file)), args)
     except LoadTestError as exc:

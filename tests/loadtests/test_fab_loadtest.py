@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from release.audit import AuditLog
-from tests.loadtests.conftest import QUICK_KNOBS, TEST_THRESHOLDS
+from tests.loadtests.quick import QUICK_KNOBS, TEST_THRESHOLDS
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

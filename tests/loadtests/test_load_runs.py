@@ -45,3 +45,11 @@ def test_two_local_workers_share_the_load(load):
     assert "2 workers connected" in log, log[-2000:]
     assert "Sending spawn jobs of 6 users at 6.00 spawn rate to 2 ready workers" in log, log[-2000:]
     assert result.figures["requests"] >= 50 and result.figures["payments"] >= 5  # the workers' figures, aggregated
+
+
+def test_a_run_is_bounded_in_count_as_well_as_in_time(load):
+    result = load(duration=60, max_requests=60)  # the cap stops it long before its run time
+    assert result.seconds < 30, result.seconds
+    assert 60 <= result.figures["requests"] < 400
+    assert (result.run_dir / "report.html").is_file()  # stopped early, still reported
+    assert "request cap of 60 reached" in (result.run_dir / "locust.log").read_text()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.loadtests.conftest import QUICK_KNOBS, TEST_THRESHOLDS
+from tests.loadtests.quick import QUICK_KNOBS, TEST_THRESHOLDS
 from tests.release.local_harness import (
     ROOT,
     Fab,
