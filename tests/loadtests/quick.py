@@ -15,5 +15,5 @@ QUICK_KNOBS = {
 }
 # What these tests hold the service to: met easily on loopback, missed when Daraja answers slowly.
 TEST_THRESHOLDS = slo.Thresholds(
-    p95_ms=300, p99_ms=600, max_failure_ratio=0.01, min_requests=50, min_payment_success=0.95, min_payments=5
+    p95_ms=500, p99_ms=1500, max_failure_ratio=0.01, min_requests=50, min_payment_success=0.95, min_payments=5
 )

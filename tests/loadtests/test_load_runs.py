@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from tests.support.service import phone
+
 pytestmark = pytest.mark.slow
 
 
@@ -27,14 +29,15 @@ def test_a_healthy_service_passes_its_thresholds(load):
     assert {"/api/payments", "/api/payments/[id]", "/api/health", "/api/admin/feature-flags"} <= names
 
 
-def test_a_slow_daraja_fails_the_latency_thresholds(load, sim):
-    sim.configure(response_delay=0.8)  # every STK push answers after 0.8 s: POST /api/payments is slow
-    result = load()
+def test_a_slow_daraja_fails_the_latency_thresholds(load, sim, service):
+    assert service.pay(phone()).status_code == 202  # the shared Daraja token is fetched before Daraja slows down
+    sim.configure(response_delay=2.0)  # every STK push answers after 2 s: POST /api/payments is slow
+    result = load(duration=8)
     assert not result.passed
     assert result.exit_code == 1
     # The pushes are a few percent of the requests: their slowness shows at the tail (p99), at p95 when more.
     assert _failed(result) & {"p95", "p99"}, result.summary_lines()
-    assert result.figures["p99_ms"] >= 800
+    assert result.figures["p99_ms"] >= 2000
     assert result.figures["failures"] == 0  # nothing failed outright: the latency alone fails the run
 
 
