@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def loadtest(c, env=None, users=None, duration=None, spawn_rate=None, workers=No
             target, users=users, duration=duration, spawn_rate=spawn_rate, workers=workers, slo_file=slo
         )
         loadtest_gate.ensure_running(target)
-        spec = type(spec)(**{**vars(spec), "admin_key": loadtest_gate.resolve_admin_key(target, state)})
+        spec = dataclasses.replace(spec, admin_key=loadtest_gate.resolve_admin_key(target, state))
         reporter.title(f"load test of {target.name} ({target.entry_url})")
         result = loadtest_gate.run(spec, state, reporter)
     except loadtest_gate.LoadTestError as exc:
