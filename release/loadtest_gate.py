@@ -18,7 +18,7 @@ from loadtests.knobs import KnobInvalid, from_environ
 from loadtests.runner import LoadResult, LoadSpec, LoadTestError
 from release import local_env
 from release.admin_client import AdminKeyMissing, admin_key
-from release.environment import Environment
+from release.environment import REPO_ROOT, Environment
 from release.reporter import Reporter
 
 DEFAULT_USERS = 10
@@ -57,9 +57,9 @@ def spec_for(
     knobs.setdefault("GOLIVE_LOADTEST_VERIFY_TLS", "1" if env.name in ("staging", "production") else "0")
     try:
         from_environ({**os.environ, **knobs})  # refuse bad knobs here, not in every Locust process
-        thresholds = slo.load_thresholds(
-            env.name, Path(slo_file or settings["slo"]) if (slo_file or settings.get("slo")) else None
-        )
+        # --slo is relative to where fab runs; an environment's loadtest.slo to the repository.
+        override = Path(slo_file) if slo_file else (REPO_ROOT / settings["slo"] if settings.get("slo") else None)
+        thresholds = slo.load_thresholds(env.name, override)
     except (KnobInvalid, slo.SloInvalid) as exc:
         raise LoadTestError(str(exc)) from None
     spec = LoadSpec(

@@ -123,3 +123,8 @@ def test_distributed_mode_is_a_master_and_k_workers_on_one_port(tmp_path):
 
 def _phase(plan, name):
     return next(phase for phase in plan.phases if phase.name == name)
+
+
+def test_an_environments_thresholds_file_is_relative_to_the_repository():
+    env = dataclasses.replace(load_environment("local"), loadtest={"slo": "loadtests/slo/lab.yml"})
+    assert spec_for(env).thresholds.p95_ms == 1000  # lab.yml over local.yml over default.yml
