@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo down run test test-fast lint format bench bench-release infra-check infra-snapshot clean
+.PHONY: demo down run test test-fast lint format bench bench-release bench-loadtest infra-check infra-snapshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ bench: $(STAMP)
 ## bench-release: wall time of a warm fab release --env local per phase, and of fab rollback
 bench-release: $(STAMP)
 	$(BIN)/python -m bench.release
+
+## bench-loadtest: requests/s and p95/p99 at the SLO (Locust) on a throwaway local environment
+bench-loadtest: $(STAMP)
+	$(BIN)/python -m bench.loadtest
 
 ## infra-check: the Pulumi program under mocks (tests/infra) and the snapshot comparison
 infra-check: $(STAMP)

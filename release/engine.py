@@ -23,7 +23,7 @@ import psycopg
 from app.observability.logging_json import redact_text, register_secret
 from release import artifact as artifacts
 from release import backup as backups
-from release import balancers, gates, host_commands, lock, migrations_info, smoke
+from release import balancers, gates, host_commands, loadtest_gate, lock, migrations_info, smoke
 from release.audit import AuditLog
 from release.environment import REPO_ROOT, Environment
 from release.fleet import Fleet, artifact_on_host
@@ -205,6 +205,8 @@ class Engine:
                     self._verify(plan.release_id, run)
                 with self.reporter.phase("gates"):
                     self._gates(run)
+                    if any(step.action == "loadtest" for step in phases["gates"].steps):
+                        loadtest_gate.gate(self.env, self.db_url, self.state, run.record, self.reporter)
             except GateHeld as exc:
                 self.reporter.warn(f"held for a person: {exc} (fab rollback to undo, or leave it)")
                 return self._finish(run, "held", Outcome.HELD)

@@ -39,7 +39,9 @@ KNOWN_KEYS = {
     "simulator_port",
     "chain_port",
     "worker",
+    "loadtest",
 }
+LOADTEST_KEYS = {"required", "users", "duration", "spawn_rate", "workers", "max_requests", "slo", "knobs"}
 CHOICES = {
     "transport": ("local", "ssh"),
     "service_manager": ("supervisord", "systemd"),
@@ -84,6 +86,7 @@ class Environment:
     simulator_port: int = 8100  # local: the Daraja simulator
     chain_port: int = 8545  # local: the chain simulator
     worker: bool = True  # web hosts run the recovery worker (python -m app.worker; one leader across them)
+    loadtest: dict[str, Any] = field(default_factory=dict)  # the go-live load test (release/loadtest_gate.py)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -181,8 +184,19 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
         simulator_port=int(raw.get("simulator_port", 8100)),
         chain_port=int(raw.get("chain_port", 8545)),
         worker=bool(raw.get("worker", True)),
+        loadtest=_loadtest(raw.get("loadtest"), name),
         extra=extra,
     )
+
+
+def _loadtest(raw: Any, name: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict) or set(raw) - LOADTEST_KEYS:
+        raise EnvironmentInvalid(f"environment {name}: loadtest takes a mapping of {', '.join(sorted(LOADTEST_KEYS))}")
+    if not isinstance(raw.get("required", False), bool):
+        raise EnvironmentInvalid(f"environment {name}: loadtest.required must be true or false")
+    return dict(raw)
 
 
 def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:

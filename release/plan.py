@@ -123,7 +123,7 @@ def plan_release(env: Environment, *, version: str, release_id: str, deployed: D
         Phase("migrate", (Step("migrate", migrate_on, release_id, "alembic upgrade head, verified"),)),
         Phase("deploy", tuple(switch_steps(env, release_id, drain=True))),
         Phase("verify", (Step("smoke", detail="health, version, M-Pesa auth, a payment end to end"),)),
-        Phase("gates", (Step("observe", detail=_gates_detail(env)),)),
+        Phase("gates", (Step("observe", detail=_gates_detail(env)), *_loadtest_steps(env))),
         Phase("finish", (*(Step("prune", host, old) for host in web for old in prune), Step("unlock"))),
     )
     return Plan("release", env.name, version, release_id, deployed.current, phases)
@@ -152,3 +152,11 @@ def _gates_detail(env: Environment) -> str:
     window = env.gates.get("window_seconds", 30)
     traffic = " with synthetic payments" if env.synthetic_traffic.get("enabled") else ""
     return f"{window} s window{traffic}; inconclusive -> {env.inconclusive}"
+
+
+def _loadtest_steps(env: Environment) -> tuple[Step, ...]:
+    """The go-live load test, where the environment requires one (`loadtest: {required: true}`)."""
+    if not env.loadtest.get("required"):
+        return ()
+    users, duration = env.loadtest.get("users", 10), env.loadtest.get("duration", 20)
+    return (Step("loadtest", detail=f"{users} users for {duration} s on the entry point; its SLO must pass"),)

@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from release.tasks import databases, flags, inspecting, local, releasing
+from release.tasks import databases, flags, inspecting, loadtesting, local, releasing
 
 ns = Collection()
 for task in (
@@ -15,6 +15,7 @@ for task in (
     databases.restore,
     flags.flags,
     flags.rollout,
+    loadtesting.loadtest,
 ):
     ns.add_task(task)
 ns.add_collection(local.collection)

@@ -1,0 +1,19 @@
+"""What the load tests run with: small, fast users and thresholds a healthy service meets on loopback."""
+
+from loadtests import slo
+
+# Small, fast users so that a run of a few seconds has hundreds of requests and dozens of payments.
+QUICK_KNOBS = {
+    "GOLIVE_LOADTEST_THINK_MIN": "0.05",
+    "GOLIVE_LOADTEST_THINK_MAX": "0.2",
+    "GOLIVE_LOADTEST_ADMIN_THINK_MIN": "0.3",
+    "GOLIVE_LOADTEST_ADMIN_THINK_MAX": "0.8",
+    "GOLIVE_LOADTEST_POLL_SECONDS": "0.1",
+    "GOLIVE_LOADTEST_SETTLE_SECONDS": "5",
+    "GOLIVE_LOADTEST_RETRY_SHARE": "0.2",
+    "GOLIVE_LOADTEST_PHONE_ENDINGS": "00,00,00,32",  # a quarter of the payers cancel: the system must say so
+}
+# What these tests hold the service to: met easily on loopback, missed when Daraja answers slowly.
+TEST_THRESHOLDS = slo.Thresholds(
+    p95_ms=500, p99_ms=1500, max_failure_ratio=0.01, min_requests=50, min_payment_success=0.95, min_payments=5
+)

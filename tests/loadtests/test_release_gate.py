@@ -1,0 +1,121 @@
+"""The go-live load test on a throwaway `local` environment (embedded PostgreSQL, supervisord, the Daraja
+simulator, two service instances on free ports; tests/release/local_harness.py), through the real CLI:
+
+- a release whose environment requires a load test runs it after the gates and records its figures;
+- `fab loadtest` against the running environment (admin key resolved from its database, two workers) passes;
+- a release with an injected slow endpoint passes the gates' window but misses the load test's SLO and is
+  rolled back to the previous release, the failed load test in its audit record.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.loadtests.quick import QUICK_KNOBS, TEST_THRESHOLDS
+from tests.release.local_harness import (
+    ROOT,
+    Fab,
+    LocalStage,
+    VersionRepo,
+    bring_down,
+    replace_once,
+    seed_wheelhouses,
+    short_tmp,
+    write_environment,
+)
+
+pytestmark = pytest.mark.slow
+
+RELEASED, ROLLED_BACK = 0, 1
+SLOW = "    await __import__('asyncio').sleep(1.0)  # injected: a slow endpoint\n"
+
+
+@dataclass
+class World:
+    repo: VersionRepo
+    fab: Fab
+    stage: LocalStage
+
+    def version(self, tag: str) -> str:
+        return self.repo.sha(tag)[:12]
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    base = short_tmp("gl-lt-")
+    stage = None
+    try:
+        repo = VersionRepo.copy_of(ROOT, base / "repo")
+        payments = repo.read("app/api/payments.py")
+        signature = "async def list_packages(svc: ServicesDep) -> list[PackageOut]:\n"
+        repo.version("slow-packages", {"app/api/payments.py": replace_once(payments, signature, signature + SLOW)})
+        state = base / "ctl"
+        seed_wheelhouses(state / "artifacts")
+        slo = base / "slo.yml"
+        slo.write_text(yaml.safe_dump(TEST_THRESHOLDS.as_dict()))
+        env_file = base / "proof.yml"
+        loadtest = {"required": True, "users": 6, "spawn_rate": 6, "duration": 6, "slo": str(slo), "knobs": QUICK_KNOBS}
+        write_environment(env_file, base / "env", loadtest=loadtest)
+        stage = LocalStage(env_file, state)
+        yield World(repo, Fab(repo.path, state, env_file), stage)
+    finally:
+        leftovers = bring_down(stage, base) if stage is not None else []
+        shutil.rmtree(base, ignore_errors=True)
+        assert not leftovers, f"processes of the test environment were left running: {leftovers}"
+
+
+def _runs(world: World) -> list[Path]:
+    folder = world.stage.state / "loadtests" / "proof"
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def test_dry_run_shows_the_load_test_after_the_gates(world: World):
+    result = world.fab.run("release", "--version", "v1", "--dry-run")
+    assert result.code == RELEASED, result
+    lines = result.output.splitlines()
+    observe = next(i for i, line in enumerate(lines) if line.strip().startswith("observe"))
+    assert lines[observe + 1].strip().startswith("loadtest: 6 users for 6 s"), result.output
+
+
+def test_a_release_runs_the_required_load_test_and_records_it(world: World):
+    result = world.fab.run("release", "--version", "v1")
+    assert result.code == RELEASED, result
+    assert "load test PASSED" in result.output
+    record = world.stage.audit_entries()[-1]
+    assert record["outcome"] == "released"
+    loadtest = record["loadtest"]
+    assert loadtest["passed"] is True and all(check["passed"] for check in loadtest["checks"].values())
+    assert loadtest["figures"]["requests"] >= 50 and loadtest["figures"]["payments"] >= 5
+    assert len(_runs(world)) == 1 and (_runs(world)[0] / "report.html").is_file()
+
+
+def test_fab_loadtest_against_the_running_environment_with_two_workers(world: World):
+    before = len(_runs(world))
+    result = world.fab.run("loadtest", "--workers", "2", "--duration", "5")
+    assert result.code == 0, result
+    assert "load test PASSED" in result.output and "2 workers" in result.output
+    assert len(_runs(world)) == before + 1
+    record = world.stage.audit_entries()[-1]
+    assert record["kind"] == "loadtest" and record["loadtest"]["workers"] == 2
+    assert record["loadtest"]["checks"]["requests"]["passed"]
+
+
+def test_a_slow_release_misses_the_slo_and_is_rolled_back(world: World):
+    good = world.stage.current()
+    assert good is not None and good.endswith(world.version("v1"))
+    result = world.fab.run("release", "--version", "slow-packages")
+    assert result.code == ROLLED_BACK, result
+    assert "load test FAILED" in result.output and "missed its SLO" in result.output
+    record = world.stage.audit_entries()[-1]
+    assert record["outcome"] == "rolled back" and record["gate_verdict"] == "pass"  # the gates' window passed
+    assert record["loadtest"]["passed"] is False
+    failed = {name for name, check in record["loadtest"]["checks"].items() if not check["passed"]}
+    assert failed & {"p95", "p99"}, record["loadtest"]
+    assert record["loadtest"]["figures"]["p95_ms"] >= 1000
+    world.stage.assert_consistent(good)  # every instance back on v1
