@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 
@@ -109,3 +110,28 @@ def service_factory(db_url: str, simulator: Simulator, state_dir: Path):
 def db(db_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(db_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def chain_url() -> Iterator[str]:
+    """The chain simulator for the session (payouts, /api/blockchain/health): started on first use."""
+    from tests.simulators.chain.chain_harness import run_chain  # noqa: PLC0415 (only tests that use it pay)
+
+    with run_chain() as running:
+        yield running.url
+
+
+@pytest.fixture(scope="session")
+def chain_control_http() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def control(chain_url: str, chain_control_http: httpx.Client):
+    """The chain simulator's /__chain__ API, the chain reset to its startup state."""
+    from tests.simulators.chain.chain_harness import Control  # noqa: PLC0415
+
+    control = Control(chain_url, chain_control_http)
+    control.reset()
+    return control

@@ -18,7 +18,6 @@ def units(usdt_amount: Decimal, decimals: int) -> int:
 
 
 async def start_payouts(ctx: PayoutContext, limit: int = 200) -> int:
-    decimals = await ctx.decimals()
     started = 0
     async with ctx.pool.connection() as conn:
         cursor = await conn.execute(
@@ -26,7 +25,11 @@ async def start_payouts(ctx: PayoutContext, limit: int = 200) -> int:
             " WHERE p.state = 'paid' ORDER BY p.settled_at NULLS FIRST LIMIT %s",
             (limit,),
         )
-        for payment_id, wallet, usdt_amount in await cursor.fetchall():
+        due = await cursor.fetchall()
+        if not due:
+            return 0  # nothing to pay: the chain is not even asked (a worker runs fine while it is away)
+        decimals = await ctx.decimals()
+        for payment_id, wallet, usdt_amount in due:
             async with conn.transaction():
                 moved = await repository.move(
                     conn,

@@ -18,6 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup  # a BaseExceptionGroup: `except Exception` misses it
 
 from app.payments.service import PAYMENTS_FEATURE
+from tests.simulators.chain.chain_harness import TREASURY_KEY
 from tests.support.service import RunningService, new_admin_key
 
 pytestmark = [
@@ -72,8 +73,10 @@ def _fuzz(operation: APIOperation, mode: GenerationMode, base_url: str, headers:
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["valid", "invalid"])
 def test_no_input_makes_a_server_error(
-    capsys: pytest.CaptureFixture[str], service: RunningService, sim, admin_key: str, flags_restored, mode
+    capsys: pytest.CaptureFixture[str], service_factory, chain_url, sim, admin_key: str, flags_restored, mode
 ):
+    # With a chain to ask, so that /api/blockchain/health's 503 would mean a fault, not a missing node.
+    service: RunningService = service_factory(chain_rpc_url=chain_url, treasury_private_key=TREASURY_KEY)
     schema = schemathesis.openapi.from_url(f"{service.url}/openapi.json", timeout=10)
     operations = [result.ok() for result in schema.get_all_operations()]
     documented = {

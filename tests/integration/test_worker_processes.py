@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from app.db import migrator
+from app.worker.registry import SWEEPS
 from tests.support.metrics import Scrape
 from tests.support.processes import ROOT, free_port, wait_until
 from tests.support.service import phone, start_service
@@ -122,7 +123,7 @@ def test_once_runs_every_sweep_or_refuses_while_another_worker_leads(workers, fr
     assert done.returncode == 0, done.stderr
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["leader"] is True and summary["errors"] == {}
-    assert set(summary["handled"]) == {"callbacks", "stk_query", "stale_initiated", "cases", "census"}
+    assert set(summary["handled"]) == {name for name, _ in SWEEPS}
     assert _live_holder(fresh_db) is None  # released on exit
 
     workers("resident")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,28 +20,9 @@ from app.db import migrator
 from app.db.pool import open_pool
 from app.payouts.sweeps import PAYOUT_SWEEPS, payout_context
 from app.settings import load_settings
-from tests.simulators.chain.chain_harness import TREASURY_KEY, Control, run_chain
+from tests.simulators.chain.chain_harness import TREASURY_KEY, Control
 
 TREASURY = Account.from_key(TREASURY_KEY).address
-
-
-@pytest.fixture(scope="session")
-def chain_url() -> Iterator[str]:
-    with run_chain() as running:
-        yield running.url
-
-
-@pytest.fixture(scope="session")
-def control_http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=30) as http:
-        yield http
-
-
-@pytest.fixture
-def control(chain_url: str, control_http: httpx.Client) -> Control:
-    control = Control(chain_url, control_http)
-    control.reset()
-    return control
 
 
 class PayoutWorld:
