@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from release.tasks import databases, flags, inspecting, local, releasing
+from release.tasks import checking, databases, flags, inspecting, local, releasing
 
 ns = Collection()
 for task in (
@@ -15,6 +15,8 @@ for task in (
     databases.restore,
     flags.flags,
     flags.rollout,
+    checking.check,
+    checking.signoff,
 ):
     ns.add_task(task)
 ns.add_collection(local.collection)
