@@ -126,3 +126,21 @@ def share(items: list[Item]) -> Share:
         person=sum(1 for i in items if i.kind == "manual" and not i.machine),
         not_applicable=sum(1 for i in items if i.kind == "not applicable"),
     )
+
+
+def mismatches(boxes: list[Any], items: list[Item]) -> list[str]:
+    """How the catalogue differs from the checklist's boxes (checks.checklist.Box), in checklist order: a box
+    without an entry, an entry whose text or section drifted, an entry for no box. Empty when they agree."""
+    problems = []
+    by_text = {item.text: item for item in items}
+    matched: set[str] = set()
+    for box in boxes:
+        item = by_text.get(box.text)
+        if item is None:
+            problems.append(f"line {box.line}: no catalogue entry for box {box.text!r} ({box.where})")
+            continue
+        matched.add(item.id)
+        if item.section != box.where:
+            problems.append(f"{item.id}: section {item.section!r}, the checklist says {box.where!r}")
+    problems += [f"{item.id}: {item.text!r} is not a box of the checklist" for item in items if item.id not in matched]
+    return problems

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -127,8 +128,10 @@ def offers(host: str, port: int, version: ssl.TLSVersion, timeout: float = 10) -
     context.verify_mode = ssl.CERT_NONE
     try:
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
-        context.minimum_version = version
-        context.maximum_version = version
+        with warnings.catch_warnings():  # deprecated on purpose: the point is to offer them
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = version
+            context.maximum_version = version
     except (ValueError, ssl.SSLError):
         return None
     try:
