@@ -65,7 +65,11 @@ def sources(ctx: Context) -> list[tuple[str, str]]:
             return [(host, f"journalctl {units} -n {lines} --no-pager -o cat") for host in ctx.env.web_hosts]
         configured = [f"{ctx.env.root}/logs/{i.name}.log" for i in ctx.env.instances]
     return [
-        (host, f'for f in {" ".join(shlex.quote(p) for p in configured)}; do tail -n {lines} "$f"; done')
+        (
+            host,
+            f"for f in {' '.join(shlex.quote(p) for p in configured)}; "
+            f'do test -r "$f" || {{ echo "cannot read $f"; exit 3; }}; tail -n {lines} "$f"; done',
+        )
         for host in ctx.env.web_hosts
     ]
 
@@ -88,8 +92,9 @@ def clean(ctx: Context, args: dict[str, Any]) -> Result:
     for host, command in sources(ctx):
         commands.append(f"[{host}] {command}")
         answer = ctx.transport(host).run(command, timeout=60, check=False)
-        if answer.code != 0 and not answer.output:
-            return failed(f"{host}: cannot read the service logs (exit {answer.code})", command)
+        if answer.code != 0:
+            why = (answer.output.strip().splitlines() or [f"exit {answer.code}"])[-1][:200]
+            return failed(f"{host}: the service logs are missing or unreadable ({why})", command)
         scanned += answer.output.count("\n")
         findings += scan(host, answer.output, secrets)
     shown = "; ".join(commands)
@@ -107,7 +112,10 @@ def errors(ctx: Context, args: dict[str, Any]) -> Result:
     commands = []
     for host, command in sources(ctx):
         commands.append(f"[{host}] {command}")
-        output = ctx.transport(host).run(command, timeout=60, check=False).output
+        answer = ctx.transport(host).run(command, timeout=60, check=False)
+        if answer.code != 0:
+            return failed(f"{host}: the service logs are missing or unreadable", command)
+        output = answer.output
         scanned += output.count("\n")
         count += sum(1 for line in output.splitlines() if '"level": "ERROR"' in line or '"level":"ERROR"' in line)
     shown = "; ".join(commands)
