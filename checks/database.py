@@ -8,6 +8,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Any
 
@@ -27,16 +28,18 @@ def _where(url: str) -> tuple[str, str, str]:
 def app_db(ctx: Context, command: str) -> tuple[int, str]:
     """`python -m app.db <command>` from the repository, the URL in its environment (never on its command line)."""
     assert ctx.db_url is not None
-    env = {**os.environ, "GOLIVE_DATABASE_URL": ctx.db_url, "GOLIVE_ENV": "local"}
-    done = subprocess.run(
-        [sys.executable, "-m", "app.db", command],
-        cwd=ctx.repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    with tempfile.TemporaryDirectory(prefix="golive-appdb-") as scratch:
+        # GOLIVE_ENV=local makes throwaway secrets (unused here) in a scratch folder, not in anyone's state.
+        env = {**os.environ, "GOLIVE_DATABASE_URL": ctx.db_url, "GOLIVE_ENV": "local", "GOLIVE_STATE_DIR": scratch}
+        done = subprocess.run(
+            [sys.executable, "-m", "app.db", command],
+            cwd=ctx.repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
     return done.returncode, (done.stdout + done.stderr).strip()
 
 
