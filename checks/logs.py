@@ -21,7 +21,7 @@ SECRET_PAIR = re.compile(
     r"(?i)\b(password|passwd|secret|passkey|api[_-]?key|consumer[_-]?key|access[_-]?token|private[_-]?key)"
     r"[\"']?\s*[:=]\s*[\"']?(?!\[REDACTED\])[A-Za-z0-9+/_\-.]{6,}"
 )
-BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!\[REDACTED\])[A-Za-z0-9+/_\-.=]{12,}")
+BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!\[REDACTED\])(?=[A-Za-z+/_\-.=]*[0-9])[A-Za-z0-9+/_\-.=]{12,}")
 URL_PASSWORD = re.compile(r"[a-z]+://[^\s:/@]+:(?!\[REDACTED\])[^\s@/]{3,}@")
 
 
