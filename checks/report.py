@@ -71,6 +71,12 @@ def _row(outcome: Outcome) -> dict[str, Any]:
     }
 
 
+def required_label(kind: str, required: bool) -> str:
+    if kind != "automated":
+        return "person" if kind == "manual" else "-"
+    return "yes" if required else "no"
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -90,7 +96,7 @@ def as_markdown(report: dict[str, Any]) -> str:
     ]
     for row in report["results"]:
         lines.append(
-            f"| {row['id']} | {row['status']} | {'yes' if row['required'] else 'no'} | {_cell(row['text'])} "
+            f"| {row['id']} | {row['status']} | {required_label(row['kind'], row['required'])} | {_cell(row['text'])} "
             f"| {_cell(row['detail'])} | {_cell(row['command'])} |"
         )
     return "\n".join(lines) + "\n"
@@ -121,7 +127,7 @@ def table(run: PhaseRun, *, wide: bool = False) -> Table:
         row = [
             outcome.item.id,
             f"[{STYLE[status]}]{status}[/]",
-            "yes" if outcome.required else "no",
+            required_label(outcome.item.kind, outcome.required),
             outcome.item.text,
             outcome.result.detail,
         ]

@@ -111,7 +111,8 @@ def run_phase(
             result = done[key][0]
             if result.status == Status.NEEDS_SIGNOFF and item.id in standing:
                 result = manual_result(item, ctx.env.name, standing[item.id])
-        outcome = Outcome(item, result, is_required(item, advisory), time.monotonic() - started)
+        required = item.check is not None and is_required(item, advisory)  # a person's box never blocks a run
+        outcome = Outcome(item, result, required, time.monotonic() - started)
         outcomes[item.id] = outcome
         if progress:
             progress(outcome)
