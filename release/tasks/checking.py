@@ -25,8 +25,8 @@ def check(c, env=None, phase=None, wide=False) -> None:
     """Run a phase's checks: a table (pass / fail / could not check / needs sign-off / not applicable, with
     the evidence), JSON and Markdown reports under state/checks/<env>/. Exits 1 when a required check fails
     (or could not check, where the environment says `unverified: fail`)."""
-    if not phase:
-        raise Exit(f"--phase is required: {', '.join(PHASES)} or all", code=int(Outcome.REFUSED))
+    if phase not in (*PHASES, "all"):
+        raise Exit(f"unknown phase {phase!r}: --phase is one of {', '.join(PHASES)}, all", code=int(Outcome.REFUSED))
     target = environment(env)
     reporter = Reporter()
     try:

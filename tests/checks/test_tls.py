@@ -11,7 +11,9 @@ import pytest
 
 from checks.model import Status
 from checks.tls import certificate, legacy_refused
-from tests.checks.tls_support import TlsServer, pki
+from checks.websecurity import redirect_https
+from tests.checks.tls_support import PlainServer, TlsServer, pki
+from tests.support.processes import free_port
 
 NOW = datetime.now(UTC)
 
@@ -98,3 +100,29 @@ def test_plain_http_entry_is_not_applicable_locally_but_fails_in_production(make
     assert certificate(make_context(entry_url="http://127.0.0.1:9"), {}).status == Status.NOT_APPLICABLE
     production = make_context(entry_url="http://127.0.0.1:9", name="production")
     assert certificate(production, {}).status == Status.FAIL
+
+
+@pytest.mark.parametrize(("redirects", "status"), [(True, Status.PASS), (False, Status.FAIL)])
+def test_plain_http_must_redirect_to_https(make_context, ca, serve, redirects, status):
+    server = serve([ca.leaf(), ca.intermediate])
+    plain = PlainServer(f"https://localhost:{server.port}" if redirects else None)
+    try:
+        ctx = make_context(
+            entry_url=f"https://localhost:{server.port}",
+            checks={"tls_ca_file": str(ca.ca_file), "http_port": plain.port},
+        )
+        result = redirect_https(ctx, {})
+    finally:
+        plain.stop()
+    assert result.status == status, result.detail
+    if redirects:
+        assert f"/api/health -> 301 https://localhost:{server.port}/api/health" in result.detail
+    else:
+        assert "answered 200 without a redirect to https" in result.detail
+
+
+def test_nothing_answering_plain_http_fails(make_context, ca, serve):
+    server = serve([ca.leaf(), ca.intermediate])
+    ctx = make_context(entry_url=f"https://localhost:{server.port}", checks={"http_port": free_port()})
+    result = redirect_https(ctx, {})
+    assert result.status == Status.FAIL and "nothing answers plain HTTP" in result.detail
