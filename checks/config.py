@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     # and whether "could not check" on a required check stops the release (fail) or is reported (warn).
     "advisory": [],
     "unverified": "fail",
+    # Whether a person's box still unsigned blocks (fail: the release waits for the sign-offs) or is listed (warn).
+    "unsigned": "warn",
 }
 
 
@@ -65,6 +67,7 @@ def merged(overrides: dict[str, Any] | None) -> dict[str, Any]:
     unknown = sorted(set(overrides) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"unknown checks setting(s): {', '.join(unknown)} (known: {', '.join(DEFAULTS)})")
-    if overrides.get("unverified", "fail") not in ("fail", "warn"):
-        raise ValueError("checks setting unverified must be fail or warn")
+    for key in ("unverified", "unsigned"):
+        if overrides.get(key, "fail") not in ("fail", "warn"):
+            raise ValueError(f"checks setting {key} must be fail or warn")
     return {**DEFAULTS, **overrides}

@@ -34,6 +34,7 @@ class PhaseRun:
     phase: str
     outcomes: list[Outcome]
     unverified_policy: str  # fail | warn
+    unsigned_policy: str = "warn"  # fail: a person's box not signed blocks too
 
     def with_status(self, status: Status, required: bool | None = None) -> list[Outcome]:
         return [o for o in self.outcomes if o.result.status == status and (required is None or o.required == required)]
@@ -49,7 +50,8 @@ class PhaseRun:
     @property
     def blocking(self) -> list[Outcome]:
         """What stops a release and makes `fab check` exit non-zero."""
-        return self.failed + (self.unverified if self.unverified_policy == "fail" else [])
+        unsigned = self.with_status(Status.NEEDS_SIGNOFF) if self.unsigned_policy == "fail" else []
+        return self.failed + (self.unverified if self.unverified_policy == "fail" else []) + unsigned
 
     def counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -117,7 +119,7 @@ def run_phase(
         if progress:
             progress(outcome)
     ordered = [outcomes[item.id] for item in chosen]
-    return PhaseRun(ctx.env.name, phase, ordered, ctx.config["unverified"])
+    return PhaseRun(ctx.env.name, phase, ordered, ctx.config["unverified"], ctx.config["unsigned"])
 
 
 def _run_one(function: registry.CheckFunction, ctx: Context, args: dict[str, Any]) -> Result:

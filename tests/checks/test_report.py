@@ -95,3 +95,9 @@ def test_json_and_markdown_reports(tmp_path):
     json_path, md_path = report.write(document, tmp_path)
     assert json.loads(json_path.read_text())["phase"] == "pre-deploy"
     assert (tmp_path / "latest-pre-deploy.md").read_text() == md_path.read_text()
+
+
+def test_unsigned_boxes_block_only_where_the_environment_says_so():
+    outcome = Outcome(_item("a", signoff="QA Lead", why="human"), Result(Status.NEEDS_SIGNOFF, "QA Lead signs"), False)
+    assert PhaseRun("production", "pre-deploy", [outcome], "fail", "fail").blocking == [outcome]
+    assert PhaseRun("local", "pre-deploy", [outcome], "fail", "warn").blocking == []
