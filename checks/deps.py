@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tarfile
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -104,9 +105,32 @@ def audit(pins: list[str], env: dict[str, str] | None = None, timeout: float = 3
     return Result(result.status, result.detail, shown, result.value)
 
 
+def artifact_pins(path: Path) -> list[str]:
+    """The pins of a release artifact's wheelhouse (its requirements.txt): exactly what its hosts install."""
+    with tarfile.open(path) as archive:
+        member = archive.extractfile("requirements.txt")
+        if member is None:
+            return []
+        return [line.strip() for line in member.read().decode().splitlines() if "==" in line]
+
+
+def _deployed_artifact(ctx: Context) -> Path | None:
+    try:
+        release = ctx.last_release()
+    except Exception:  # an unreadable audit log: fall back to the controller's pins
+        return None
+    name = ((release or {}).get("artifact") or {}).get("name")
+    path = ctx.state / "artifacts" / str(name)
+    return path if name and path.is_file() else None
+
+
 @check("deps.vulnerabilities")
 def vulnerabilities(ctx: Context, args: dict[str, Any]) -> Result:
-    pins = runtime_pins()
+    """The released artifact's pins when it is at hand (what runs), else this controller's installed runtime."""
+    artifact = _deployed_artifact(ctx)
+    pins = artifact_pins(artifact) if artifact else runtime_pins()
     if not pins:
         return unverified(f"could not check: {ROOT_DISTRIBUTION} is not installed here, so its pins are unknown")
-    return audit(pins)
+    result = audit(pins)
+    source = f"the wheelhouse of {artifact.name}" if artifact else "this controller's installed runtime"
+    return Result(result.status, f"{result.detail} ({source})", result.command, result.value)

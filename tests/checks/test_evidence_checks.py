@@ -3,8 +3,10 @@ test and coverage reports, pip-audit's verdict, the audit log (releases, rollbac
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import tarfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -217,3 +219,17 @@ def test_release_record_evidence(make_context, tmp_path):
     assert releases.artifact(ctx, {}).status == Status.FAIL
     ctx = make_context(record={**record, "irreversible": ["0002"]})
     assert releases.rollback_compatible(ctx, {}).status == Status.FAIL
+
+
+def test_the_released_artifacts_pins_are_audited_when_at_hand(make_context, tmp_path):
+    artifact = tmp_path / "state" / "artifacts" / "golive-abc.tar.gz"
+    artifact.parent.mkdir(parents=True)
+    pins = b"idna==3.7\njinja2==2.10\n"
+    with tarfile.open(artifact, "w:gz") as archive:
+        info = tarfile.TarInfo("requirements.txt")
+        info.size = len(pins)
+        archive.addfile(info, io.BytesIO(pins))
+    assert deps.artifact_pins(artifact) == ["idna==3.7", "jinja2==2.10"]
+    ctx = make_context(record={"release_id": "r1", "artifact": {"name": artifact.name}})
+    assert deps._deployed_artifact(ctx) == artifact
+    assert deps._deployed_artifact(make_context()) is None
