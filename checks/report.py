@@ -116,12 +116,10 @@ def write(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:
     return json_path, md_path
 
 
-def table(run: PhaseRun, *, wide: bool = False) -> Table:
+def table(run: PhaseRun) -> Table:
     table = Table(title=f"{run.env}: {run.phase}", title_justify="left", show_lines=False)
-    for column in ("id", "status", "req", "box", "evidence"):
+    for column in ("id", "status", "req", "box", "evidence", "command"):
         table.add_column(column, overflow="fold")
-    if wide:
-        table.add_column("command", overflow="fold")
     for outcome in run.outcomes:
         status = outcome.result.status
         row = [
@@ -130,15 +128,14 @@ def table(run: PhaseRun, *, wide: bool = False) -> Table:
             required_label(outcome.item.kind, outcome.required),
             outcome.item.text,
             outcome.result.detail,
+            outcome.result.command,
         ]
-        if wide:
-            row.append(outcome.result.command)
         table.add_row(*row)
     return table
 
 
-def print_run(console: Console, run: PhaseRun, share: Share, paths: tuple[Path, Path] | None, *, wide: bool) -> None:
-    console.print(table(run, wide=wide))
+def print_run(console: Console, run: PhaseRun, share: Share, paths: tuple[Path, Path] | None) -> None:
+    console.print(table(run))
     counts = ", ".join(f"{count} {status}" for status, count in sorted(run.counts().items()))
     console.print(f"{counts}; verdict: [bold]{verdict(run)}[/bold]")
     console.print(f"automated: {share.describe()}")

@@ -18,10 +18,9 @@ from release.tasks.context import database_url, environment
     help={
         "env": "target environment: local, lab, staging, production",
         "phase": f"one of {', '.join(PHASES)}, or all",
-        "wide": "also show the command each check ran",
     }
 )
-def check(c, env=None, phase=None, wide=False) -> None:
+def check(c, env=None, phase=None) -> None:
     """Run a phase's checks: a table (pass / fail / could not check / needs sign-off / not applicable, with
     the evidence), JSON and Markdown reports under state/checks/<env>/. Exits 1 when a required check fails
     (or could not check, where the environment says `unverified: fail`)."""
@@ -39,7 +38,7 @@ def check(c, env=None, phase=None, wide=False) -> None:
         run, _, paths = phases.run(target, db_url, phase, progress=phases.progress_line(reporter.line))
     except ValueError as exc:
         raise Exit(str(exc), code=int(Outcome.REFUSED)) from None
-    print_run(reporter.console, run, share(load()), paths, wide=wide)
+    print_run(reporter.console, run, share(load()), paths)
     if run.blocking:
         raise Exit(code=1)
 
