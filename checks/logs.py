@@ -5,6 +5,7 @@ A finding is reported by file, line and kind, its value masked."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from dataclasses import dataclass
@@ -15,8 +16,9 @@ from checks.model import Result, failed, passed
 from checks.registry import check
 from checks.settings import SECRET_NAMES
 
-# A full number as the service would see it: 2547XXXXXXXX / 2541XXXXXXXX, +254…, 07XXXXXXXX, 01XXXXXXXX.
-PHONE = re.compile(r"(?<![0-9A-Za-z.])(?:\+?254|0)[17][0-9]{8}(?![0-9])")
+# A full number as the service would see it: 2547XXXXXXXX / 2541XXXXXXXX, +254…, 07XXXXXXXX, 01XXXXXXXX, with the
+# service's own boundaries (app/observability/logging_json.py): not inside a longer number, word, id or decimal.
+PHONE = re.compile(r"(?<![0-9A-Za-z+])(?<![0-9][.\-])(?:\+?254|0)[17][0-9]{8}(?![0-9A-Za-z])(?![.\-][0-9])")
 SECRET_PAIR = re.compile(
     r"(?i)\b(password|passwd|secret|passkey|api[_-]?key|consumer[_-]?key|access[_-]?token|private[_-]?key)"
     r"[\"']?\s*[:=]\s*[\"']?(?!\[REDACTED\])[A-Za-z0-9+/_\-.]{6,}"
@@ -31,27 +33,42 @@ class Finding:
     line: int
     kind: str
     masked: str
+    where: str = ""  # for a JSON log line: its logger and the field holding the finding
+
+    def describe(self) -> str:
+        return f"{self.source} line {self.line}: {self.kind} {self.masked}" + (f" ({self.where})" if self.where else "")
+
+
+def _where(line: str, needle: str) -> str:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return ""
+    if not isinstance(entry, dict):
+        return ""
+    fields = [str(key) for key, value in entry.items() if needle in json.dumps(value, ensure_ascii=False)]
+    return f"logger {entry.get('logger', '?')}, field {', '.join(fields) or '?'}"
 
 
 def _mask(value: str) -> str:
     return value[:3] + "*" * max(0, len(value) - 5) + value[-2:] if len(value) > 6 else "*" * len(value)
 
 
+PATTERNS = (
+    (SECRET_PAIR, "a secret-like key=value"),
+    (BEARER, "a credential"),
+    (URL_PASSWORD, "a URL with a password"),
+    (PHONE, "a full phone number"),
+)
+
+
 def scan(source: str, text: str, secrets: list[str]) -> list[Finding]:
     findings = []
     for number, line in enumerate(text.splitlines(), start=1):
-        for secret in secrets:
-            if secret in line:
-                findings.append(Finding(source, number, "a secret of the service's settings", "[not shown]"))
-        for pattern, kind in (
-            (SECRET_PAIR, "a secret-like key=value"),
-            (BEARER, "a credential"),
-            (URL_PASSWORD, "a URL with a password"),
-        ):
-            for match in pattern.finditer(line):
-                findings.append(Finding(source, number, kind, _mask(match.group())))
-        for match in PHONE.finditer(line):
-            findings.append(Finding(source, number, "a full phone number", _mask(match.group())))
+        hits = [("a secret of the service's settings", secret, "[not shown]") for secret in secrets if secret in line]
+        for pattern, kind in PATTERNS:
+            hits += [(kind, match.group(), _mask(match.group())) for match in pattern.finditer(line)]
+        findings += [Finding(source, number, kind, masked, _where(line, found)) for kind, found, masked in hits]
     return findings
 
 
@@ -101,7 +118,7 @@ def clean(ctx: Context, args: dict[str, Any]) -> Result:
     if scanned == 0:
         return failed("the service logs are empty or missing: nothing proves what they hold", shown)
     if findings:
-        listed = "; ".join(f"{f.source} line {f.line}: {f.kind} {f.masked}" for f in findings[:5])
+        listed = "; ".join(f.describe() for f in findings[:5])
         return failed(f"{len(findings)} findings in {scanned} lines: {listed}", shown, len(findings))
     return passed(f"{scanned} lines scanned: no secret, credential or full phone number", shown, 0)
 

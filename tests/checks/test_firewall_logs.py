@@ -110,3 +110,7 @@ def test_error_lines_are_counted(make_context):
 def test_scan_masks_what_it_finds():
     findings = scan("web1", "payer 254712345678 paid", [])
     assert [(f.kind, f.masked) for f in findings] == [("a full phone number", "254*******78")]
+    finding = scan("web1", '{"logger": "golive.payments", "msg": "ok", "payer": "0712345678"}', [])[0]
+    assert finding.where == "logger golive.payments, field payer" and "0712345678" not in finding.describe()
+    # Not a phone: ids and decimals the service's own redactor leaves alone too.
+    assert scan("web1", "merchant 12345-0712345678-1 took 10.0712345678 s", []) == []
