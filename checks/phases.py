@@ -44,7 +44,7 @@ def run(
 
 def progress_line(say: Callable[[str], None]) -> Callable[[Outcome], None]:
     def show(outcome: Outcome) -> None:
-        required = "" if outcome.required else " (advisory)"
+        required = " (advisory)" if outcome.item.kind == "automated" and not outcome.required else ""
         say(f"{outcome.item.id} {outcome.result.status}{required}: {outcome.result.detail[:160]}")
 
     return show
