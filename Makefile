@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo down run test test-fast lint format bench bench-release bench-loadtest infra-check infra-snapshot clean
+.PHONY: demo down run test test-fast test-report lint format bench bench-release bench-loadtest infra-check infra-snapshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: $(STAMP) lint
 ## test-fast: the inner loop — everything not marked slow
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow" -q
+
+## test-report: the whole suite, leaving the evidence the checks read (fab check: tests green, coverage >= 80 %)
+test-report: $(STAMP)
+	mkdir -p state/reports
+	$(BIN)/python -m pytest -q --junitxml=state/reports/junit.xml \
+		--cov=app --cov=release --cov=checks --cov-report=xml:state/reports/coverage.xml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import psycopg
 
 from app.observability.logging_json import redact_text, register_secret
+from checks import phases as check_phases
 from release import artifact as artifacts
 from release import backup as backups
 from release import balancers, gates, host_commands, loadtest_gate, lock, migrations_info, smoke
@@ -50,6 +51,10 @@ class GateFailed(Exception):
 
 class GateHeld(Exception):
     pass
+
+
+class ChecksFailed(Exception):
+    """A required check of the deployment checklist failed (checks/)."""
 
 
 def controller_identity() -> str:
@@ -266,6 +271,8 @@ class Engine:
                     run.record["pg"] = {"client": client, "server": server}
                     if client < server:
                         raise Refused(f"pg_dump {client} is older than the server ({server}): backups would fail")
+                elif step.action == "checks":
+                    self._checks("pre-deploy", run)
 
     def _build(self, run: Run) -> artifacts.Artifact:
         with self.reporter.step("artifact"):
@@ -375,6 +382,23 @@ class Engine:
     def _verify(self, release_id: str, run: Run) -> None:
         results = smoke.run(self.env, release_id, self.reporter)
         run.record["smoke"] = results
+        with self.reporter.step("checks: post-deploy"):
+            self._checks("post-deploy", run)
+
+    def _checks(self, phase: str, run: Run) -> None:
+        """A phase of the checklist (checks/); its summary goes into the audit record, its report to state/checks."""
+        result, _, paths = check_phases.run(
+            self.env,
+            self.db_url,
+            phase,
+            repo=self.repo,
+            state=self.state,
+            record=run.record,
+            progress=check_phases.progress_line(self.reporter.line),
+        )
+        run.record.setdefault("checks", {})[phase] = {**result.record(), "report": paths[0].name}
+        if result.blocking:
+            raise ChecksFailed(f"required {phase} checks failed: {', '.join(o.item.id for o in result.blocking)}")
 
     def _gates(self, run: Run) -> None:
         thresholds = gates.Thresholds.from_mapping(self.env.gates)

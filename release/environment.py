@@ -40,6 +40,7 @@ KNOWN_KEYS = {
     "chain_port",
     "worker",
     "loadtest",
+    "checks",  # settings of the deployment checks (checks/config.py has every key and its default)
 }
 LOADTEST_KEYS = {"required", "users", "duration", "spawn_rate", "workers", "max_requests", "slo", "knobs"}
 CHOICES = {
@@ -147,7 +148,7 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
     for key, allowed in CHOICES.items():
         if key in raw and raw[key] not in allowed:
             raise EnvironmentInvalid(f"environment {name}: {key} must be one of {', '.join(allowed)}, not {raw[key]!r}")
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"checks": dict(raw.get("checks") or {})}
     if raw.get("stack_outputs"):
         resolved = _stack_outputs(raw, name, repo)
         raw = {**raw, "hosts": resolved["hosts"], "entry_url": resolved["entry_url"]}

@@ -107,6 +107,7 @@ def plan_release(env: Environment, *, version: str, release_id: str, deployed: D
     preflight = [Step("lock", detail=f"lease for {env.lock_ttl_seconds} s")]
     preflight += [Step("reach", host) for hosts in env.hosts.values() for host in hosts]
     preflight += [Step("database", detail="reachable; pg_dump's major version >= the server's")]
+    preflight += [Step("checks", detail="pre-deploy checks (checks/catalogue.yml); a failed required one refuses")]
     keep_protected = {deployed.current, deployed.previous, release_id}
     prune = prunable((*deployed.releases, release_id), env.keep_releases, keep_protected)
     phases = (
@@ -122,7 +123,13 @@ def plan_release(env: Environment, *, version: str, release_id: str, deployed: D
         ),
         Phase("migrate", (Step("migrate", migrate_on, release_id, "alembic upgrade head, verified"),)),
         Phase("deploy", tuple(switch_steps(env, release_id, drain=True))),
-        Phase("verify", (Step("smoke", detail="health, version, M-Pesa auth, a payment end to end"),)),
+        Phase(
+            "verify",
+            (
+                Step("smoke", detail="health, version, M-Pesa auth, a payment end to end"),
+                Step("checks", detail="post-deploy checks (checks/catalogue.yml); a failed required one rolls back"),
+            ),
+        ),
         Phase("gates", (Step("observe", detail=_gates_detail(env)), *_loadtest_steps(env))),
         Phase("finish", (*(Step("prune", host, old) for host in web for old in prune), Step("unlock"))),
     )

@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from release.tasks import databases, flags, inspecting, loadtesting, local, releasing
+from release.tasks import checking, databases, flags, inspecting, loadtesting, local, releasing
 
 ns = Collection()
 for task in (
@@ -16,6 +16,8 @@ for task in (
     flags.flags,
     flags.rollout,
     loadtesting.loadtest,
+    checking.check,
+    checking.signoff,
 ):
     ns.add_task(task)
 ns.add_collection(local.collection)

@@ -1,0 +1,192 @@
+"""The service's own endpoints, as the checklist's curl lines call them: health (every instance), M-Pesa
+auth, blockchain health, version, response time, concurrent requests, the API description, recovery."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from checks.context import Context
+from checks.model import Result, failed, not_applicable, passed, worst
+from checks.registry import check
+from release.admin_client import AdminKeyMissing, admin_key
+
+
+def _call(ctx: Context, method: str, path: str, base: str | None = None, **kwargs: Any) -> httpx.Response | str:
+    """The response, or why there is none."""
+    try:
+        with ctx.http(base) as client:
+            return client.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        return f"{method} {(base or ctx.entry)}{path} got no answer ({type(exc).__name__}: {exc})"
+
+
+@check("http.health")
+def health(ctx: Context, args: dict[str, Any]) -> Result:
+    """Every instance directly (probes bypass the balancer) and the entry point."""
+    results = []
+    for base in dict.fromkeys([*ctx.env.instance_urls(), ctx.entry]):
+        answer = _call(ctx, "GET", "/api/health", base)
+        command = f"curl {base}/api/health"
+        if isinstance(answer, str):
+            results.append(failed(answer, command))
+        elif answer.status_code != 200:
+            results.append(failed(f"{base}: {answer.status_code} {answer.text[:120]}", command))
+        else:
+            body = answer.json()
+            results.append(passed(f"{base}: {body.get('status')}, database {body.get('database')}", command))
+    return worst(results)
+
+
+@check("http.version")
+def version(ctx: Context, args: dict[str, Any]) -> Result:
+    """Every instance runs the release this environment released, with its settings loaded (release id)."""
+    release = ctx.last_release()
+    expected = release.get("release_id") if release else None
+    results = []
+    for base in ctx.env.instance_urls():
+        answer = _call(ctx, "GET", "/api/version", base)
+        command = f"curl {base}/api/version"
+        if isinstance(answer, str):
+            results.append(failed(answer, command))
+            continue
+        body = answer.json()
+        running = body.get("release_id")
+        if expected and running != expected:
+            results.append(failed(f"{base} runs {running}, the release is {expected}", command, running))
+        elif running in (None, "dev"):
+            results.append(failed(f"{base} has no release id (GOLIVE_RELEASE_ID not loaded)", command, running))
+        else:
+            results.append(passed(f"{base}: {running}, schema {body.get('schema_revision')}", command, running))
+    return worst(results)
+
+
+@check("http.mpesa_auth")
+def mpesa_auth(ctx: Context, args: dict[str, Any]) -> Result:
+    command = f"curl -X POST {ctx.entry}/api/mpesa/test-auth"
+    answer = _call(ctx, "POST", "/api/mpesa/test-auth")
+    if isinstance(answer, str):
+        return failed(answer, command)
+    if answer.status_code != 200:
+        return failed(f"{answer.status_code}: {answer.text[:200]}", command, answer.status_code)
+    return passed(answer.json().get("detail", "ok"), command, answer.status_code)
+
+
+@check("http.blockchain_health")
+def blockchain_health(ctx: Context, args: dict[str, Any]) -> Result:
+    command = f"curl {ctx.entry}/api/blockchain/health"
+    answer = _call(ctx, "GET", "/api/blockchain/health")
+    if isinstance(answer, str):
+        return failed(answer, command)
+    if answer.status_code == 404:
+        return failed("404: this release has no /api/blockchain/health endpoint (the chain is not checked)", command)
+    if answer.status_code != 200:
+        return failed(f"{answer.status_code}: {answer.text[:200]}", command, answer.status_code)
+    return passed(f"chain answers: {answer.text[:160]}", command, answer.status_code)
+
+
+@check("http.integrations")
+def integrations(ctx: Context, args: dict[str, Any]) -> Result:
+    return worst([mpesa_auth(ctx, args), blockchain_health(ctx, args)])
+
+
+@check("http.response_time")
+def response_time(ctx: Context, args: dict[str, Any]) -> Result:
+    count, limit = int(ctx.config["response_time_requests"]), float(ctx.config["max_response_seconds"])
+    path = args.get("path", "/api/health")
+    command = f'{count} x curl -w "%{{time_total}}" {ctx.entry}{path}'
+    timings = []
+    with ctx.http() as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            try:
+                answer = client.get(path)
+            except httpx.HTTPError as exc:
+                return failed(f"GET {path} got no answer: {type(exc).__name__}", command)
+            timings.append(time.perf_counter() - started)
+            if answer.status_code >= 500:
+                return failed(f"GET {path} answered {answer.status_code}", command)
+    p95 = statistics.quantiles(timings, n=20)[-1] if len(timings) > 1 else timings[0]
+    detail = f"p95 {p95 * 1000:.0f} ms, max {max(timings) * 1000:.0f} ms over {count} requests (at most {limit:g} s)"
+    return (passed if p95 <= limit else failed)(detail, command, round(p95, 4))
+
+
+@check("http.concurrency")
+def concurrency(ctx: Context, args: dict[str, Any]) -> Result:
+    count = int(ctx.config["concurrent_requests"])
+    path = "/api/health"  # the process and its database pool, outside the rate limit (gates judge the API)
+    command = f"{count} concurrent GET {ctx.entry}{path}"
+
+    def one(_: int) -> int | str:
+        answer = _call(ctx, "GET", path)
+        return answer if isinstance(answer, str) else answer.status_code
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        answers = list(pool.map(one, range(count)))
+    elapsed = time.perf_counter() - started
+    bad = [a for a in answers if a != 200]
+    if bad:
+        return failed(f"{len(bad)} of {count} concurrent requests failed: {bad[0]}", command, len(bad))
+    return passed(f"{count} concurrent requests all answered 200 in {elapsed:.2f} s", command, round(elapsed, 3))
+
+
+@check("http.openapi")
+def openapi(ctx: Context, args: dict[str, Any]) -> Result:
+    command = f"curl {ctx.entry}/openapi.json"
+    answer = _call(ctx, "GET", "/openapi.json")
+    if isinstance(answer, str):
+        return failed(answer, command)
+    if answer.status_code != 200:
+        return failed(f"the API description is not published: {answer.status_code}", command)
+    paths = answer.json().get("paths", {})
+    if "/api/payments" not in paths:
+        return failed("the published description lacks /api/payments", command)
+    return passed(f"published: {len(paths)} paths", command, len(paths))
+
+
+def admin_headers(ctx: Context) -> dict[str, str] | str:
+    if ctx.db_url is None:
+        return "no database to find the release tooling's admin key"
+    try:
+        return {"x-api-key": admin_key(ctx.env, ctx.db_url, ctx.state)}
+    except AdminKeyMissing as exc:
+        return str(exc)
+
+
+@check("http.admin_endpoint")
+def admin_endpoint(ctx: Context, args: dict[str, Any]) -> Result:
+    """An admin endpoint answers 200 with the release tooling's key (args: path)."""
+    path = args["path"]
+    command = f"curl -H 'x-api-key: <release tooling key>' {ctx.entry}{path}"
+    headers = admin_headers(ctx)
+    if isinstance(headers, str):
+        return failed(headers, command)
+    answer = _call(ctx, "GET", path, headers=headers)
+    if isinstance(answer, str):
+        return failed(answer, command)
+    if answer.status_code == 404:
+        return failed(f"404: this release has no {path}", command, 404)
+    if answer.status_code != 200:
+        return failed(f"{answer.status_code}: {answer.text[:200]}", command, answer.status_code)
+    return passed(f"{path} answers: {answer.text[:160]}", command, 200)
+
+
+@check("balancer.answers")
+def balancer_answers(ctx: Context, args: dict[str, Any]) -> Result:
+    """The load balancer answers on the entry point and routes /api/health to an instance."""
+    if ctx.env.load_balancer == "none":
+        return not_applicable(f"{ctx.env.name} has no load balancer (one entry port)")
+    command = f"curl {ctx.entry}/api/health"
+    answer = _call(ctx, "GET", "/api/health")
+    if isinstance(answer, str):
+        return failed(f"the {ctx.env.load_balancer} does not answer: {answer}", command)
+    if answer.status_code in (502, 503, 504):
+        return failed(
+            f"the {ctx.env.load_balancer} answers {answer.status_code}: no healthy instance behind it", command
+        )
+    return passed(f"the {ctx.env.load_balancer} answers {answer.status_code}", command, answer.status_code)

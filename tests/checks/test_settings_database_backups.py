@@ -1,0 +1,169 @@
+"""Settings and secrets (read from the settings file as the service loads them, never shown), M-Pesa
+credentials against the Daraja simulator, the database and migrations (`python -m app.db`), and backups
+proven by a real restore into a scratch database — each with its failing case."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from app.db import migrator
+from checks import backups, database, settings
+from checks.model import Status
+from release import backup as release_backup
+from tests.support.simulator import CONSUMER_KEY, CONSUMER_SECRET
+
+SECRETS = {
+    "GOLIVE_DATABASE_URL": "postgresql://golive:db-password-417@db.internal:5432/golive",
+    "GOLIVE_DARAJA_CONSUMER_KEY": "ck-production-1234567890",
+    "GOLIVE_DARAJA_CONSUMER_SECRET": "cs-production-0987654321",
+    "GOLIVE_CALLBACK_SECRET": "cb-" + "7" * 40,
+    "GOLIVE_DARAJA_PASSKEY": "pk-production-5555555555",
+}
+PRODUCTION = {
+    "GOLIVE_ENV": "production",
+    "GOLIVE_PUBLIC_BASE_URL": "https://pay.example.com",
+    "GOLIVE_DARAJA_BASE_URL": "https://api.safaricom.co.ke",
+    "GOLIVE_DARAJA_SHORTCODE": "600123",
+    **SECRETS,
+}
+
+
+def _write(root: Path, values: dict[str, str], mode: int = 0o600) -> Path:
+    path = root / "shared" / "golive.env"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
+    path.chmod(mode)
+    return path
+
+
+@pytest.fixture
+def production(make_context):
+    return make_context(name="production", entry_url="https://pay.example.com")
+
+
+def _no_secret_in(text: str) -> None:
+    for value in SECRETS.values():
+        assert value not in text
+
+
+def test_complete_production_settings_pass_without_showing_a_value(production):
+    _write(production.env.root, PRODUCTION)
+    result = settings.required(production, {})
+    assert result.status == Status.PASS, result.detail
+    assert "GOLIVE_CALLBACK_SECRET" in result.detail
+    _no_secret_in(result.detail + result.command)
+    assert settings.mpesa_production(production, {}).status == Status.PASS
+    assert settings.callback_url(production, {}).status == Status.PASS
+
+
+def test_a_missing_secret_fails_naming_it(production):
+    _write(production.env.root, {k: v for k, v in PRODUCTION.items() if k != "GOLIVE_CALLBACK_SECRET"})
+    result = settings.required(production, {})
+    assert result.status == Status.FAIL and "missing: GOLIVE_CALLBACK_SECRET" in result.detail
+    _no_secret_in(result.detail)
+
+
+def test_a_setting_the_service_refuses_fails_with_its_message(production):
+    _write(production.env.root, {**PRODUCTION, "GOLIVE_CALLBACK_SECRET": "short-secret-1"})
+    result = settings.required(production, {})
+    assert result.status == Status.FAIL
+    assert "GOLIVE_CALLBACK_SECRET must be at least 32 characters" in result.detail
+    assert "short-secret-1" not in result.detail
+
+
+def test_sandbox_values_in_production_and_a_foreign_callback_url_fail(production):
+    sandbox = {**PRODUCTION, "GOLIVE_DARAJA_SHORTCODE": "174379", "GOLIVE_PUBLIC_BASE_URL": "https://other.example"}
+    del sandbox["GOLIVE_DARAJA_PASSKEY"]
+    _write(production.env.root, sandbox)
+    result = settings.mpesa_production(production, {})
+    assert result.status == Status.FAIL and "SHORTCODE is the sandbox's" in result.detail and "PASSKEY" in result.detail
+    assert settings.callback_url(production, {}).status == Status.FAIL
+
+
+def test_a_world_readable_settings_file_fails(production):
+    _write(production.env.root, PRODUCTION, mode=0o644)
+    result = settings.secured(production, {})
+    assert result.status == Status.FAIL and "readable by every user (mode 644)" in result.detail
+    _write(production.env.root, PRODUCTION, mode=0o600)
+    assert settings.secured(production, {}).status == Status.PASS
+
+
+def test_mpesa_credentials_are_verified_against_daraja(make_context, sim):
+    ctx = make_context()
+    values = {"GOLIVE_DARAJA_BASE_URL": sim.url, "GOLIVE_DARAJA_CONSUMER_KEY": CONSUMER_KEY}
+    _write(ctx.env.root, {**values, "GOLIVE_DARAJA_CONSUMER_SECRET": CONSUMER_SECRET})
+    result = settings.mpesa_credentials(ctx, {})
+    assert result.status == Status.PASS, result.detail
+    ctx = make_context()
+    _write(ctx.env.root, {**values, "GOLIVE_DARAJA_CONSUMER_SECRET": "wrong-secret-000000"})
+    result = settings.mpesa_credentials(ctx, {})
+    assert result.status == Status.FAIL and "refused our credentials" in result.detail
+    assert "wrong-secret-000000" not in result.detail
+
+
+def test_database_at_head_and_verified(make_context, db_url):
+    ctx = make_context(db_url=db_url)
+    _write(ctx.env.root, {"GOLIVE_DATABASE_URL": db_url})
+    assert database.reachable(ctx, {}).status == Status.PASS
+    head = database.at_head(ctx, {})
+    assert head.status == Status.PASS and head.value == migrator.head_revision()
+    assert database.verify(ctx, {}).status == Status.PASS
+    assert database.latency(ctx, {}).status == Status.PASS
+
+
+def test_an_empty_database_or_another_database_fails(make_context, database_factory, db_url):
+    empty = database_factory("checks_empty")
+    ctx = make_context(db_url=empty)
+    _write(ctx.env.root, {"GOLIVE_DATABASE_URL": db_url})
+    assert database.reachable(ctx, {}).status == Status.FAIL  # the service would use another database
+    result = database.verify(ctx, {})
+    assert result.status == Status.FAIL and "no schema yet" in result.detail
+    assert database.at_head(ctx, {}).status == Status.FAIL
+
+
+@pytest.fixture
+def with_backup(make_context, database_factory):
+    url = database_factory("checks_backup")
+    migrator.migrate(url)
+    ctx = make_context(db_url=url)
+    taken = release_backup.take(url, ctx.state / "local" / "backups")
+    return ctx, taken
+
+
+@pytest.mark.slow
+def test_a_recent_backup_that_restores_passes(with_backup):
+    ctx, taken = with_backup
+    result = backups.recent(ctx, {})
+    assert result.status == Status.PASS, result.detail
+    assert taken.id in result.detail and "counts equal" in result.detail
+    assert backups.intact(ctx, {}).status == Status.PASS
+
+
+def test_no_backup_fails(make_context, db_url):
+    result = backups.recent(make_context(db_url=db_url), {})
+    assert result.status == Status.FAIL and "fab backup" in result.detail
+
+
+@pytest.mark.slow
+def test_a_damaged_backup_fails(with_backup):
+    ctx, taken = with_backup
+    with taken.path.open("r+b") as handle:
+        handle.seek(200)
+        handle.write(b"garbage!")
+    result = backups.recent(ctx, {})
+    assert result.status == Status.FAIL and "checksum mismatch" in result.detail
+    assert backups.intact(ctx, {}).status == Status.FAIL
+
+
+def test_an_old_backup_fails(with_backup):
+    ctx, taken = with_backup
+    manifest = taken.path.with_suffix(".json")
+    data = json.loads(manifest.read_text())
+    data["created_at"] = (datetime.now(UTC) - timedelta(days=3)).isoformat()
+    manifest.write_text(json.dumps(data))
+    result = backups.recent(ctx, {})
+    assert result.status == Status.FAIL and "h old (at most 26 h)" in result.detail
