@@ -105,3 +105,25 @@ def latency(ctx: Context, args: dict[str, Any]) -> Result:
     limit = float(ctx.config["max_db_query_ms"])
     detail = f"p95 {p95:.1f} ms over 20 runs (at most {limit:g} ms)"
     return (passed if p95 <= limit else failed)(detail, f"20 x {query}", round(p95, 2))
+
+
+@check("database.worker_leader")
+def worker_leader(ctx: Context, args: dict[str, Any]) -> Result:
+    """The recovery worker runs: one holder of its lease in PostgreSQL, renewed within the lease's lifetime."""
+    if ctx.db_url is None:
+        return unverified("could not check: no database URL for this environment (GOLIVE_DATABASE_URL)")
+    command = "SELECT holder, fence, expires_at - now() FROM worker_leases WHERE role = 'recovery'"
+    try:
+        with psycopg.connect(ctx.db_url, connect_timeout=10) as conn:
+            row = conn.execute(
+                "SELECT holder, fence, extract(epoch FROM expires_at - now()) FROM worker_leases"
+                " WHERE role = 'recovery'"
+            ).fetchone()
+    except psycopg.Error as exc:
+        return failed(f"the database does not answer: {str(exc).splitlines()[0]}", command)
+    if row is None:
+        return failed("no recovery worker has ever led (python -m app.worker is not running)", command)
+    holder, fence, left = row
+    if left <= 0:
+        return failed(f"the recovery worker's lease (last held by {holder}) expired {-left:.0f} s ago", command)
+    return passed(f"recovery worker {holder} leads (fence {fence}, lease valid {left:.1f} s more)", command, holder)

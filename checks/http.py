@@ -84,9 +84,20 @@ def blockchain_health(ctx: Context, args: dict[str, Any]) -> Result:
         return failed(answer, command)
     if answer.status_code == 404:
         return failed("404: this release has no /api/blockchain/health endpoint (the chain is not checked)", command)
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {}
     if answer.status_code != 200:
-        return failed(f"{answer.status_code}: {answer.text[:200]}", command, answer.status_code)
-    return passed(f"chain answers: {answer.text[:160]}", command, answer.status_code)
+        problems = "; ".join(body.get("problems") or []) or answer.text[:200]
+        return failed(f"{answer.status_code}: {problems}", command, answer.status_code)
+    head, treasury = body.get("head") or {}, body.get("treasury") or {}
+    return passed(
+        f"chain {body.get('chain_id')}: head {head.get('number')} ({head.get('age_seconds')} s old), "
+        f"RPC {body.get('rpc_latency_ms')} ms, treasury {treasury.get('usdt', '?')} USDT",
+        command,
+        answer.status_code,
+    )
 
 
 @check("http.integrations")

@@ -50,10 +50,22 @@ def test_mpesa_auth_fails_with_bad_credentials_and_passes_with_good(against, ser
     assert http.mpesa_auth(against(service), {}).status == Status.PASS
 
 
-def test_a_missing_blockchain_health_endpoint_fails_clearly(against, service):
-    result = http.blockchain_health(against(service), {})
+def test_blockchain_health_fails_naming_the_problem_when_the_chain_is_away(against, service_factory):
+    from tests.support.processes import free_port  # noqa: PLC0415
+
+    away = service_factory(chain_rpc_url=f"http://127.0.0.1:{free_port()}")
+    result = http.blockchain_health(against(away), {})
     assert result.status == Status.FAIL
-    assert "404: this release has no /api/blockchain/health" in result.detail
+    assert result.detail.startswith("503: eth_chainId: chain RPC unavailable")
+
+
+def test_blockchain_health_passes_with_the_chain_and_shows_its_head(against, service_factory, chain_url, control):
+    from tests.simulators.chain.chain_harness import TREASURY_KEY  # noqa: PLC0415
+
+    running = service_factory(chain_rpc_url=chain_url, treasury_private_key=TREASURY_KEY)
+    result = http.blockchain_health(against(running), {})
+    assert result.status == Status.PASS, result.detail
+    assert result.detail.startswith("chain 31337: head ") and "1000000.0 USDT" in result.detail
 
 
 def test_security_headers_present_on_the_service(against, service):

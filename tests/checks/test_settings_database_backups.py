@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from app.db import migrator
@@ -22,12 +23,14 @@ SECRETS = {
     "GOLIVE_DARAJA_CONSUMER_SECRET": "cs-production-0987654321",
     "GOLIVE_CALLBACK_SECRET": "cb-" + "7" * 40,
     "GOLIVE_DARAJA_PASSKEY": "pk-production-5555555555",
+    "GOLIVE_TREASURY_PRIVATE_KEY": "0x" + "3d" * 32,
 }
 PRODUCTION = {
     "GOLIVE_ENV": "production",
     "GOLIVE_PUBLIC_BASE_URL": "https://pay.example.com",
     "GOLIVE_DARAJA_BASE_URL": "https://api.safaricom.co.ke",
     "GOLIVE_DARAJA_SHORTCODE": "600123",
+    "GOLIVE_USDT_TOKEN_ADDRESS": "0xdAC17F958D2ee523a2206206994597C13D831ec7",
     **SECRETS,
 }
 
@@ -123,6 +126,24 @@ def test_an_empty_database_or_another_database_fails(make_context, database_fact
     result = database.verify(ctx, {})
     assert result.status == Status.FAIL and "no schema yet" in result.detail
     assert database.at_head(ctx, {}).status == Status.FAIL
+
+
+def test_the_recovery_worker_must_hold_a_live_lease(make_context, database_factory):
+    url = database_factory("checks_worker")
+    migrator.migrate(url)
+    ctx = make_context(db_url=url)
+    never = database.worker_leader(ctx, {})
+    assert never.status == Status.FAIL and "not running" in never.detail
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO worker_leases (role, holder, fence, expires_at)"
+            " VALUES ('recovery', 'web1:42', 3, now() - interval '30 seconds')"
+        )
+        expired = database.worker_leader(ctx, {})
+        assert expired.status == Status.FAIL and "expired" in expired.detail and "web1:42" in expired.detail
+        conn.execute("UPDATE worker_leases SET expires_at = now() + interval '5 seconds'")
+    live = database.worker_leader(ctx, {})
+    assert live.status == Status.PASS and live.value == "web1:42"
 
 
 @pytest.fixture
