@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from release.tasks import databases, flags, inspecting, local, releasing
+from release.tasks import databases, flags, inspecting, lab, local, releasing
 
 ns = Collection()
 for task in (
@@ -18,3 +18,4 @@ for task in (
 ):
     ns.add_task(task)
 ns.add_collection(local.collection)
+ns.add_collection(lab.collection)
