@@ -22,6 +22,8 @@ def command(root: Path, host: Host) -> list[str]:
         "--register=no",
         "--keep-unit",
         f"--network-namespace-path=/run/netns/{host.netns}",
+        # nftables (the firewall role) inside the guest; it reaches only the guest's own network namespace
+        "--capability=CAP_NET_ADMIN",
         f"--machine={host.name}",
         "--link-journal=no",  # the guest's journal stays inside the guest
         "--resolv-conf=off",  # the image's /etc/resolv.conf (no DNS: names are in /etc/hosts)
