@@ -3,6 +3,7 @@ namespace. `--register=no --keep-unit` because the machine has no system bus for
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -32,6 +33,12 @@ def command(root: Path, host: Host) -> list[str]:
     ]
 
 
+def environment() -> dict[str, str]:
+    """nspawn's own environment: /proc/sys/net writable in the guest (only its own namespace's settings, for
+    the roles' sysctl hardening); the rest of /proc/sys stays read-only."""
+    return {**os.environ, "SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"}
+
+
 def start(layout: Layout, host: Host) -> int:
     """Starts the host's systemd-nspawn in its own session (it outlives this process); returns its PID."""
     log = layout.console_log(host.name)
@@ -42,6 +49,7 @@ def start(layout: Layout, host: Host) -> int:
             stdin=subprocess.DEVNULL,
             stdout=sink,
             stderr=subprocess.STDOUT,
+            env=environment(),
             start_new_session=True,
         )
     processes.record(layout.pid_file(host.name), child.pid)

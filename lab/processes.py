@@ -41,16 +41,23 @@ def alive(pid: int) -> bool:
 
 
 def rooted_in(root: Path) -> list[int]:
-    """Every process whose root directory is `root` (a container's processes seen from outside)."""
+    """Every process whose root directory is `root`: a container's processes seen from outside. Compared by
+    device and inode, since readlink of /proc/PID/root shows the path inside the process's own mount
+    namespace ("/" for every guest process)."""
+    try:
+        target = root.stat()
+    except FileNotFoundError:
+        return []
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if os.readlink(entry / "root") == str(root):
-                found.append(int(entry.name))
+            seen = (entry / "root").stat()
         except OSError:
             continue
+        if (seen.st_dev, seen.st_ino) == (target.st_dev, target.st_ino) and int(entry.name) != os.getpid():
+            found.append(int(entry.name))
     return found
 
 

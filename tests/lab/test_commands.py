@@ -29,6 +29,10 @@ def test_nspawn_boots_systemd_in_the_hosts_namespace() -> None:
         assert flag in command
 
 
+def test_guests_may_change_their_own_network_settings_only() -> None:
+    assert nspawn.environment()["SYSTEMD_NSPAWN_API_VFS_WRITABLE"] == "network"
+
+
 def test_host_network_commands() -> None:
     commands = network.host_commands(host("db"))
     assert commands[0] == ["ip", "netns", "add", "golive-db"]

@@ -47,6 +47,27 @@ def test_up_boots_every_host_with_systemd_running(first_up: Run) -> None:
         assert state[1] in ("running", "degraded"), f"{item.name}: {state[1]}"
 
 
+def test_guests_run_nftables_and_set_their_own_network_sysctls(first_up: Run) -> None:
+    """What the firewall and common roles need: nft in the guest's namespace, net.* sysctls writable there
+    (and only there: the controller's value is untouched), the rest of /proc/sys read-only."""
+    sysctl = "/proc/sys/net/ipv4/tcp_syncookies"
+    controller = Path(sysctl).read_text()
+    checks = (
+        "nft list ruleset >/dev/null && echo nft-ok; "
+        f"test -w {sysctl} && echo net-writable; "
+        "test -w /proc/sys/kernel/randomize_va_space || echo kernel-read-only"
+    )
+    assert ssh("web2", checks).split() == ["nft-ok", "net-writable", "kernel-read-only"]
+    guest = ssh("web2", f"cat {sysctl}").strip()
+    flipped = "0" if guest != "0" else "1"
+    try:
+        ssh("web2", f"echo {flipped} > {sysctl}")
+        assert ssh("web2", f"cat {sysctl}").strip() == flipped
+        assert Path(sysctl).read_text() == controller
+    finally:
+        ssh("web2", f"echo {guest} > {sysctl}")
+
+
 def test_ssh_with_the_generated_key_and_pinned_host_keys(first_up: Run) -> None:
     assert LAYOUT.key.stat().st_mode & 0o077 == 0, "the lab's private key is readable by others"
     for item in HOSTS:
