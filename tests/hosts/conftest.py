@@ -2,19 +2,25 @@
 
     .venv/bin/pytest tests/hosts --hosts=ansible://all --ansible-inventory=state/lab/inventory.ini
 
-or staging/production with their inventory (state/<env>/inventory.ini; modules whose group has no host there
-select nothing). Without --hosts this folder is not collected: its checks mean nothing on the controller.
+(or with --ansible-inventory alone: each module names its group in testinfra_hosts), or staging/production
+with their inventory (state/<env>/inventory.ini; modules whose group has no host there select nothing).
+Without --ansible-inventory this folder is not collected: its checks mean nothing on the controller.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
 import pytest
 import testinfra
 from testinfra.utils.ansible_runner import AnsibleRunner
+
+# testinfra runs ansible-inventory: the one installed beside this interpreter, venv activated or not.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 PROBE = """
 import socket, sys
@@ -33,9 +39,29 @@ except OSError as e:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if collection_path.name.startswith("test_") and not config.getoption("hosts", None):
+    if collection_path.name.startswith("test_") and not config.getoption("ansible_inventory", None):
         return True
     return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--hosts overrides a module's testinfra_hosts: keep each module's checks to the hosts of its group."""
+    inventory = config.getoption("ansible_inventory", None)
+    if not inventory or not config.getoption("hosts", None):
+        return
+    runner = _runner(inventory)
+    keep, drop = [], []
+    for item in items:
+        host = getattr(getattr(item, "callspec", None), "params", {}).get("_testinfra_host")
+        wanted = getattr(item.module, "testinfra_hosts", None)
+        if host is None or not wanted:
+            keep.append(item)
+            continue
+        members = {name for spec in wanted for name in runner.get_hosts(spec.removeprefix("ansible://"))}
+        (keep if host.backend.get_hostname() in members else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
 
 
 @cache

@@ -44,7 +44,8 @@ def test_firewall_defaults_to_drop(host):
 
 def test_network_sysctls(host):
     persisted = host.file("/etc/sysctl.d/60-golive.conf").content_string
-    for setting in ("net.ipv4.conf.all.rp_filter=1", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.tcp_syncookies=1"):
+    expected = ("net.ipv4.conf.all.rp_filter=1", "net.ipv4.conf.all.accept_redirects=0", "net.ipv4.tcp_syncookies=1")
+    for setting in expected:
         assert setting in persisted
     if host.run("test -w /proc/sys/net/ipv4/tcp_syncookies").rc != 0:
         return  # a container whose /proc/sys is read-only: the values are the machine's business

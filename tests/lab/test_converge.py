@@ -1,0 +1,120 @@
+"""The Ansible roles against the real lab: a converge from scratch, a second converge that changes nothing,
+check mode that changes nothing, the testinfra suite (tests/hosts) and the release's nginx drain driver.
+
+The tests run in file order and share one lab. A lab that has been converged already is rebuilt first
+(`fab lab.down` + `fab lab.up`), so the first converge always starts from bare hosts; the lab stays up,
+converged, afterwards. While they converge or check, they hold the lab lock shared (lab.up/down take it
+exclusively)."""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from lab.layout import Layout
+from lab.plan import HOSTS
+from release.balancers import NginxUpstreams
+from release.transport import SshTransport
+from tests.lab import ansible_run
+from tests.lab.fab import fab
+
+pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1200)]
+LAYOUT = Layout.default()
+
+
+def _converged_already() -> bool:
+    probe = subprocess.run(
+        ["ssh", "-F", str(LAYOUT.ssh_config), "lb", "test -e /etc/ssh/sshd_config.d/10-golive.conf"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[None]:
+    if LAYOUT.record.exists() and LAYOUT.ssh_config.exists() and _converged_already():
+        down = fab("lab.down")
+        assert down.returncode == 0, down.output
+    up = fab("lab.up")
+    assert up.returncode == 0, up.output
+    with LAYOUT.lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _assert_clean(run: ansible_run.Run, *, changed: bool) -> dict[str, dict[str, int]]:
+    assert run.returncode == 0, run.tail()
+    hosts = ansible_run.recap(run.output)
+    lab_hosts = {h.name for h in HOSTS}
+    assert lab_hosts <= set(hosts), f"hosts missing from the recap: {lab_hosts - set(hosts)}"
+    for name, counts in hosts.items():
+        assert counts["failed"] == 0 and counts["unreachable"] == 0, (name, counts)
+        if not changed:
+            assert counts["changed"] == 0, f"{name} changed {counts['changed']} things:\n{run.tail(200)}"
+    return hosts
+
+
+def test_first_converge_from_scratch(lab):
+    run = ansible_run.playbook()
+    ansible_run.record_timing("first_converge_s", run.seconds)
+    hosts = _assert_clean(run, changed=True)
+    assert all(counts["changed"] > 0 for name, counts in hosts.items() if name != "localhost")
+
+
+def test_second_converge_changes_nothing(lab):
+    run = ansible_run.playbook()
+    ansible_run.record_timing("idempotent_converge_s", run.seconds)
+    _assert_clean(run, changed=False)
+
+
+def test_check_mode_with_diff_changes_nothing(lab):
+    run = ansible_run.playbook("--check", "--diff")
+    ansible_run.record_timing("check_mode_s", run.seconds)
+    _assert_clean(run, changed=False)
+
+
+def test_testinfra_suite_passes(lab):
+    run = ansible_run.run(
+        [
+            str(ansible_run.BIN / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/hosts",
+            "--hosts=ansible://all",
+            f"--ansible-inventory={ansible_run.INVENTORY}",
+        ],
+        timeout=600,
+    )
+    ansible_run.record_timing("testinfra_s", run.seconds)
+    assert run.returncode == 0, run.tail(80)
+    passed = re.search(r"(\d+) passed", run.output)
+    assert passed and int(passed.group(1)) >= 60, run.tail(10)
+
+
+def test_the_release_drains_and_undrains_through_the_lb_host(lab):
+    driver = NginxUpstreams(SshTransport("lb", LAYOUT.ssh_config), wait_seconds=5)
+    try:
+        driver.drain("web1")
+        assert driver.status("web1") == "drained"
+        driver.drain("web1")  # idempotent
+        assert driver.status("web2") == "up"
+    finally:
+        driver.undrain("web1")
+    assert driver.status("web1") == "up"
+
+
+def test_ansible_lint_production_profile_passes():
+    run = ansible_run.run([str(ansible_run.BIN / "ansible-lint"), "--profile", "production"], timeout=600)
+    assert run.returncode == 0, run.tail(40)
