@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
+from lab.errors import LabError
 from lab.plan import BRIDGE, CONTROLLER, NETWORK, ROUTE_TABLE, RULE_PRIORITY, Host
 from lab.shell import run, succeeds
 
 Command = list[str]
+VETH_GONE_SECONDS = 5.0
 
 
 def bridge_commands() -> list[Command]:
@@ -96,10 +99,15 @@ def ensure_host(host: Host) -> None:
 
 
 def remove_host(host: Host) -> None:
+    """Deleting the namespace takes the veth pair with it, but asynchronously (the kernel tears a namespace
+    down once its last process has gone): wait for that before deleting a pair left on its own."""
     if host.netns in namespaces():
         run(remove_host_commands(host)[0], f"{host.name}: deleting namespace {host.netns}")
-    if host.veth in links():
-        run(remove_host_commands(host)[1], f"{host.name}: deleting {host.veth}")
+    deadline = time.monotonic() + VETH_GONE_SECONDS
+    while host.veth in links() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if host.veth in links() and not succeeds(remove_host_commands(host)[1]) and host.veth in links():
+        raise LabError(f"{host.name}: could not delete {host.veth} (`ip link delete {host.veth}`)")
 
 
 def remove_bridge() -> None:
