@@ -39,8 +39,13 @@ except OSError as e:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if collection_path.name.startswith("test_") and not config.getoption("ansible_inventory", None):
+    if not collection_path.name.startswith("test_"):
+        return None
+    inventory = config.getoption("ansible_inventory", None)
+    if not inventory:
         return True
+    if not Path(inventory).exists():
+        raise pytest.UsageError(f"no inventory at {inventory} (the lab: is it up? `.venv/bin/fab lab.up`)")
     return None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -101,6 +102,55 @@ def test_testinfra_suite_passes(lab):
     assert run.returncode == 0, run.tail(80)
     passed = re.search(r"(\d+) passed", run.output)
     assert passed and int(passed.group(1)) >= 60, run.tail(10)
+
+
+def _ssh(host: str, command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ssh", "-F", str(LAYOUT.ssh_config), host, command], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+LOCKED_OUT = '{"firewall_ssh_sources": ["198.18.0.99"]}'
+
+
+def test_a_ruleset_that_would_shut_the_controller_out_is_refused_before_it_applies(lab):
+    run = ansible_run.run(
+        [str(ansible_run.BIN / "ansible-playbook"), "playbooks/monitoring.yml", "--tags", "firewall", "-e", LOCKED_OUT],
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert "would lock it out" in run.output, run.tail()
+    assert "198.18.0.99" not in _ssh("monitoring", "cat /etc/nftables.conf; nft list ruleset").stdout
+
+
+def test_a_ruleset_that_shuts_the_controller_out_rolls_itself_back(lab):
+    run = ansible_run.run(
+        [
+            str(ansible_run.BIN / "ansible-playbook"),
+            "playbooks/monitoring.yml",
+            "--tags",
+            "firewall",
+            "-e",
+            LOCKED_OUT,
+            "-e",
+            '{"firewall_check_controller_address": false, "firewall_confirm_seconds": 10, '
+            '"firewall_confirm_connect_timeout": 5}',
+        ],
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert "The controller can still open SSH connections" in run.output, run.tail()
+    deadline = time.monotonic() + 60
+    while _ssh("monitoring", "true").returncode != 0:
+        assert time.monotonic() < deadline, "the controller is still locked out of monitoring after 60 s"
+        time.sleep(2)
+    state = _ssh("monitoring", "nft list set inet golive ssh_sources; cat /etc/nftables.conf; ls /etc/").stdout
+    assert "198.18.0.1" in state and "198.18.0.99" not in state  # live ruleset and file both restored
+    assert "nftables.conf." not in state  # no backup left behind
+    again = ansible_run.run(
+        [str(ansible_run.BIN / "ansible-playbook"), "playbooks/monitoring.yml", "--tags", "firewall"], timeout=300
+    )
+    assert again.returncode == 0 and ansible_run.recap(again.output)["monitoring"]["changed"] == 0, again.tail()
 
 
 def test_the_release_drains_and_undrains_through_the_lb_host(lab):
