@@ -20,7 +20,8 @@ def held(path: Path, exclusive: bool, progress: Callable[[str], None], wait: flo
     with path.open("a") as handle:
         with suppress(PermissionError):
             path.chmod(0o666)
-        deadline = time.monotonic() + wait
+        started = time.monotonic()
+        deadline = started + wait
         announced = False
         while True:
             try:
@@ -33,6 +34,8 @@ def held(path: Path, exclusive: bool, progress: Callable[[str], None], wait: flo
                 if time.monotonic() > deadline:
                     raise LabError(f"the lab lock {path} is still held after {wait:.0f} s (`fuser {path}`)") from None
                 time.sleep(0.5)
+        if announced:
+            progress(f"lab lock acquired after waiting {time.monotonic() - started:.1f} s")
         try:
             yield
         finally:
