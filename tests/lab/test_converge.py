@@ -1,5 +1,6 @@
 """The Ansible roles against the real lab: a converge from scratch, a second converge that changes nothing,
-check mode that changes nothing, the testinfra suite (tests/hosts) and the release's nginx drain driver.
+check mode that changes nothing, the testinfra suite (tests/hosts), the firewall's lock-out protection and the
+release's nginx drain driver (ansible-lint: tests/unit/test_ansible_lint.py).
 
 The tests run in file order and share one lab. A lab that has been converged already is rebuilt first
 (`fab lab.down` + `fab lab.up`), so the first converge always starts from bare hosts; the lab stays up,
@@ -163,8 +164,3 @@ def test_the_release_drains_and_undrains_through_the_lb_host(lab):
     finally:
         driver.undrain("web1")
     assert driver.status("web1") == "up"
-
-
-def test_ansible_lint_production_profile_passes():
-    run = ansible_run.run([str(ansible_run.BIN / "ansible-lint"), "--profile", "production"], timeout=600)
-    assert run.returncode == 0, run.tail(40)
