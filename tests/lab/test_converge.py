@@ -161,6 +161,12 @@ def test_the_release_drains_and_undrains_through_the_lb_host(lab):
         assert driver.status("web1") == "drained"
         driver.drain("web1")  # idempotent
         assert driver.status("web2") == "up"
+        # A converge during a release leaves the drained host drained, and changes nothing.
+        converge = ansible_run.run(
+            [str(ansible_run.BIN / "ansible-playbook"), "playbooks/lb.yml", "--tags", "nginx"], timeout=300
+        )
+        assert converge.returncode == 0 and ansible_run.recap(converge.output)["lb"]["changed"] == 0, converge.tail()
+        assert driver.status("web1") == "drained"
     finally:
         driver.undrain("web1")
     assert driver.status("web1") == "up"
