@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from invoke import Collection, task
 from invoke.exceptions import Exit
+from rich.console import Console
 
 from lab import down as lab_down
 from lab import status as lab_status
@@ -38,7 +41,8 @@ def status(c) -> None:
 
 
 def _run(action) -> None:
-    reporter = Reporter()
+    # Progress lines stay whole in logs and CI (rich wraps at 80 columns when not on a terminal).
+    reporter = Reporter(Console(highlight=False, width=None if sys.stdout.isatty() else 160))
     try:
         action(Layout.default(), reporter)
     except LabError as exc:
