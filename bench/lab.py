@@ -33,7 +33,7 @@ WARM_TARGET = 60.0
 WAITED = re.compile(r"lab lock acquired after waiting ([0-9.]+) s")
 
 
-def fab(*args: str, boots: bool = False) -> float:
+def fab(*args: str, boots: bool = False, image: str | None = None) -> float:
     """Wall seconds of one fab command, less any time it spent waiting for the lab lock (someone converging)."""
     started = time.monotonic()
     env = {**os.environ, "COLUMNS": "200"}
@@ -44,6 +44,8 @@ def fab(*args: str, boots: bool = False) -> float:
         sys.exit(f"fab {' '.join(args)} exited {completed.returncode}:\n{output[-3000:]}")
     if boots and "booting lb, web1, web2, db, partners, monitoring" not in output:
         sys.exit(f"fab {' '.join(args)} did not boot every host (someone else brought the lab up?):\n{output}")
+    if image is not None and f"base image {image}" not in output:
+        sys.exit(f"fab {' '.join(args)}: expected the base image to be {image} (did packages.txt change?):\n{output}")
     waited = sum(float(found) for found in WAITED.findall(output))
     if waited:
         print(f"  (fab {' '.join(args)} waited {waited:.1f} s for the lab lock; not counted)")
@@ -64,9 +66,9 @@ def main() -> None:
     fab("lab.down")
     image = Layout.default().cache / current_key()
     shutil.rmtree(image, ignore_errors=True)
-    rows = [("cold (image built)", fab("lab.up", boots=True), fab("lab.down"))]
+    rows = [("cold (image built)", fab("lab.up", boots=True, image="built"), fab("lab.down"))]
     for number in range(1, args.rounds + 1):
-        rows.append((f"warm {number}", fab("lab.up", boots=True), fab("lab.down")))
+        rows.append((f"warm {number}", fab("lab.up", boots=True, image="cached"), fab("lab.down")))
     if not args.leave_down:
         fab("lab.up")
     print("\n| lab.up | up (wall s) | down (wall s) |\n|---|---|---|")

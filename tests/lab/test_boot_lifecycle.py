@@ -165,7 +165,8 @@ def test_status_prints_a_row_per_host(first_up: Run) -> None:
     pids = nspawn_pids()
     for item in HOSTS:
         row = next(line for line in status.output.splitlines() if f" {item.name} " in line)
-        assert str(item.address) in row and "running" in row and "yes" in row and str(pids[item.name]) in row
+        assert str(item.address) in row and ("running" in row or "degraded" in row), row
+        assert "yes" in row and str(pids[item.name]) in row, row
 
 
 def test_down_leaves_nothing_behind(first_up: Run) -> None:
