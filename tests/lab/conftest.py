@@ -10,6 +10,7 @@ import pytest
 from lab import preflight
 
 
+@pytest.hookimpl(tryfirst=True)  # before any fixture: a lab fixture would try to boot the lab
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("lab") is None:
         return

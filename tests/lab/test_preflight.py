@@ -12,6 +12,7 @@ import pytest
 
 from lab import preflight
 from lab.errors import LabError
+from lab.layout import REPO
 from lab.lock import held
 from lab.processes import record, recorded
 from tests.lab.fab import fab
@@ -83,3 +84,20 @@ def test_a_pid_record_survives_only_its_own_process(tmp_path) -> None:
     assert recorded(path) == os.getpid()
     path.write_text(f"{os.getpid()} 1\n")  # same PID, another start time: a reused PID is not ours
     assert recorded(path) is None
+
+
+@pytest.mark.parametrize("ci", [None, "true"])
+def test_lab_tests_skip_without_the_tools_but_fail_in_ci(ci: str | None) -> None:
+    """tests/lab/conftest.py: a lab test where the lab cannot run is skipped with the reason, or fails in CI."""
+    env = {name: value for name, value in os.environ.items() if name != "CI"} | {"PATH": "/nonexistent"}
+    if ci:
+        env["CI"] = ci
+    command = [sys.executable, "-m", "pytest", "tests/lab/test_boot_lifecycle.py", "-k", "up_twice", "-rs", "-q"]
+    completed = subprocess.run(
+        [*command, "-p", "no:cacheprovider"], cwd=REPO, env=env, capture_output=True, text=True, check=False
+    )
+    assert "the lab cannot run here: missing debootstrap" in completed.stdout
+    if ci:
+        assert completed.returncode == 1 and "CI=true: the lab cannot run here" in completed.stdout
+    else:
+        assert completed.returncode == 0 and "1 skipped" in completed.stdout
