@@ -92,11 +92,13 @@ def ensure(cache: Path, progress: Callable[[str], None], in_use: str | None = No
         }
         (building / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
         building.rename(final)
-    except BaseException:
+    except BaseException as exc:
         kept = cache / f"failed-build-{key}.log"
         if log.exists():
             shutil.copyfile(log, kept)
         _remove_tree(building)
+        if isinstance(exc, LabError):
+            raise LabError(f"building the base image failed (nothing cached; full log: {kept})\n{exc}") from None
         raise
     _prune(cache, keep={key, in_use})
     return Image(key, final, cached=False)
