@@ -30,3 +30,14 @@ def test_chain_answers_json_rpc(host):
 def test_credentials_are_root_only(host):
     f = host.file("/etc/golive-partners-daraja.env")
     assert (f.user, f.mode) == ("root", 0o600)
+
+
+def test_callbacks_reach_the_balancer_over_verified_tls(host, addresses):
+    """The simulator posts callbacks to the public URL (the balancer, https): its CA bundle must trust it."""
+    lb = addresses("lb")[0]
+    status = host.check_output(
+        "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt /opt/golive-partners/venv/bin/python -c "
+        "'import httpx, sys; print(httpx.get(sys.argv[1], timeout=5).status_code)' https://%s/api/health",
+        lb,
+    )
+    assert status in ("200", "502", "503")  # verified TLS; whether a release answers behind it is not the point
