@@ -19,9 +19,12 @@ def mount_command(lower: Path, upper: Path, work: Path, merged: Path) -> list[st
 
 
 def mount(layout: Layout, name: str, image_root: Path) -> Path:
+    """Mounts the host's overlay (a leftover one over another image is replaced: the host is not running)."""
     merged = layout.merged(name)
     if is_mounted(merged):
-        return merged
+        if lower_dir(layout, name) == str(image_root):
+            return merged
+        remove(layout, name)
     for directory in (layout.upper(name), layout.work(name), merged):
         directory.mkdir(parents=True, exist_ok=True)
     run(

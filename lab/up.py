@@ -39,6 +39,7 @@ def _up(layout: Layout, report: Reporter) -> None:
     pending = [host for host in HOSTS if host.name not in running]
     if running:
         report.line(f"already running, left alone: {', '.join(sorted(running))}")
+        _warn_if_stale(report, previous)
     if not pending:
         with report.step("ssh_config, inventory and known_hosts"):
             files.write(layout, keys.ensure_all(layout))
@@ -66,17 +67,20 @@ def _up(layout: Layout, report: Reporter) -> None:
 def _image(layout: Layout, report: Reporter, previous: record.Record | None) -> build.Image:
     """Hosts join a running lab on its image; a new lab boots the image of the current package list."""
     if previous is not None and Path(previous.image_root).is_dir():
-        if previous.image != build.current_key():
-            report.warn(
-                f"lab/image/packages.txt changed since the lab came up: new hosts boot the running lab's image "
-                f"{previous.image}; `fab lab.down && fab lab.up` builds the new one"
-            )
         return build.Image(previous.image, Path(previous.image_root).parent, cached=True)
     started = time.monotonic()
     image = build.ensure(layout.cache, report.line)
     how = "cached" if image.cached else "built"
     report.line(f"base image {how}: {image.key} ({time.monotonic() - started:.1f} s)")
     return image
+
+
+def _warn_if_stale(report: Reporter, previous: record.Record | None) -> None:
+    if previous is not None and previous.image != build.current_key():
+        report.warn(
+            f"lab/image/packages.txt (or provision.sh) changed since the lab came up: its hosts run image "
+            f"{previous.image}; `fab lab.down && fab lab.up` boots them from the new one"
+        )
 
 
 def _boot(layout: Layout, report: Reporter, hosts: list[Host]) -> None:
