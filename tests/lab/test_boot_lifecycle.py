@@ -2,7 +2,8 @@
 reach each other and nothing else, a second up changes nothing, `fab lab.down` leaves nothing behind (also
 after a partial or a failed up), and a warm up reuses the cached image.
 
-The tests run in file order and share one lab; the lab is left as it was found (up stays up)."""
+The tests run in file order and share one freshly booted lab; the lab is left as it was found (up stays up,
+but freshly booted: whatever was converged onto it is gone)."""
 
 from __future__ import annotations
 
@@ -26,9 +27,14 @@ LAYOUT = Layout.default()
 
 @pytest.fixture(scope="module")
 def first_up() -> Iterator[Run]:
+    """A freshly booted lab: one already up (perhaps converged, its firewall closing ports) is cycled first."""
     was_up = LAYOUT.record.exists()
+    if was_up:
+        down = fab("lab.down")
+        assert down.returncode == 0, down.output
     run = fab("lab.up")
     assert run.returncode == 0, run.output
+    assert "booting lb, web1, web2, db, partners, monitoring" in run.output, run.output
     yield run
     restore = fab("lab.up") if was_up else fab("lab.down")
     assert restore.returncode == 0, restore.output
