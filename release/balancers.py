@@ -2,17 +2,19 @@
 
 none: nothing to do (local: a single entry port). alb: the AWS target group from the stack outputs
 (deregister, wait until the target has drained; register, wait until it is healthy). nginx: the lab's
-balancer, whose drain mechanism comes with the lab's nginx role — until then an nginx environment is refused
-in preflight rather than deployed without draining.
+balancer on its lb host, driven over SSH through the script the nginx role installs there
+(roles/nginx: `golive-upstream drain|undrain HOST`, which marks the upstream down, validates and reloads).
 """
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from release.environment import Environment
+from release.transport import CommandFailed, HostUnreachable, Transport
 
 
 class BalancerUnavailable(Exception):
@@ -82,6 +84,46 @@ class AlbTargetGroup:
         self._wait(host, "healthy", self._healthy_seconds, "healthy")
 
 
+class NginxUpstreams:
+    """The lab's nginx: one include file per upstream host on the lb host, toggled by `golive-upstream`.
+
+    drain returns once nginx has reloaded without the host and the workers of the old configuration have
+    finished their requests (at most `wait_seconds`); undrain once the host is back in rotation. Both are
+    idempotent. The commands are built by `command` (tested without a host) and run through a transport.
+    """
+
+    SCRIPT = "/usr/local/sbin/golive-upstream"
+
+    def __init__(self, transport: Transport, *, wait_seconds: int = 15, timeout: float = 60):
+        self._transport, self._wait_seconds, self._timeout = transport, wait_seconds, timeout
+
+    def command(self, action: str, host: str) -> str:
+        if action not in ("drain", "undrain", "status"):
+            raise ValueError(f"unknown balancer action {action!r}")
+        command = f"sudo -n {self.SCRIPT} {action} {shlex.quote(host)}"
+        return f"{command} --wait {self._wait_seconds}" if action == "drain" else command
+
+    def _run(self, action: str, host: str) -> str:
+        try:
+            return self._transport.run(self.command(action, host), timeout=self._timeout).output.strip()
+        except CommandFailed as exc:
+            raise BalancerUnavailable(
+                f"the balancer on {self._transport.host} could not {action} {host}: {exc}"
+            ) from None
+        except HostUnreachable as exc:
+            raise BalancerUnavailable(f"the balancer host is unreachable: {exc}") from None
+
+    def drain(self, host: str) -> None:
+        self._run("drain", host)
+
+    def undrain(self, host: str) -> None:
+        self._run("undrain", host)
+
+    def status(self, host: str) -> str:
+        """Returns "up" or "drained"."""
+        return self._run("status", host).rsplit(" ", 1)[-1]
+
+
 def balancer_for(env: Environment, client: Any | None = None) -> Balancer:
     if env.load_balancer == "none":
         return NoBalancer()
@@ -98,7 +140,21 @@ def balancer_for(env: Environment, client: Any | None = None) -> Balancer:
 
             client = boto3.client("elbv2", region_name=region)
         return AlbTargetGroup(client, arn, port, drain_seconds=drain, healthy_seconds=env.health_timeout_seconds)
-    raise BalancerUnavailable(
-        f"environment {env.name}: no drain driver for {env.load_balancer} yet (it comes with the lab's nginx role); "
-        "refusing to deploy without draining"
-    )
+    if env.load_balancer == "nginx":
+        lb_hosts = env.hosts.get("lb", ())
+        if len(lb_hosts) != 1:
+            raise BalancerUnavailable(
+                f"environment {env.name}: an nginx balancer needs exactly one lb host, not {list(lb_hosts)}"
+            )
+        if client is None:
+            from release.transport import SshTransport  # noqa: PLC0415 (only SSH environments need paramiko)
+
+            if env.ssh_config is not None and not env.ssh_config.exists():
+                raise BalancerUnavailable(
+                    f"environment {env.name}: no SSH configuration at {env.ssh_config} to reach {lb_hosts[0]} "
+                    "(is the lab up? `fab lab.up`)"
+                )
+
+            client = SshTransport(lb_hosts[0], env.ssh_config)
+        return NginxUpstreams(client)
+    raise BalancerUnavailable(f"environment {env.name}: no drain driver for {env.load_balancer}")

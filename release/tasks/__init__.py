@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from release.tasks import checking, databases, flags, inspecting, loadtesting, local, releasing
+from release.tasks import checking, databases, flags, inspecting, lab, loadtesting, local, releasing
 
 ns = Collection()
 for task in (
@@ -21,3 +21,4 @@ for task in (
 ):
     ns.add_task(task)
 ns.add_collection(local.collection)
+ns.add_collection(lab.collection)

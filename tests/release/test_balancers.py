@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from release.balancers import AlbTargetGroup, BalancerUnavailable, DrainTimeout, NoBalancer, balancer_for
+from release.balancers import AlbTargetGroup, DrainTimeout, NginxUpstreams, NoBalancer, balancer_for
 from release.environment import load_environment
 
 REGION = "eu-west-1"
@@ -90,7 +90,8 @@ def test_production_drives_the_target_group_from_its_stack_outputs(tmp_path, tar
     assert driver._drain_seconds == outputs["drain_seconds"]
 
 
-def test_local_has_nothing_to_drain_and_nginx_is_refused_until_it_has_a_driver():
+def test_local_has_nothing_to_drain_and_the_lab_drains_through_nginx(tmp_path):
     assert isinstance(balancer_for(load_environment("local")), NoBalancer)
-    with pytest.raises(BalancerUnavailable, match="refusing to deploy without draining"):
-        balancer_for(load_environment("lab"))
+    (tmp_path / "state" / "lab").mkdir(parents=True)
+    (tmp_path / "state" / "lab" / "ssh_config").write_text("Host lb\n  HostName 198.18.0.10\n")
+    assert isinstance(balancer_for(load_environment("lab", repo=tmp_path)), NginxUpstreams)

@@ -1,0 +1,83 @@
+"""The lab's files for people and tools, rendered from the address plan: pure functions of their inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lab.plan import CONTROLLER, GROUPS, HOSTS, NETWORK, Host
+
+HEADER = "# Written by `fab lab.up` (lab/render.py); `fab lab.down` deletes it."
+
+
+def etc_hosts(hosts: tuple[Host, ...] = HOSTS) -> str:
+    """/etc/hosts of every lab host: all lab names resolve everywhere (the lab has no DNS); a host's own
+    name maps to its lab address, not to Debian's usual 127.0.1.1."""
+    lines = [
+        HEADER,
+        "127.0.0.1\tlocalhost",
+        "::1\t\tlocalhost ip6-localhost ip6-loopback",
+        "ff02::1\t\tip6-allnodes",
+        "ff02::2\t\tip6-allrouters",
+        "",
+        f"{CONTROLLER}\tcontroller",
+    ]
+    lines += [f"{h.address}\t{h.name}" for h in hosts]
+    return "\n".join(lines) + "\n"
+
+
+def ssh_config(key: Path, known_hosts: Path, hosts: tuple[Host, ...] = HOSTS) -> str:
+    """For `ssh -F`, Fabric and testinfra (`--ssh-config`): one alias per host, keys pinned per lab."""
+    lines = [HEADER, ""]
+    for host in hosts:
+        lines += [f"Host {host.name}", f"    HostName {host.address}", ""]
+    names = " ".join(h.name for h in hosts)
+    lines += [
+        f"Host {names} {_wildcard()}",
+        "    User root",
+        f"    IdentityFile {key}",
+        "    IdentitiesOnly yes",
+        f"    UserKnownHostsFile {known_hosts}",
+        "    GlobalKnownHostsFile /dev/null",
+        "    StrictHostKeyChecking yes",
+        "    BatchMode yes",
+        "    ConnectTimeout 5",
+        "    ServerAliveInterval 15",
+        "    LogLevel ERROR",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def known_hosts(public_keys: dict[str, str], hosts: tuple[Host, ...] = HOSTS) -> str:
+    """Each host's own host key under its name and its address (a key line is `TYPE BASE64 [COMMENT]`)."""
+    lines = []
+    for host in hosts:
+        kind, material = public_keys[host.name].split()[:2]
+        lines.append(f"{host.name},{host.address} {kind} {material}")
+    return "\n".join(lines) + "\n"
+
+
+def inventory(key: Path, config: Path, hosts: tuple[Host, ...] = HOSTS) -> str:
+    """Ansible's INI inventory: one group per role, reached as root over the lab's ssh_config."""
+    lines = [HEADER, ""]
+    for group in GROUPS:
+        lines.append(f"[{group}]")
+        lines += [f"{h.name} ansible_host={h.address}" for h in hosts if group in h.groups]
+        lines.append("")
+    lines += [
+        "[lab:children]",
+        *GROUPS,
+        "",
+        "[all:vars]",
+        "ansible_user=root",
+        f"ansible_ssh_private_key_file={key}",
+        f"ansible_ssh_common_args='-F {config}'",
+        "ansible_python_interpreter=/usr/bin/python3",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _wildcard() -> str:
+    """198.18.0.* — so that connecting by address (as Ansible does) picks up the same settings."""
+    return str(NETWORK.network_address).rsplit(".", 1)[0] + ".*"

@@ -1,0 +1,70 @@
+"""Web hosts: the service's user, layout, 0600 settings, hardened units enabled for the release to start."""
+
+from __future__ import annotations
+
+import pytest
+
+testinfra_hosts = ["ansible://web"]
+
+ROOT = "/srv/golive"
+
+
+def test_service_user_cannot_log_in(host):
+    user = host.user("golive")
+    assert user.exists
+    assert user.shell == "/usr/sbin/nologin"
+
+
+@pytest.mark.parametrize(
+    ("path", "owner", "group", "mode"),
+    [
+        (ROOT, "root", "root", 0o755),
+        (f"{ROOT}/releases", "root", "root", 0o755),
+        (f"{ROOT}/venvs", "root", "root", 0o755),
+        (f"{ROOT}/shared", "root", "golive", 0o750),
+        (f"{ROOT}/shared/state", "golive", "golive", 0o700),
+    ],
+)
+def test_release_layout(host, path, owner, group, mode):
+    f = host.file(path)
+    assert f.is_directory
+    assert (f.user, f.group, f.mode) == (owner, group, mode)
+
+
+def test_settings_file_is_root_only_and_complete(host):
+    env = host.file(f"{ROOT}/shared/golive.env")
+    assert (env.user, env.group, env.mode) == ("root", "root", 0o600)
+    names = {line.split("=", 1)[0] for line in env.content_string.splitlines() if "=" in line}
+    for name in ("GOLIVE_ENV", "GOLIVE_DATABASE_URL", "GOLIVE_CALLBACK_SECRET", "GOLIVE_PUBLIC_BASE_URL"):
+        assert name in names
+
+
+def test_service_unit_is_enabled_and_hardened(host):
+    unit = host.service("golive-app")
+    assert unit.is_enabled
+    props = dict(
+        line.split("=", 1)
+        for line in host.check_output(
+            "systemctl show golive-app.service -p User -p NoNewPrivileges -p ProtectSystem -p PrivateTmp "
+            "-p ProtectHome -p ExecStart -p WorkingDirectory -p StandardOutput"
+        ).splitlines()
+    )
+    assert props["User"] == "golive"
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["ProtectSystem"] == "strict"
+    assert props["PrivateTmp"] == "yes"
+    assert props["ProtectHome"] == "yes"
+    assert props["StandardOutput"] == "journal"
+    assert props["WorkingDirectory"] == f"{ROOT}/current/source"
+    assert "-m uvicorn --factory app.main:create_app --host 0.0.0.0 --port 8000" in props["ExecStart"]
+
+
+def test_service_runs_when_a_release_is_deployed(host):
+    if not host.file(f"{ROOT}/current").exists:
+        pytest.skip("no release deployed yet: the unit waits (ConditionPathExists) for `fab release --env lab`")
+    assert host.service("golive-app").is_running
+    assert host.socket("tcp://0.0.0.0:8000").is_listening
+
+
+def test_worker_unit_is_installed(host):
+    assert host.file("/etc/systemd/system/golive-worker.service").exists

@@ -1,0 +1,23 @@
+"""Tests marked `lab` boot the real lab: they need root and systemd-nspawn. Without them they skip with the
+reason — except in CI (CI=true), where a lab that cannot run is a failure, not a silent skip."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lab import preflight
+
+
+@pytest.hookimpl(tryfirst=True)  # before any fixture: a lab fixture would try to boot the lab
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("lab") is None:
+        return
+    found = preflight.problems(os.geteuid())
+    if not found:
+        return
+    reason = "the lab cannot run here: " + "; ".join(found)
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true: {reason}", pytrace=False)
+    pytest.skip(reason)
