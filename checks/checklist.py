@@ -28,16 +28,24 @@ class Box:
         return " / ".join(name for name in (self.part, self.section, self.group) if name)
 
 
+# The source document, kept in the repository (a clone has no ../shared): tests/checks/test_catalogue.py fails
+# when it differs from the shared original beside the repository.
+VENDORED = Path(__file__).with_name("deployment-checklist.md")
+
+
 def default_path() -> Path:
-    """GOLIVE_CHECKLIST, else shared/deployment-checklist.md beside the repository (worktrees: two up)."""
+    """GOLIVE_CHECKLIST, else the repository's copy of shared/deployment-checklist.md."""
     configured = os.environ.get(ENV_VAR)
-    if configured:
-        return Path(configured)
-    for base in (REPO_ROOT, *REPO_ROOT.parents):
+    return Path(configured) if configured else VENDORED
+
+
+def shared_original() -> Path | None:
+    """shared/deployment-checklist.md beside the repository (worktrees: further up), where there is one."""
+    for base in REPO_ROOT.parents:
         candidate = base / "shared" / "deployment-checklist.md"
         if candidate.is_file():
             return candidate
-    raise FileNotFoundError(f"deployment-checklist.md not found above {REPO_ROOT}; set {ENV_VAR} to its path")
+    return None
 
 
 def _clean(title: str) -> str:

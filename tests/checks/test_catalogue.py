@@ -97,3 +97,12 @@ def test_at_least_85_percent_of_machine_checkable_boxes_are_automated(items):
     counted = share(items)
     assert counted.automated + counted.machine_manual + counted.person + counted.not_applicable == 157
     assert counted.ratio >= 0.85, counted.describe()
+
+
+def test_the_repositorys_copy_of_the_checklist_is_the_shared_original():
+    from checks.checklist import VENDORED, shared_original  # noqa: PLC0415
+
+    original = shared_original()
+    if original is None:
+        pytest.skip("no shared/deployment-checklist.md beside this clone: the copy is all there is")
+    assert VENDORED.read_text() == original.read_text(), f"{VENDORED} differs from {original}: copy it again"
