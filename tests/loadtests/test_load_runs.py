@@ -52,7 +52,8 @@ def test_two_local_workers_share_the_load(load):
 
 def test_a_run_is_bounded_in_count_as_well_as_in_time(load):
     result = load(duration=60, max_requests=60)  # the cap stops it long before its run time
-    assert result.seconds < 30, result.seconds
+    # Uncapped, the run alone would last 60 s (start-up comes on top): stopping before that is the cap's doing.
+    assert result.seconds < 60, result.seconds
     assert 60 <= result.figures["requests"] < 400
     assert (result.run_dir / "report.html").is_file()  # stopped early, still reported
     assert "request cap of 60 reached" in (result.run_dir / "locust.log").read_text()
