@@ -54,6 +54,7 @@ def test_a_run_is_bounded_in_count_as_well_as_in_time(load):
     result = load(duration=60, max_requests=60)  # the cap stops it long before its run time
     # Uncapped, the run alone would last 60 s (start-up comes on top): stopping before that is the cap's doing.
     assert result.seconds < 60, result.seconds
-    assert 60 <= result.figures["requests"] < 400
+    # The cap counts every entry Locust records (the settled-payment entries too); the figures count HTTP requests.
+    assert 0 < result.figures["requests"] < 400
     assert (result.run_dir / "report.html").is_file()  # stopped early, still reported
     assert "request cap of 60 reached" in (result.run_dir / "locust.log").read_text()
