@@ -21,3 +21,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI=true: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI the lab the tests booted is taken down at the end (nothing left running); a developer's lab stays
+    up for the next run unless they ask otherwise (`fab lab.down`)."""
+    if os.environ.get("CI") != "true":
+        return
+    from lab.layout import Layout  # noqa: PLC0415
+    from tests.lab.fab import fab  # noqa: PLC0415
+
+    if Layout.default().record.exists():
+        down = fab("lab.down")
+        print(f"\nlab taken down after the tests (CI): exit {down.returncode}")
