@@ -122,6 +122,26 @@ async def _in_flight_units(ctx: PayoutContext) -> int:
     return int(row[0]) if row else 0
 
 
+async def sign_and_store(
+    ctx: PayoutContext, conn: AsyncConnection, payout: repository.Payout, *, nonce: int, gas: int, fees: fees.Fees
+) -> SignedPayout:
+    """The payout's transfer signed at `nonce` and stored (raw, with its hash) in the caller's transaction."""
+    signed = sign_transfer(
+        ctx.account,
+        chain_id=ctx.chain_id,
+        token=ctx.token,
+        to=payout.to_address,
+        amount=payout.amount,
+        nonce=nonce,
+        gas=gas,
+        fees=fees,
+    )
+    await repository.store_transaction(
+        conn, payout.payment_id, tx_hash=signed.tx_hash, nonce=nonce, fees=fees, gas=gas, raw=signed.raw
+    )
+    return signed
+
+
 async def _allocate_sign_store(
     ctx: PayoutContext, conn: AsyncConnection, payout: repository.Payout, plan: Plan, chain_count: int
 ) -> SignedPayout | None:
@@ -130,19 +150,7 @@ async def _allocate_sign_store(
         if locked is None or locked.state != PAYOUT_PENDING or locked.nonce is not None:
             return None  # another sweep got there first
         nonce = await repository.next_nonce(conn, ctx.chain_id, ctx.sender, chain_count)
-        signed = sign_transfer(
-            ctx.account,
-            chain_id=ctx.chain_id,
-            token=ctx.token,
-            to=payout.to_address,
-            amount=payout.amount,
-            nonce=nonce,
-            gas=plan.gas,
-            fees=plan.fees,
-        )
-        await repository.store_transaction(
-            conn, payout.payment_id, tx_hash=signed.tx_hash, nonce=nonce, fees=plan.fees, gas=plan.gas, raw=signed.raw
-        )
+        signed = await sign_and_store(ctx, conn, payout, nonce=nonce, gas=plan.gas, fees=plan.fees)
         await conn.execute(
             "UPDATE payouts SET nonce = %s, waiting_for = NULL, updated_at = now() WHERE payment_id = %s",
             (nonce, payout.payment_id),

@@ -16,8 +16,7 @@ from app.payments.model import BROADCAST, CONFIRMING, PAYOUT_FAILED
 from app.payouts import chain_reads, fees, repository
 from app.payouts.context import PayoutContext
 from app.payouts.metrics import PAYOUT_STEPS
-from app.payouts.send import GWEI, send_one
-from app.payouts.signing import sign_transfer
+from app.payouts.send import GWEI, send_one, sign_and_store
 
 log = logging.getLogger("golive.payouts")
 
@@ -111,26 +110,8 @@ async def _replace(ctx: PayoutContext, payout: repository.Payout, stuck: reposit
             await repository.set_waiting(conn, payout.payment_id, str(exc))
         return
     assert payout.nonce is not None
-    signed = sign_transfer(
-        ctx.account,
-        chain_id=ctx.chain_id,
-        token=ctx.token,
-        to=payout.to_address,
-        amount=payout.amount,
-        nonce=payout.nonce,
-        gas=stuck.gas_limit,
-        fees=chosen,
-    )
     async with ctx.pool.connection() as conn, conn.transaction():
-        await repository.store_transaction(
-            conn,
-            payout.payment_id,
-            tx_hash=signed.tx_hash,
-            nonce=payout.nonce,
-            fees=chosen,
-            gas=stuck.gas_limit,
-            raw=signed.raw,
-        )
+        signed = await sign_and_store(ctx, conn, payout, nonce=payout.nonce, gas=stuck.gas_limit, fees=chosen)
         await conn.execute(
             "INSERT INTO payment_events (payment_id, from_state, to_state, reason, detail)"
             " VALUES (%s, 'broadcast', 'broadcast', 'payout replaced (stuck)', jsonb_build_object("

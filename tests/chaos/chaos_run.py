@@ -175,8 +175,8 @@ class Chaos:
         return report
 
     def _transfers(self) -> dict[str, list[int]]:
-        token = httpx.get(f"{self.stack.chain_url}/__chain__/info", timeout=10).json()["token"]["address"]
-        treasury = httpx.get(f"{self.stack.chain_url}/__chain__/info", timeout=10).json()["treasury"]["address"]
+        info = httpx.get(f"{self.stack.chain_url}/__chain__/info", timeout=10).json()
+        token, treasury = info["token"]["address"], info["treasury"]["address"]
         request = {
             "jsonrpc": "2.0",
             "id": 1,
