@@ -407,7 +407,9 @@ class Engine:
             rate = float(self.env.synthetic_traffic.get("rate_per_second", 4))
 
             def traffic(seconds: float) -> None:
-                synthetic_payments(self.env.entry_url, duration=seconds, rate_per_second=rate)
+                synthetic_payments(
+                    self.env.entry_url, duration=seconds, rate_per_second=rate, verify=self.env.tls_verify
+                )
 
         _, results = gates.observe(self.env.instance_urls(), thresholds, traffic=traffic, progress=self.reporter.line)
         run.record["gates"] = {r.name: {"value": r.value, "samples": r.samples, "verdict": r.verdict} for r in results}

@@ -56,8 +56,7 @@ class Fleet:
         return Deployed(current, version, previous, common if len(states) > 1 else releases)
 
     def instance_url(self, host: str, port: int) -> str:
-        address = "127.0.0.1" if self.env.is_local else host
-        return f"http://{address}:{port}"
+        return f"http://{self.env.address(host)}:{port}"
 
     def not_serving(self, release_id: str, grace: float = 10.0) -> list[str]:
         """The instances that do not answer healthy as `release_id`. An instance answering as another release
