@@ -192,12 +192,15 @@ def balancer_answers(ctx: Context, args: dict[str, Any]) -> Result:
     """The load balancer answers on the entry point and routes /api/health to an instance."""
     if ctx.env.load_balancer == "none":
         return not_applicable(f"{ctx.env.name} has no load balancer (one entry port)")
-    if ctx.fleet.deployed().current is None:
-        return not_applicable(f"nothing is deployed on {ctx.env.name} yet: nothing stands behind the balancer")
     command = f"curl {ctx.entry}/api/health"
     answer = _call(ctx, "GET", "/api/health")
     if isinstance(answer, str):
         return failed(f"the {ctx.env.load_balancer} does not answer: {answer}", command)
+    if answer.status_code in (502, 503, 504) and ctx.fleet.deployed().current is None:
+        return not_applicable(
+            f"nothing is deployed on {ctx.env.name} yet: the {ctx.env.load_balancer} answers "
+            f"{answer.status_code} with no instance behind it"
+        )
     if answer.status_code in (502, 503, 504):
         return failed(
             f"the {ctx.env.load_balancer} answers {answer.status_code}: no healthy instance behind it", command
