@@ -196,6 +196,11 @@ def balancer_answers(ctx: Context, args: dict[str, Any]) -> Result:
     answer = _call(ctx, "GET", "/api/health")
     if isinstance(answer, str):
         return failed(f"the {ctx.env.load_balancer} does not answer: {answer}", command)
+    if answer.status_code in (502, 503, 504) and ctx.fleet.deployed().current is None:
+        return not_applicable(
+            f"nothing is deployed on {ctx.env.name} yet: the {ctx.env.load_balancer} answers "
+            f"{answer.status_code} with no instance behind it"
+        )
     if answer.status_code in (502, 503, 504):
         return failed(
             f"the {ctx.env.load_balancer} answers {answer.status_code}: no healthy instance behind it", command

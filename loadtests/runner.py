@@ -56,6 +56,7 @@ class LoadSpec:
     max_requests: int = DEFAULT_MAX_REQUESTS
     admin_key: str | None = None
     knobs: Mapping[str, str] = field(default_factory=dict)  # GOLIVE_LOADTEST_* for the scenarios
+    ca_file: str | None = None  # the CA the target's certificate is verified with (SSL_CERT_FILE for Locust)
 
     def check(self) -> None:
         problems = []
@@ -147,7 +148,7 @@ def run_folder(state: Path, env: str) -> Path:
     raise LoadTestError(f"cannot make a run folder under {base}")
 
 
-def reachable(host: str, *, verify: bool = True, timeout: float = 5.0) -> None:
+def reachable(host: str, *, verify: bool | str = True, timeout: float = 5.0) -> None:
     """LoadTestError naming the URL when the entry point does not answer /api/health with 200."""
     url = host.rstrip("/") + "/api/health"
     try:
@@ -181,6 +182,8 @@ def _environ(spec: LoadSpec, run_dir: Path) -> dict[str, str]:
     )
     if spec.admin_key:
         env[ADMIN_KEY_VARIABLE] = spec.admin_key  # the environment, not argv: argv is visible in ps
+    if spec.ca_file:
+        env["SSL_CERT_FILE"] = spec.ca_file  # geventhttpclient's default context reads OpenSSL's default paths
     return env
 
 

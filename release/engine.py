@@ -93,6 +93,7 @@ class Engine:
         self.state = state_dir or Path(os.environ.get("GOLIVE_RELEASE_STATE", repo / "state"))
         self.fleet = Fleet.of(env)
         self._balancer: balancers.Balancer | None = None
+        self._drained: list[str] = []  # hosts this run took out of the balancer and has not put back yet
         self.audit = AuditLog(self.state / env.name / "audit.jsonl")
         password = urlsplit(db_url).password
         if password:
@@ -147,7 +148,8 @@ class Engine:
 
     def rollback(self, to: str | None = None, *, reason: str = "requested") -> Outcome:
         try:
-            deployed = self.fleet.deployed()
+            # A split fleet (a release that died mid-deploy) is what --to is for: every host to that release.
+            deployed = self.fleet.deployed(split_ok=to is not None)
             plan = plan_rollback(self.env, deployed=deployed, to=to)
         except Exception as exc:
             self.reporter.error(f"refused: {exc}")
@@ -170,6 +172,12 @@ class Engine:
                 self._lock(run, "rollback")
             with self.reporter.phase("deploy"):
                 self._switch_fleet(plan.release_id, hosts=self.env.web_hosts)
+                if self.env.load_balancer != "none":
+                    # Every host answers as the release now: none stays out of the balancer (a release that
+                    # died mid-deploy may have left one drained). Undraining a host in rotation changes nothing.
+                    for host in self.env.web_hosts:
+                        with self.reporter.step(f"undrain [{host}]: in the balancer"):
+                            self.balancer().undrain(host)
             return self._finish(run, "rolled back", Outcome.RELEASED)
         except lock.LockHeld as exc:
             self.reporter.error(str(exc))
@@ -359,8 +367,10 @@ class Engine:
                     self.fleet.wait_healthy(url, release_id, self.env.health_timeout_seconds)
                 elif step.action == "drain":
                     self.balancer().drain(step.host)
+                    self._drained.append(step.host)
                 elif step.action == "undrain":
                     self.balancer().undrain(step.host)
+                    self._drained = [host for host in self._drained if host != step.host]
 
     def balancer(self) -> balancers.Balancer:
         if self._balancer is None:
@@ -375,9 +385,14 @@ class Engine:
             self.env.service_manager, instance, supervisorctl=supervisorctl, supervisor_conf=conf
         )
 
-    def _switch_fleet(self, release_id: str, hosts: tuple[str, ...] | list[str]) -> None:
-        steps = [step for step in switch_steps(self.env, release_id, drain=False) if step.host in hosts]
-        self._run_switch_steps(steps, release_id, [])
+    def _switch_fleet(self, release_id: str, hosts: tuple[str, ...] | list[str], *, drain: bool = False) -> None:
+        """`hosts` in their order. With `drain`, each host out of the balancer while it restarts; a host this run
+        left drained (its release failed there) goes first: it is out of rotation already, and draining another
+        host before it is back would take the last one out (the balancer refuses that)."""
+        steps = switch_steps(self.env, release_id, drain=drain)
+        order = [host for host in hosts if host in self._drained] + [h for h in hosts if h not in self._drained]
+        ordered = [step for host in order for step in steps if step.host == host]
+        self._run_switch_steps(ordered, release_id, [])
 
     def _verify(self, release_id: str, run: Run) -> None:
         results = smoke.run(self.env, release_id, self.reporter)
@@ -407,7 +422,9 @@ class Engine:
             rate = float(self.env.synthetic_traffic.get("rate_per_second", 4))
 
             def traffic(seconds: float) -> None:
-                synthetic_payments(self.env.entry_url, duration=seconds, rate_per_second=rate)
+                synthetic_payments(
+                    self.env.entry_url, duration=seconds, rate_per_second=rate, verify=self.env.tls_verify
+                )
 
         _, results = gates.observe(self.env.instance_urls(), thresholds, traffic=traffic, progress=self.reporter.line)
         run.record["gates"] = {r.name: {"value": r.value, "samples": r.samples, "verdict": r.verdict} for r in results}
@@ -440,8 +457,10 @@ class Engine:
             self.reporter.error("first release failed and there is no previous release: instances stopped as they are")
             return
         with self.reporter.phase("rollback"):
-            # Every web host, not only those switched: a failure mid-batch must not leave a split fleet.
-            self._switch_fleet(plan.previous, self.env.web_hosts)
+            # Every web host, not only those switched: a failure mid-batch must not leave a split fleet. Host by
+            # host out of the balancer, as the release went: the host that failed is undrained once it answers
+            # as the previous release again, and the others serve no request while they restart.
+            self._switch_fleet(plan.previous, self.env.web_hosts, drain=True)
             # The switch back made the failed release `previous`; a later `fab rollback` must not return to it.
             for host in self.env.web_hosts:
                 with self.reporter.step(f"previous [{host}]: -> {run.prior_previous or 'none'}"):

@@ -48,7 +48,7 @@ CHOICES = {
     "service_manager": ("supervisord", "systemd"),
     "load_balancer": ("none", "nginx", "alb"),
     "inconclusive": ("hold", "fail"),
-    "database": ("embedded", "url"),
+    "database": ("embedded", "url", "tunnel"),
     "secrets": ("generated", "vault", "pulumi"),
 }
 
@@ -81,7 +81,7 @@ class Environment:
     gates: dict[str, Any]
     inconclusive: Literal["hold", "fail"]
     synthetic_traffic: dict[str, Any]
-    database: Literal["embedded", "url"]
+    database: Literal["embedded", "url", "tunnel"]  # tunnel: an SSH tunnel to the db host (release/tunnel.py)
     secrets: str
     ssh_config: Path | None = None
     simulator_port: int = 8100  # local: the Daraja simulator
@@ -102,10 +102,49 @@ class Environment:
         hosts = self.web_hosts
         return [hosts[i : i + self.batch_size] for i in range(0, len(hosts), self.batch_size)]
 
+    def address(self, host: str) -> str:
+        """Where the controller reaches `host` over HTTP: 127.0.0.1 locally, the ssh_config's HostName (the lab's
+        names resolve only through it), else the name itself."""
+        if self.is_local:
+            return "127.0.0.1"
+        if self.ssh_config is not None:
+            return _ssh_hostnames(str(self.ssh_config)).get(host, host)
+        return host
+
     def instance_urls(self) -> list[str]:
         """Where each service instance answers directly (health checks and metrics bypass the balancer)."""
-        address = {host: ("127.0.0.1" if self.is_local else host) for host in self.web_hosts}
-        return [f"http://{address[host]}:{i.port}" for host in self.web_hosts for i in self.instances]
+        return [f"http://{self.address(host)}:{i.port}" for host in self.web_hosts for i in self.instances]
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """What the controller verifies the entry point's certificate with: the environment's own CA when the
+        checks name one (the lab's), the system's otherwise."""
+        ca = (self.extra.get("checks") or {}).get("tls_ca_file")
+        if not ca:
+            return True
+        path = Path(ca)
+        return str(path if path.is_absolute() else REPO_ROOT / path)
+
+
+def _ssh_hostnames(path: str) -> dict[str, str]:
+    """Host -> HostName from an ssh_config (the simple form `fab lab.up` writes: Host NAME / HostName ADDRESS)."""
+    names: dict[str, str] = {}
+    try:
+        lines = Path(path).read_text().splitlines()
+    except OSError:
+        return names
+    hosts: list[str] = []
+    for line in lines:
+        words = line.split()
+        if len(words) < 2 or words[0].startswith("#"):
+            continue
+        key = words[0].lower()
+        if key == "host":
+            hosts = [w for w in words[1:] if not any(c in w for c in "*?!")]
+        elif key == "hostname":
+            for host in hosts:
+                names.setdefault(host, words[1])
+    return names
 
 
 def known_environments() -> list[str]:

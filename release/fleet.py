@@ -42,12 +42,17 @@ class Fleet:
             layout = host_commands.Layout(str(env.root))
         return cls(env, transports, layout)
 
-    def deployed(self) -> Deployed:
+    def deployed(self, *, split_ok: bool = False) -> Deployed:
+        """What the web hosts run. Hosts on different releases raise FleetSplit, unless `split_ok` (a rollback
+        --to): then current is None and the releases are those every host holds."""
         states = {}
         for host in self.env.web_hosts:
             output = self.transports[host].run(host_commands.read_state(self.layout)).output
             states[host] = host_commands.parse_state(output)
         currents = {state[0] for state in states.values()}
+        if len(currents) > 1 and split_ok:
+            common = tuple(sorted(set.intersection(*(set(state[3]) for state in states.values()))))
+            return Deployed(None, None, None, common)
         if len(currents) > 1:
             described = ", ".join(f"{host}: {state[0]}" for host, state in states.items())
             raise FleetSplit(f"web hosts run different releases ({described}); roll back with --to RELEASE")
@@ -56,8 +61,7 @@ class Fleet:
         return Deployed(current, version, previous, common if len(states) > 1 else releases)
 
     def instance_url(self, host: str, port: int) -> str:
-        address = "127.0.0.1" if self.env.is_local else host
-        return f"http://{address}:{port}"
+        return f"http://{self.env.address(host)}:{port}"
 
     def not_serving(self, release_id: str, grace: float = 10.0) -> list[str]:
         """The instances that do not answer healthy as `release_id`. An instance answering as another release

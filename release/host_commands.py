@@ -117,4 +117,7 @@ def restart(
 ) -> str:
     if manager == "supervisord":
         return f"{supervisorctl} -c {q(supervisor_conf)} restart {q(instance)}"
-    return f"sudo systemctl restart golive-{instance}.service"
+    # A release that could not start leaves the unit failed with its start limit hit ("start request repeated too
+    # quickly"): a rollback's restart must not be refused for it.
+    unit = f"golive-{instance}.service"
+    return f"sudo systemctl reset-failed {unit} 2>/dev/null; sudo systemctl restart {unit}"

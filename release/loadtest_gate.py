@@ -54,7 +54,10 @@ def spec_for(
     settings = env.loadtest
     users = _number(users if users is not None else settings.get("users", DEFAULT_USERS), "--users", int)
     knobs = {str(k): str(v) for k, v in (settings.get("knobs") or {}).items()}
-    knobs.setdefault("GOLIVE_LOADTEST_VERIFY_TLS", "1" if env.name in ("staging", "production") else "0")
+    # Verified against the environment's own CA where it has one (the lab's), the system's for staging/production.
+    ca_file = env.tls_verify if isinstance(env.tls_verify, str) else None
+    verified = ca_file is not None or env.name in ("staging", "production")
+    knobs.setdefault("GOLIVE_LOADTEST_VERIFY_TLS", "1" if verified else "0")
     try:
         from_environ({**os.environ, **knobs})  # refuse bad knobs here, not in every Locust process
         # --slo is relative to where fab runs; an environment's loadtest.slo to the repository.
@@ -79,6 +82,7 @@ def spec_for(
         max_requests=_number(settings.get("max_requests", runner.DEFAULT_MAX_REQUESTS), "max_requests", int),
         admin_key=admin,
         knobs=knobs,
+        ca_file=ca_file,
     )
     spec.check()
     return spec
@@ -89,7 +93,7 @@ def ensure_running(env: Environment) -> None:
     if env.database == "embedded" and not local_env.is_up(env):
         raise LoadTestError(f"the {env.name} environment is not running (fab release --env {env.name} brings it up)")
     try:
-        runner.reachable(env.entry_url, verify=env.name in ("staging", "production"))
+        runner.reachable(env.entry_url, verify=env.tls_verify)
     except LoadTestError as exc:
         raise LoadTestError(f"the {env.name} environment is not running or not healthy: {exc}") from None
 

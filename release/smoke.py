@@ -27,7 +27,7 @@ def _check(condition: bool, message: str) -> None:
 
 def run(env: Environment, release_id: str, reporter: Reporter, *, payment_timeout: float = 20.0) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    verify_tls = env.name in ("staging", "production")
+    verify_tls = env.tls_verify
     with httpx.Client(base_url=env.entry_url, timeout=10, verify=verify_tls) as client:
         with reporter.step("health"):
             health = client.get("/api/health")

@@ -76,6 +76,7 @@ def synthetic_payments(
     settle_timeout: float = 10.0,
     progress: Callable[[str], None] | None = None,
     admit: Callable[[str], bool] | None = None,
+    verify: bool | str = True,
 ) -> SyntheticReport:
     """For about `duration` seconds, POST /api/payments at `rate_per_second` (a fresh Idempotency-Key and
     a fresh simulator number 07XXXXXXYY, YY taken in turn from `phone_endings`), with a GET /api/packages
@@ -84,7 +85,7 @@ def synthetic_payments(
     _check(entry_url, duration, rate_per_second, settle_timeout, phone_endings)
     say = progress or (lambda _line: None)
     tally = _Tally()
-    with httpx.Client(base_url=entry_url, timeout=REQUEST_TIMEOUT_SECONDS) as client:
+    with httpx.Client(base_url=entry_url, timeout=REQUEST_TIMEOUT_SECONDS, verify=verify) as client:
         _send(
             client,
             tally,

@@ -9,7 +9,7 @@ from typing import Any
 
 from invoke.exceptions import Exit
 
-from release import local_env
+from release import local_env, tunnel
 from release.engine import Engine, Outcome
 from release.environment import Environment, EnvironmentInvalid, load_environment
 from release.reporter import Reporter
@@ -25,11 +25,17 @@ def environment(name: str | None) -> Environment:
 
 
 def database_url(env: Environment, reporter: Reporter) -> str:
-    """local: the embedded database (the environment is brought up when down); elsewhere GOLIVE_DATABASE_URL."""
+    """local: the embedded database (the environment is brought up when down); tunnel: an SSH tunnel to the db
+    host (release/tunnel.py); elsewhere GOLIVE_DATABASE_URL."""
     if env.database == "embedded":
         if not local_env.is_up(env):
             reporter.title(f"bringing the {env.name} environment up")
         return local_env.up(env, progress=reporter.line)
+    if env.database == "tunnel":
+        try:
+            return tunnel.database_url(env)
+        except tunnel.TunnelFailed as exc:
+            raise Exit(f"the {env.name} database is unreachable: {exc}", code=int(Outcome.REFUSED)) from None
     url = os.environ.get("GOLIVE_DATABASE_URL")
     if not url:
         raise Exit(

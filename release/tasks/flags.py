@@ -20,7 +20,7 @@ def _client(engine) -> FlagClient:
         key = admin_key(engine.env, engine.db_url, engine.state)
     except AdminKeyMissing as exc:
         raise Exit(str(exc), code=int(Outcome.REFUSED)) from None
-    return FlagClient(engine.env.entry_url, key, verify=engine.env.name in ("staging", "production"))
+    return FlagClient(engine.env.entry_url, key, verify=engine.env.tls_verify)
 
 
 @task(
@@ -56,7 +56,11 @@ def _synthetic(env, feature: str, percentage: int):
     rate = float(env.synthetic_traffic.get("rate_per_second", 4))
     flag = Flag(feature, True, percentage)
     return lambda seconds: synthetic_payments(
-        env.entry_url, duration=seconds, rate_per_second=rate, admit=lambda msisdn: allows(flag, msisdn)
+        env.entry_url,
+        duration=seconds,
+        rate_per_second=rate,
+        admit=lambda msisdn: allows(flag, msisdn),
+        verify=env.tls_verify,
     )
 
 

@@ -1,0 +1,205 @@
+"""`fab release --env lab` against the real lab: a rolling release across web1 and web2 behind nginx under a
+bounded load through lb sees no failed request, and a release whose second host fails its health check
+returns both hosts to the previous release.
+
+The versions are commits of a copy of the working tree (tests/release/local_harness.VersionRepo): v1 is the
+working tree, v2 changes a file only, bad-web2 is v2 with a service that refuses to start on web2 alone (so
+web1 is switched, healthy and undrained before web2 fails). The copy releases to the lab through
+an environment file derived from release/environments/lab.yml (absolute paths to state/lab; the go-live
+Locust gate left out: this test's own load runs through the whole release instead). The lab is converged
+first when it is not (a fresh `fab lab.up` when it is not up at all); the lab lock is held shared throughout.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from lab.layout import REPO, Layout
+from release.environment import load_environment
+from tests.lab import ansible_run
+from tests.lab.fab import fab, ssh
+from tests.release.local_harness import Fab, VersionRepo, replace_once
+
+pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1500)]
+LAYOUT = Layout.default()
+RELEASED, ROLLED_BACK = 0, 1
+LOAD_RATE = 10.0  # requests a second through lb, at most
+LOAD_MAX_REQUESTS = 6000  # bounded in count as well as in time (the release's length)
+
+
+def _probe(host: str, script: str) -> bool:
+    completed = subprocess.run(
+        ["ssh", "-F", str(LAYOUT.ssh_config), host, script], capture_output=True, timeout=30, check=False
+    )
+    return completed.returncode == 0
+
+
+def _converged() -> bool:
+    """The roles have run, including what a lab release needs (the chain's treasury key, the worker enabled)."""
+    return (
+        _probe("lb", "test -e /etc/ssh/sshd_config.d/10-golive.conf")
+        and _probe("partners", "test -e /etc/golive-partners-chain.env")
+        and _probe("web1", "systemctl is-enabled --quiet golive-worker.service")
+    )
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[None]:
+    if not (LAYOUT.record.exists() and LAYOUT.ssh_config.exists()):
+        up = fab("lab.up")
+        assert up.returncode == 0, up.output
+    with LAYOUT.lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            if not _converged():
+                run = ansible_run.playbook()
+                assert run.returncode == 0, run.tail()
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@dataclass
+class World:
+    repo: VersionRepo
+    fab: Fab
+
+    def release(self, tag: str):
+        return self.fab.run("release", "--version", tag, timeout=900)
+
+    def version(self, tag: str) -> str:
+        return self.repo.sha(tag)[:12]
+
+
+def _lab_env_file(path: Path) -> Path:
+    raw = yaml.safe_load((REPO / "release" / "environments" / "lab.yml").read_text())
+    raw["ssh_config"] = str(LAYOUT.ssh_config)
+    raw["checks"]["tls_ca_file"] = str(REPO / raw["checks"]["tls_ca_file"])
+    raw["loadtest"] = {**raw["loadtest"], "required": False}
+    raw["health_timeout_seconds"] = 30  # bad-web2 never answers: fail it sooner
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture(scope="module")
+def world(lab, tmp_path_factory) -> World:
+    base = tmp_path_factory.mktemp("lab-release")
+    repo = VersionRepo.copy_of(REPO, base / "repo")
+    repo.version("v2", {"RELEASE_NOTES.txt": "v2: nothing but this file changes\n"})
+    main = repo.read("app/main.py", "v2")
+    repo.version(
+        "bad-web2",
+        {
+            "app/main.py": replace_once(
+                main,
+                "    settings = settings or get_settings()\n",
+                "    settings = settings or get_settings()\n"
+                "    import socket  # noqa: PLC0415 (injected by tests/lab/test_lab_release.py)\n\n"
+                "    if socket.gethostname() == 'web2':\n"
+                "        raise RuntimeError('injected: this release cannot start on web2')\n",
+            )
+        },
+        base="v2",
+    )
+    env_file = _lab_env_file(base / "lab.yml")
+    state = base / "state"
+    state.mkdir()
+    return World(repo, Fab(repo.path, state, env_file))
+
+
+def _current(host: str) -> str:
+    return ssh(host, "readlink /srv/golive/current").strip().rsplit("/", 1)[-1]
+
+
+def _answers(host: str) -> str:
+    env = load_environment("lab")
+    return httpx.get(f"http://{env.address(host)}:8000/api/version", timeout=5).json()["release_id"]
+
+
+@dataclass
+class Load:
+    """GET /api/health and /api/packages through lb (verified TLS) at a bounded rate until stopped or the cap."""
+
+    url: str
+    verify: bool | str
+    answers: Counter = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    @property
+    def requests(self) -> int:
+        return sum(self.answers.values())
+
+    def _run(self) -> None:
+        paths = ("/api/health", "/api/packages")
+        with httpx.Client(base_url=self.url, verify=self.verify, timeout=10) as client:
+            while not self._stop.is_set() and self.requests < LOAD_MAX_REQUESTS:
+                started = time.monotonic()
+                path = paths[self.requests % 2]
+                try:
+                    status = client.get(path).status_code
+                except httpx.HTTPError as exc:
+                    status = type(exc).__name__
+                self.answers[status] += 1
+                if not (isinstance(status, int) and 200 <= status < 300):
+                    self.failures.append(f"{time.strftime('%H:%M:%S')} {path}: {status}")
+                time.sleep(max(0.0, 1 / LOAD_RATE - (time.monotonic() - started)))
+
+    def __enter__(self) -> Load:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        assert self._thread is not None
+        self._thread.join(timeout=30)
+
+
+def test_rolling_release_under_load_fails_no_request(world: World):
+    first = world.release("v1")
+    assert first.code == RELEASED, first
+    env = load_environment("lab")
+    with Load(env.entry_url, env.tls_verify) as load:
+        time.sleep(2)  # the load is flowing before the first drain
+        second = world.release("v2")
+        time.sleep(2)
+    assert second.code == RELEASED, second
+    assert "drain [web1]" in second.output and "drain [web2]" in second.output, second.output
+    assert load.requests >= 200, load.answers
+    assert load.failures == [], f"{len(load.failures)} failed of {load.requests}: {load.failures[:20]}"
+    for host in env.web_hosts:
+        assert _current(host).endswith(world.version("v2")), host
+        assert _answers(host).endswith(world.version("v2")), host
+    print(f"lab release under load: {load.requests} requests, 0 failed, release {second.seconds:.1f} s")
+
+
+def test_second_host_failing_health_returns_both_hosts(world: World):
+    before = _current("web1")
+    assert before.endswith(world.version("v2")), "the previous test leaves v2 released"
+    result = world.release("bad-web2")
+    assert result.code == ROLLED_BACK, result
+    assert "health [web1/app]" in result.output, "web1 was switched and healthy before web2 failed"
+    assert "==> rollback" in result.output, result.output
+    env = load_environment("lab")
+    for host in env.web_hosts:
+        assert _current(host) == before, host
+        assert _answers(host) == before, host
+    script = "; ".join(f"/usr/local/sbin/golive-upstream status {host}" for host in env.web_hosts)
+    status = ssh("lb", script)
+    assert "drained" not in status, f"a host is left out of the balancer: {status}"
+    # The audit record says so.
+    audit = (world.fab.state / "lab" / "audit.jsonl").read_text().splitlines()
+    assert '"outcome": "rolled back"' in audit[-1] or '"outcome":"rolled back"' in audit[-1], audit[-1]

@@ -1,0 +1,119 @@
+"""How the engine reaches the lab, without a lab: instance addresses from the ssh_config, the lab CA, the
+database tunnel's command and refusals, and the order a rollback takes hosts through the balancer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from release import host_commands, tunnel
+from release.engine import Engine
+from release.environment import REPO_ROOT, load_environment, parse_environment
+from release.transport import Result
+
+
+def _lab(tmp_path: Path, **overrides):
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        "# written by fab lab.up\n\nHost lb\n    HostName 198.18.0.10\n\nHost web1\n    HostName 198.18.0.11\n\n"
+        "Host web2\n    HostName 198.18.0.12\n\nHost db\n    HostName 198.18.0.20\n\nHost *\n    User root\n"
+    )
+    raw = {
+        "name": "lab",
+        "transport": "ssh",
+        "ssh_config": str(config),
+        "service_manager": "systemd",
+        "load_balancer": "nginx",
+        "root": "/srv/golive",
+        "hosts": {"lb": ["lb"], "web": ["web1", "web2"], "db": ["db"]},
+        "instances": [{"name": "app", "port": 8000}],
+        "entry_url": "https://198.18.0.10",
+        "database": "tunnel",
+        "checks": {"tls_ca_file": "state/lab/ca/ca.crt"},
+        **overrides,
+    }
+    return parse_environment(raw)
+
+
+def test_instances_are_reached_at_the_ssh_configs_addresses(tmp_path):
+    env = _lab(tmp_path)
+    assert env.instance_urls() == ["http://198.18.0.11:8000", "http://198.18.0.12:8000"]
+    assert env.address("db") == "198.18.0.20"
+    assert env.address("unknown") == "unknown"
+
+
+def test_the_lab_ca_is_trusted_and_the_system_one_elsewhere(tmp_path):
+    assert _lab(tmp_path).tls_verify == str(REPO_ROOT / "state/lab/ca/ca.crt")
+    assert _lab(tmp_path, checks={}).tls_verify is True
+    assert load_environment("lab").tls_verify == str(REPO_ROOT / "state/lab/ca/ca.crt")
+    assert load_environment("lab").database == "tunnel"
+
+
+def test_the_tunnel_forwards_a_loopback_port_to_the_db_hosts_loopback(tmp_path):
+    command = tunnel.ssh_command(tmp_path / "ssh_config", "db", 40123)
+    assert command[:3] == ["ssh", "-F", str(tmp_path / "ssh_config")]
+    assert "-N" in command and "ExitOnForwardFailure=yes" in command and "BatchMode=yes" in command
+    assert command[command.index("-L") + 1] == "127.0.0.1:40123:127.0.0.1:5432"
+    assert command[-1] == "db"
+
+
+def test_no_tunnel_without_the_vaulted_secrets(tmp_path, monkeypatch):
+    monkeypatch.delenv("GOLIVE_DATABASE_URL", raising=False)
+    with pytest.raises(tunnel.TunnelFailed, match=r"secrets\.yml"):
+        tunnel.open_tunnel(_lab(tmp_path))
+
+
+def test_no_tunnel_without_an_ssh_config(tmp_path):
+    env = _lab(tmp_path, ssh_config=str(tmp_path / "missing"))
+    with pytest.raises(tunnel.TunnelFailed, match="lab up"):
+        tunnel.open_tunnel(env)
+
+
+def test_a_given_database_url_wins_over_the_tunnel(tmp_path, monkeypatch):
+    monkeypatch.setenv("GOLIVE_DATABASE_URL", "postgresql://u@127.0.0.1:1/golive")
+    assert tunnel.database_url(_lab(tmp_path)) == "postgresql://u@127.0.0.1:1/golive"
+
+
+class _Host:
+    def __init__(self, host: str, log: list[str]):
+        self.host, self.log = host, log
+
+    def run(self, command: str, **_kwargs) -> Result:
+        self.log.append(f"run {self.host}")
+        return Result(0, "")
+
+
+class _Balancer:
+    def __init__(self, log: list[str]):
+        self.log = log
+
+    def drain(self, host: str) -> None:
+        self.log.append(f"drain {host}")
+
+    def undrain(self, host: str) -> None:
+        self.log.append(f"undrain {host}")
+
+
+def test_a_rollback_puts_the_host_left_drained_back_first(tmp_path, monkeypatch):
+    """web2 failed its health check while drained: draining web1 first would take the last host out of
+    nginx (golive-upstream refuses), so web2 returns to the previous release first, then web1."""
+    env = _lab(tmp_path, worker=False)
+    engine = Engine(env, "postgresql://u@127.0.0.1:1/golive", state_dir=tmp_path / "state")
+    log: list[str] = []
+    engine.fleet.transports = {host: _Host(host, log) for host in ("lb", "web1", "web2", "db")}
+    engine._balancer = _Balancer(log)
+    monkeypatch.setattr(engine.fleet, "wait_healthy", lambda url, release, timeout: log.append(f"health {url}"))
+    engine._drained = ["web2"]
+    engine._switch_fleet("R1", env.web_hosts, drain=True)
+    balancer = [line for line in log if line.startswith(("drain", "undrain"))]
+    assert balancer == ["drain web2", "undrain web2", "drain web1", "undrain web1"]
+    assert log.index("health http://198.18.0.12:8000") < log.index("drain web1")
+    assert engine._drained == []
+
+
+def test_a_restart_clears_a_units_start_limit_first():
+    """A release that could not start leaves its unit failed ("start request repeated too quickly"): the
+    rollback's restart must still start the previous release."""
+    command = host_commands.restart("systemd", "app")
+    assert command.index("reset-failed golive-app.service") < command.index("restart golive-app.service")
