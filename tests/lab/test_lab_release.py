@@ -12,8 +12,6 @@ first when it is not (a fresh `fab lab.up` when it is not up at all); the lab lo
 
 from __future__ import annotations
 
-import fcntl
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -27,8 +25,8 @@ import yaml
 
 from lab.layout import REPO, Layout
 from release.environment import load_environment
-from tests.lab import ansible_run
-from tests.lab.fab import fab, ssh
+from tests.lab.converged import converged_lab
+from tests.lab.fab import ssh
 from tests.release.local_harness import Fab, VersionRepo, replace_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1500)]
@@ -38,36 +36,10 @@ LOAD_RATE = 10.0  # requests a second through lb, at most
 LOAD_MAX_REQUESTS = 6000  # bounded in count as well as in time (the release's length)
 
 
-def _probe(host: str, script: str) -> bool:
-    completed = subprocess.run(
-        ["ssh", "-F", str(LAYOUT.ssh_config), host, script], capture_output=True, timeout=30, check=False
-    )
-    return completed.returncode == 0
-
-
-def _converged() -> bool:
-    """The roles have run, including what a lab release needs (the chain's treasury key, the worker enabled)."""
-    return (
-        _probe("lb", "test -e /etc/ssh/sshd_config.d/10-golive.conf")
-        and _probe("partners", "test -e /etc/golive-partners-chain.env")
-        and _probe("web1", "systemctl is-enabled --quiet golive-worker.service")
-    )
-
-
 @pytest.fixture(scope="module")
 def lab() -> Iterator[None]:
-    if not (LAYOUT.record.exists() and LAYOUT.ssh_config.exists()):
-        up = fab("lab.up")
-        assert up.returncode == 0, up.output
-    with LAYOUT.lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_SH)
-        try:
-            if not _converged():
-                run = ansible_run.playbook()
-                assert run.returncode == 0, run.tail()
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with converged_lab():
+        yield
 
 
 @dataclass
