@@ -31,30 +31,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 RUNBOOKS = ROOT / "docs" / "runbooks"
 RULES = ROOT / "roles" / "monitoring" / "files" / "rules" / "golive.rules.yml"
-CONTRACT = ROOT.parent / "monitoring-contract.md"  # the issue's shared contract, beside the worktrees (if present)
 BIN = Path(sys.executable).parent
 SAFE_LOCAL_VARIABLES = frozenset({"ENV", "URL", "KEY"})
 REPO_DIRS = ("app/", "checks/", "docs/", "infra/", "lab/", "loadtests/", "playbooks/", "release/", "roles/", "tests/")
-
-# The contract's alert names, in its order (the rules file wins once it exists: alert_names()).
-CONTRACT_ALERTS = (
-    "GoliveLowPaymentSuccess",
-    "GoliveHighErrorRate",
-    "GoliveSlowResponses",
-    "GoliveTargetDown",
-    "GoliveHostDown",
-    "GoliveEntryPointDown",
-    "GoliveCertificateExpiringSoon",
-    "GoliveBackupTooOld",
-    "GoliveStuckPaymentsHigh",
-    "GoliveStuckPaymentTooOld",
-    "GoliveTreasuryUsdtLow",
-    "GoliveTreasuryGasLow",
-    "GoliveChainHeadStale",
-    "GoliveDarajaErrorsRising",
-    "GoliveNoWorkerLeader",
-    "GoliveUnhandledErrors",
-)
 
 
 @dataclass(frozen=True)
@@ -523,22 +502,11 @@ def check_all(paths: Iterable[Path], probe: Probe | None = None) -> Report:
 # --- alerts ------------------------------------------------------------------------------------------------------
 
 
-def alert_names(rules: Path = RULES, contract: Path = CONTRACT) -> tuple[list[str], str]:
-    """The alert names in order, and where they came from: the rules file when it exists, else the contract."""
-    if rules.is_file():
-        data = yaml.safe_load(rules.read_text()) or {}
-        names = [
-            rule["alert"] for group in data.get("groups", []) for rule in group.get("rules", []) if "alert" in rule
-        ]
-        return names, str(rules.relative_to(ROOT))
-    if contract.is_file():
-        return contract_alerts(contract.read_text()), str(contract)
-    return list(CONTRACT_ALERTS), "the contract's list (copied into runbook_commands.py)"
-
-
-def contract_alerts(text: str) -> list[str]:
-    section = text.split("## Alert names", 1)[-1].split("\n## ", 1)[0]
-    return re.findall(r"^(Golive\w+)\s", section, flags=re.MULTILINE)
+def alert_names(rules: Path = RULES) -> tuple[list[str], str]:
+    """The alert names of the rules file, in order, and the file they came from."""
+    data = yaml.safe_load(rules.read_text()) or {}
+    names = [rule["alert"] for group in data.get("groups", []) for rule in group.get("rules", []) if "alert" in rule]
+    return names, str(rules.relative_to(ROOT))
 
 
 def alert_sections(markdown: str) -> list[str]:

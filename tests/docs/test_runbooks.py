@@ -90,12 +90,6 @@ def test_alerts_md_has_one_section_per_alert_in_order():
     assert sections == names, f"alerts.md's ## Golive… sections differ from {source}"
 
 
-def test_the_embedded_alert_list_is_the_contracts():
-    if not rc.CONTRACT.is_file():
-        pytest.skip(f"no {rc.CONTRACT} here (the list in runbook_commands.py stands in for it)")
-    assert rc.contract_alerts(rc.CONTRACT.read_text()) == list(rc.CONTRACT_ALERTS)
-
-
 def test_every_section_has_meaning_checks_fix_and_escalation():
     text = (rc.RUNBOOKS / "alerts.md").read_text()
     for chunk in text.split("\n## ")[1:]:
