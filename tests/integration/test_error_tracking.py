@@ -3,6 +3,7 @@ event at Sentry (a loopback stand-in that accepts envelopes) tagged with environ
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,10 +18,15 @@ from fastapi import APIRouter
 
 from app.db import migrator
 from app.main import create_app
+from app.observability.error_tracking import ErrorTracker
+from app.worker.context import SweepContext
+from app.worker.loop import Worker
+from app.worker.registry import resolve
 from tests.support.metrics import scrape
 from tests.support.processes import ThreadServer, free_port
 from tests.support.sentry_receiver import SentryReceiver
 from tests.support.service import service_settings
+from tests.support.worker import with_leader, worker_settings
 
 PHONE = "0712345678"
 CALLBACK_SECRET = "cb-" + uuid.uuid4().hex
@@ -136,3 +142,20 @@ def test_without_a_dsn_nothing_is_sent_and_the_error_is_still_counted(start, sen
     assert not sentry_sdk.get_client().is_active()  # no process-wide client either
     time.sleep(1)
     assert sentry.envelopes == []
+
+
+def test_a_sweep_that_raises_is_reported_by_the_worker(db_url, simulator, state_dir, sentry: SentryReceiver):
+    settings = worker_settings(db_url, simulator.url, state_dir, sentry_dsn=sentry.dsn(), release_id=RELEASE)
+    tracker = ErrorTracker.from_settings(settings)
+
+    async def one_pass(ctx: SweepContext):
+        sweeps = resolve([("boom", "tests.support.sweeps:boom")])
+        return await Worker(ctx, sweeps, tick=1, grace=1, report=tracker.capture).run_pass()
+
+    try:
+        assert asyncio.run(with_leader(settings, one_pass)).errors == {"boom": "RuntimeError: boom"}
+        (event,) = sentry.wait_for_events(1)
+    finally:
+        tracker.close()
+    assert event["exception"]["values"][0]["type"] == "RuntimeError"
+    assert (event["tags"]["sweep"], event["release"]) == ("boom", RELEASE)
