@@ -14,6 +14,7 @@ from app.api import admin, blockchain, callbacks, payments, recovery, system
 from app.http.client_ip import parse_networks
 from app.http.middleware import BodyLimit, RateLimit, RequestContext, SecurityHeaders
 from app.http.rate_limit import RateLimiter
+from app.observability.error_tracking import ErrorTracker
 from app.observability.logging_json import configure_logging, register_secret
 from app.payments.callbacks import apply_pending
 from app.services import build_services
@@ -27,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     for secret in settings.secret_values():
         register_secret(secret)
+    tracker = ErrorTracker.from_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -34,12 +36,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         recovered = await apply_pending(app.state.services.pool)
         log.info(
             "service started",
-            extra={"env": settings.env, "release": settings.release_id, "recovered_callbacks": recovered},
+            extra={
+                "env": settings.env,
+                "release": settings.release_id,
+                "recovered_callbacks": recovered,
+                "error_tracking": tracker.enabled,
+            },
         )
         try:
             yield
         finally:
             await app.state.services.close()
+            tracker.close()
 
     production = settings.env in ("staging", "production")
     app = FastAPI(
@@ -70,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Content-Type", "Idempotency-Key", "X-Request-ID", "x-api-key"],
         max_age=600,
     )
-    app.add_middleware(RequestContext, trusted_proxies=parse_networks(tuple(settings.trusted_proxies)))
+    app.add_middleware(
+        RequestContext, trusted_proxies=parse_networks(tuple(settings.trusted_proxies)), report=tracker.capture
+    )
     app.add_middleware(SecurityHeaders, hsts=settings.serves_tls)
     return app

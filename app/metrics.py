@@ -63,6 +63,11 @@ PAYMENTS_REFUSED = Counter(
     "Payment requests refused, by reason (payments_not_available is a deliberate rollout refusal, not an error)",
     ["reason"],
 )
+UNHANDLED_ERRORS = Counter(
+    "golive_unhandled_errors_total",
+    "Requests that raised an unhandled error (answered 500, or cut off if the answer had started), by route template",
+    ["route"],
+)
 RATE_LIMITED = Counter("golive_rate_limited_total", "Requests refused with 429, by limit group", ["group"])
 
 # The recovery worker (python -m app.worker). Gauges are the leader's census of the database; a worker that is not

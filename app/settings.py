@@ -16,6 +16,7 @@ import tempfile
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -137,6 +138,10 @@ class Settings(BaseSettings):
     # A payout broadcast, confirming or pending this long counts as stuck.
     recovery_payout_stuck_seconds: float = Field(600.0, gt=0)
 
+    # Error tracking: unhandled errors go to this Sentry DSN when set (app/observability/error_tracking.py).
+    # A secret: its key lets anyone post events. Never logged, never answered.
+    sentry_dsn: SecretStr | None = None
+
     release_id: str = "dev"
     git_sha: str = "unknown"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -181,6 +186,16 @@ class Settings(BaseSettings):
         if not 0 < number < SECP256K1_ORDER:
             raise ValueError("must be a 32-byte secp256k1 private key in hex (the value is not shown)")
         return SecretStr("0x" + digits.lower())
+
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _sentry_dsn(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value().strip() if value is not None else ""
+        if not text:
+            return None  # GOLIVE_SENTRY_DSN= (empty): error tracking off
+        if not _is_sentry_dsn(text):
+            raise ValueError("must be a Sentry DSN, http(s)://<key>@<host>/<project id> (the value is not shown)")
+        return SecretStr(text)
 
     @field_validator("daraja_shortcode")
     @classmethod
@@ -274,7 +289,20 @@ class Settings(BaseSettings):
             secret = getattr(self, name)
             if secret is not None:
                 values.append(secret.get_secret_value())
+        if self.sentry_dsn is not None:
+            dsn = self.sentry_dsn.get_secret_value()
+            values += [dsn, urlsplit(dsn).username or ""]  # the key alone too (Sentry's auth header carries it)
         return values
+
+
+def _is_sentry_dsn(text: str) -> bool:
+    try:
+        url = urlsplit(text)
+        _ = url.port  # raises on a port that is not a number
+    except ValueError:
+        return False
+    project = url.path.rstrip("/").rsplit("/", 1)[-1]
+    return url.scheme in ("http", "https") and bool(url.username) and bool(url.hostname) and project.isdigit()
 
 
 def _throwaway_secrets(state_dir: Path) -> dict[str, str]:

@@ -24,7 +24,7 @@ from app.observability.logging_json import redact_text, register_secret
 from checks import phases as check_phases
 from release import artifact as artifacts
 from release import backup as backups
-from release import balancers, gates, host_commands, loadtest_gate, lock, migrations_info, smoke
+from release import balancers, gate_sources, gates, host_commands, loadtest_gate, lock, migrations_info, smoke
 from release.audit import AuditLog
 from release.environment import REPO_ROOT, Environment
 from release.fleet import Fleet, artifact_on_host
@@ -426,10 +426,15 @@ class Engine:
                     self.env.entry_url, duration=seconds, rate_per_second=rate, verify=self.env.tls_verify
                 )
 
-        _, results = gates.observe(self.env.instance_urls(), thresholds, traffic=traffic, progress=self.reporter.line)
-        run.record["gates"] = {r.name: {"value": r.value, "samples": r.samples, "verdict": r.verdict} for r in results}
+        observation = gate_sources.observe_gates(
+            self.env.instance_urls(), thresholds, self.env.monitoring, traffic=traffic, progress=self.reporter.line
+        )
+        results = observation.results
+        run.record.update(observation.record())
+        if observation.fallback:
+            self.reporter.warn(f"gates judged from /metrics, not Prometheus: {observation.fallback}")
         for result in results:
-            self.reporter.line(f"{result.name}: {result.verdict} ({result.detail})")
+            self.reporter.line(f"{result.name}: {result.verdict} ({result.detail}) [{result.source}]")
         verdict = gates.verdict(results)
         run.record["gate_verdict"] = verdict
         if verdict == "fail":

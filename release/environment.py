@@ -9,8 +9,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
+
+from release.promql import JOB
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -40,8 +43,10 @@ KNOWN_KEYS = {
     "chain_port",
     "worker",
     "loadtest",
+    "monitoring",  # {prometheus_url: ..., job: golive_web}: the gates ask Prometheus (release/gate_sources.py)
     "checks",  # settings of the deployment checks (checks/config.py has every key and its default)
 }
+MONITORING_KEYS = {"prometheus_url", "job", "timeout_seconds"}
 LOADTEST_KEYS = {"required", "users", "duration", "spawn_rate", "workers", "max_requests", "slo", "knobs"}
 CHOICES = {
     "transport": ("local", "ssh"),
@@ -61,6 +66,16 @@ class EnvironmentInvalid(Exception):
 class Instance:
     name: str
     port: int
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """The environment's Prometheus: the gates query it (PromQL over the window) rather than scrape every
+    instance, falling back to the scrape, said and recorded, when it cannot answer."""
+
+    prometheus_url: str
+    job: str = "golive_web"  # the scrape job of the service instances (their /metrics)
+    timeout_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,7 @@ class Environment:
     chain_port: int = 8545  # local: the chain simulator
     worker: bool = True  # web hosts run the recovery worker (python -m app.worker; one leader across them)
     loadtest: dict[str, Any] = field(default_factory=dict)  # the go-live load test (release/loadtest_gate.py)
+    monitoring: Monitoring | None = None  # None: the gates scrape /metrics of every instance
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -225,6 +241,7 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
         chain_port=int(raw.get("chain_port", 8545)),
         worker=bool(raw.get("worker", True)),
         loadtest=_loadtest(raw.get("loadtest"), name),
+        monitoring=_monitoring(raw.get("monitoring"), name),
         extra=extra,
     )
 
@@ -237,6 +254,38 @@ def _loadtest(raw: Any, name: str) -> dict[str, Any]:
     if not isinstance(raw.get("required", False), bool):
         raise EnvironmentInvalid(f"environment {name}: loadtest.required must be true or false")
     return dict(raw)
+
+
+def _monitoring(raw: Any, name: str) -> Monitoring | None:
+    if raw is None:
+        return None
+    where = f"environment {name}: monitoring"
+    if not isinstance(raw, dict):
+        raise EnvironmentInvalid(f"{where} takes a mapping: prometheus_url (required), job, timeout_seconds")
+    unknown = sorted(set(raw) - MONITORING_KEYS)
+    if unknown:
+        raise EnvironmentInvalid(
+            f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(MONITORING_KEYS))})"
+        )
+    url = raw.get("prometheus_url")
+    if not isinstance(url, str) or not url.strip():
+        raise EnvironmentInvalid(f"{where}.prometheus_url is missing (e.g. http://198.18.0.40:9090)")
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port  # raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is not None and (parts.username or parts.password):
+        raise EnvironmentInvalid(f"{where}.prometheus_url must not carry credentials (they would reach the audit log)")
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise EnvironmentInvalid(f"{where}.prometheus_url must be Prometheus' http(s):// base URL, not {url!r}")
+    job = raw.get("job", Monitoring.job)
+    if not isinstance(job, str) or not JOB.fullmatch(job):
+        raise EnvironmentInvalid(f"{where}.job must be a scrape job name (letters, digits, _ . : -), not {job!r}")
+    timeout = raw.get("timeout_seconds", Monitoring.timeout_seconds)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
+        raise EnvironmentInvalid(f"{where}.timeout_seconds must be a number of seconds in (0, 60], not {timeout!r}")
+    return Monitoring(url.strip().rstrip("/"), job, float(timeout))
 
 
 def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:

@@ -4,17 +4,18 @@ minimum sample size. The defaults are the deployment checklist's success criteri
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 import httpx
 
+from release.gate_window import run_window
 from release.metrics_text import Sample, histogram_quantile, parse_sample, sum_buckets
 
 __all__ = [
+    "Figures",
     "GateResult",
     "GateScrapeError",
     "Sample",
@@ -22,14 +23,18 @@ __all__ = [
     "combine",
     "difference",
     "evaluate",
+    "figures_of",
+    "judge",
     "metrics_url",
     "observe",
     "scrape",
     "scrape_each",
     "verdict",
+    "window_of",
 ]
 
 Verdict = Literal["pass", "fail", "inconclusive"]
+Source = Literal["prometheus", "scrape"]
 RATES = ("max_error_rate", "min_payment_success")
 
 
@@ -81,6 +86,21 @@ class GateResult:
     min_samples: float
     verdict: Verdict
     detail: str
+    source: Source = "scrape"  # where the figures came from: "prometheus" (PromQL) or "scrape" (/metrics)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What the gates judge, from a scraped window (figures_of) or from Prometheus (release/gate_sources.py).
+    Rates are None when there is nothing to divide by; p95 None when there is no observation."""
+
+    requests: float
+    server_errors: float
+    error_rate: float | None
+    p95: float | None
+    paid: float
+    settled: float
+    payment_success: float | None
 
 
 class GateScrapeError(Exception):
@@ -171,49 +191,71 @@ def _aligned(before: Sample, after: Sample) -> list[tuple[float, float]]:
 
 
 def evaluate(window: Sample, thresholds: Thresholds) -> list[GateResult]:
-    """The three gates over one window: "error_rate", "p95_latency", "payment_success"."""
-    return [_error_rate(window, thresholds), _p95_latency(window, thresholds), _payment_success(window, thresholds)]
+    """The three gates over one scraped window: "error_rate", "p95_latency", "payment_success"."""
+    return judge(figures_of(window), thresholds, "scrape")
 
 
-def _error_rate(w: Sample, t: Thresholds) -> GateResult:
-    rate = w.server_errors / w.requests if w.requests else None
+def figures_of(w: Sample) -> Figures:
+    settled = w.paid + w.failed
+    return Figures(
+        requests=w.requests,
+        server_errors=w.server_errors,
+        error_rate=w.server_errors / w.requests if w.requests else None,
+        p95=histogram_quantile(0.95, w.latency_buckets),
+        paid=w.paid,
+        settled=settled,
+        payment_success=w.paid / settled if settled else None,
+    )
+
+
+def judge(figures: Figures, thresholds: Thresholds, source: Source) -> list[GateResult]:
+    """The three gates over a window's figures, wherever they came from."""
+    results = [
+        _error_rate(figures, thresholds),
+        _p95_latency(figures, thresholds),
+        _payment_success(figures, thresholds),
+    ]
+    return [replace(result, source=source) for result in results]
+
+
+def _error_rate(f: Figures, t: Thresholds) -> GateResult:
+    rate = f.error_rate
     return _judge(
         "error_rate",
         rate,
         t.max_error_rate,
-        samples=w.requests,
+        samples=f.requests,
         min_samples=t.min_requests,
         ok=rate is not None and rate <= t.max_error_rate,
-        detail=f"error rate {_percent(rate)} ({w.server_errors:g} of {w.requests:g} answers 5xx), "
+        detail=f"error rate {_percent(rate)} ({f.server_errors:g} of {f.requests:g} answers 5xx), "
         f"at most {_percent(t.max_error_rate)}",
     )
 
 
-def _p95_latency(w: Sample, t: Thresholds) -> GateResult:
-    p95 = histogram_quantile(0.95, w.latency_buckets)
+def _p95_latency(f: Figures, t: Thresholds) -> GateResult:
+    p95 = f.p95
     return _judge(
         "p95_latency",
         p95,
         t.max_p95_seconds,
-        samples=w.requests,
+        samples=f.requests,
         min_samples=t.min_requests,
         ok=p95 is not None and p95 <= t.max_p95_seconds,
-        detail=f"p95 latency {'-' if p95 is None else f'{p95:.3f} s'} over {w.requests:g} requests, "
+        detail=f"p95 latency {'-' if p95 is None else f'{p95:.3f} s'} over {f.requests:g} requests, "
         f"at most {t.max_p95_seconds:g} s",
     )
 
 
-def _payment_success(w: Sample, t: Thresholds) -> GateResult:
-    settled = w.paid + w.failed
-    success = w.paid / settled if settled else None
+def _payment_success(f: Figures, t: Thresholds) -> GateResult:
+    success = f.payment_success
     return _judge(
         "payment_success",
         success,
         t.min_payment_success,
-        samples=settled,
+        samples=f.settled,
         min_samples=t.min_payments,
         ok=success is not None and success >= t.min_payment_success,
-        detail=f"payment success {_percent(success)} ({w.paid:g} paid, {w.failed:g} failed), "
+        detail=f"payment success {_percent(success)} ({f.paid:g} paid, {f.settled - f.paid:g} failed), "
         f"at least {_percent(t.min_payment_success)}",
     )
 
@@ -244,8 +286,6 @@ def verdict(results: Sequence[GateResult]) -> Verdict:
 
 # -- the observation window -----------------------------------------------------------------------------
 
-TICK_SECONDS = 0.25
-
 
 def observe(
     urls: Sequence[str],
@@ -264,25 +304,21 @@ def observe(
     say = progress or (lambda _line: None)
     window = thresholds.window_seconds
     start = scrape_each(urls)
-    started = clock()
-    load = _Background(traffic, window) if traffic else None
-    next_line = started + progress_every
-    while (now := clock()) < started + window or (load is not None and load.running()):
-        if now >= next_line:
-            say(_progress_line(urls, start, now - started, window))
-            next_line = now + progress_every
-        steps = [TICK_SECONDS, next_line - now]
-        if now < started + window:
-            steps.append(started + window - now)
-        sleep(min(steps))
-    if load:
-        load.finish()
-    result = _window(start, scrape_each(urls))
-    say(f"gates: window of {clock() - started:.0f} s: {_counts(result)}")
+    elapsed = run_window(
+        window,
+        traffic,
+        lambda so_far: say(_progress_line(urls, start, so_far, window)),
+        clock=clock,
+        sleep=sleep,
+        progress_every=progress_every,
+    )
+    result = window_of(start, scrape_each(urls))
+    say(f"gates: window of {elapsed:.0f} s: {_counts(result)}")
     return result, evaluate(result, thresholds)
 
 
-def _window(start: Mapping[str, Sample], end: Mapping[str, Sample]) -> Sample:
+def window_of(start: Mapping[str, Sample], end: Mapping[str, Sample]) -> Sample:
+    """The window between two scrape_each of the same instances, instance by instance, summed."""
     return combine(difference(start[url], end[url]) for url in end)
 
 
@@ -292,30 +328,7 @@ def _counts(sample: Sample) -> str:
 
 def _progress_line(urls: Sequence[str], start: Mapping[str, Sample], elapsed: float, window: float) -> str:
     try:
-        so_far = _counts(_window(start, scrape_each(urls)))
+        so_far = _counts(window_of(start, scrape_each(urls)))
     except GateScrapeError as exc:
         so_far = str(exc)
     return f"gates: {elapsed:.0f} s / {window:g} s, {so_far}"
-
-
-class _Background:
-    """traffic(seconds) in a daemon thread; its exception is kept and raised by finish()."""
-
-    def __init__(self, traffic: Callable[[float], None], seconds: float):
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, args=(traffic, seconds), name="gate-traffic", daemon=True)
-        self.thread.start()
-
-    def _run(self, traffic: Callable[[float], None], seconds: float) -> None:
-        try:
-            traffic(seconds)
-        except BaseException as exc:
-            self.error = exc
-
-    def running(self) -> bool:
-        return self.thread.is_alive()
-
-    def finish(self) -> None:
-        self.thread.join()
-        if self.error is not None:
-            raise self.error

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from app.chain.head import head_age, record_head, record_unreadable
 from app.chain.rpc import ChainRpc, RpcError, RpcUnavailable
 from app.chain.token import DECIMALS, balance_of_data, decode_uint
 from app.settings import Settings
@@ -24,7 +25,8 @@ async def chain_health(rpc: ChainRpc, settings: Settings, treasury: str | None) 
         if chain_id != settings.chain_id:
             problems.append(f"the RPC serves chain {chain_id}, not {settings.chain_id}")
         head = await rpc.call("eth_getBlockByNumber", "latest", False)
-        age = time.time() - int(head["timestamp"], 16)
+        # golive_chain_head_age_seconds too, unless this is another chain's head.
+        age = record_head(head) if chain_id == settings.chain_id else head_age(head)
         answer["head"] = {"number": int(head["number"], 16), "hash": head["hash"], "age_seconds": round(age, 1)}
         if age > settings.chain_head_stale_seconds:
             problems.append(f"the head block is {age:.0f} s old (stale after {settings.chain_head_stale_seconds:g} s)")
@@ -32,6 +34,8 @@ async def chain_health(rpc: ChainRpc, settings: Settings, treasury: str | None) 
             answer["treasury"] = await _treasury(rpc, settings.token_address, treasury)
     except (RpcError, RpcUnavailable) as exc:
         problems.append(str(exc))
+        if "head" not in answer:
+            record_unreadable()
     answer["status"] = "unhealthy" if problems else "ok"
     if problems:
         answer["problems"] = problems

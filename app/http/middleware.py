@@ -7,18 +7,21 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.http.client_ip import Network, client_ip
 from app.http.rate_limit import RateLimiter
-from app.metrics import HTTP_REQUEST_DURATION, RATE_LIMITED
+from app.metrics import HTTP_REQUEST_DURATION, RATE_LIMITED, UNHANDLED_ERRORS
 from app.observability.request_context import accept_request_id, request_id_var
 
 access_log = logging.getLogger("golive.access")
 error_log = logging.getLogger("golive.errors")
 UNMATCHED_ROUTE = "unmatched"
+# Told of every unhandled error (the error tracker): the error, then tags (route, method, request_id).
+ErrorReporter = Callable[..., None]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -45,9 +48,10 @@ async def _json(send: Send, status: int, body: dict, headers: list[tuple[bytes, 
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, trusted_proxies: tuple[Network, ...]):
+    def __init__(self, app: ASGIApp, trusted_proxies: tuple[Network, ...], report: ErrorReporter | None = None):
         self.app = app
         self.trusted = trusted_proxies
+        self.report = report
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,10 +75,14 @@ class RequestContext:
         except ClientDisconnect:
             access_log.debug("client went away before the answer", extra={"path": scope["path"]})
             status = 499
-        except Exception:
+        except Exception as exc:
             # Rendered here, not by Starlette's outermost handler, so the answer and the log line
             # still carry the request id (and pass through the security headers outside us).
             error_log.error("unhandled error", exc_info=True)
+            route = _route(scope)
+            UNHANDLED_ERRORS.labels(route).inc()
+            if self.report is not None:
+                self.report(exc, route=route, method=scope["method"], request_id=request_id)
             if status_sent:
                 raise
             await _json(
@@ -84,7 +92,7 @@ class RequestContext:
             )
         finally:
             elapsed = time.perf_counter() - started
-            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+            route = _route(scope)
             HTTP_REQUEST_DURATION.labels(route, scope["method"], str(status)).observe(elapsed)
             access_log.info(
                 "%s %s %s",
@@ -98,6 +106,11 @@ class RequestContext:
                 },
             )
             request_id_var.reset(token)
+
+
+def _route(scope: Scope) -> str:
+    """The matched route's template (never the raw path: one series per route, not per payment id)."""
+    return getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
 
 
 class SecurityHeaders:

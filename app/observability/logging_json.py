@@ -93,6 +93,12 @@ def _is_sensitive_key(key: str) -> bool:
     return _SENSITIVE_KEY.search(key) is not None
 
 
+def redact_value(value: object) -> object:
+    """A JSON-serialisable copy of value (nested dicts and lists too) redacted as log lines are: sensitive keys,
+    registered secrets, phone numbers."""
+    return _redacted(value)
+
+
 def _redacted(value: object, depth: int = 0) -> object:
     """A JSON-serialisable copy of value with sensitive keys, secrets and phone numbers redacted."""
     if value is None or isinstance(value, bool):

@@ -21,6 +21,7 @@ from prometheus_client import start_http_server
 from psycopg_pool import PoolTimeout
 
 from app import metrics
+from app.observability.error_tracking import ErrorTracker
 from app.observability.logging_json import configure_logging, register_secret
 from app.services import build_services
 from app.settings import SettingsError, load_settings
@@ -61,7 +62,14 @@ async def _main(args: argparse.Namespace) -> int:
     services = await build_services(settings)
     lease = Lease(services.pool, holder=args.holder, ttl=settings.worker_lease_ttl_seconds)
     ctx = SweepContext(services, lease, limit=settings.worker_batch_size)
-    worker = Worker(ctx, sweeps, tick=settings.worker_tick_seconds, grace=settings.worker_shutdown_grace_seconds)
+    tracker = ErrorTracker.from_settings(settings)
+    worker = Worker(
+        ctx,
+        sweeps,
+        tick=settings.worker_tick_seconds,
+        grace=settings.worker_shutdown_grace_seconds,
+        report=tracker.capture,
+    )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, worker.stop.set)
@@ -81,6 +89,7 @@ async def _main(args: argparse.Namespace) -> int:
         return EXIT_FAILED if result.errors or not result.complete else EXIT_OK
     finally:
         await services.close()
+        tracker.close()
 
 
 def main(argv: list[str] | None = None) -> int:

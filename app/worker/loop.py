@@ -4,6 +4,8 @@
   lease's lifetime (as this process measures it) has run out, the worker stops sweeping at once: the pass in
   progress is cancelled wherever it is (every sweep is safe to interrupt), and it goes back to waiting.
 - A sweep that raises is logged and counted; the pass goes on with the next sweep.
+- Every loop, leader or not, reads the chain's head once for golive_chain_head_age_seconds (at most
+  HEAD_TIMEOUT_SECONDS; a chain that cannot be read is logged when it starts and stops failing, never raised).
 - On stop (SIGTERM/SIGINT) the current sweep may finish within the grace period, then the lease is released so
   another worker takes over at once.
 """
@@ -14,8 +16,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from app.chain import head
 from app.metrics import SWEEP_DURATION, SWEEP_ERRORS, SWEEP_ITEMS, SWEEP_RUNS, WORKER_LEADER, WORKER_LEASE_EVENTS
 from app.worker.context import SweepContext
 from app.worker.lease import Lease, LeaseLost
@@ -24,6 +28,7 @@ from app.worker.registry import Sweep
 from app.worker.sweeps import census
 
 log = logging.getLogger("golive.worker")
+HEAD_TIMEOUT_SECONDS = 2.0
 
 
 @dataclass
@@ -34,7 +39,16 @@ class PassResult:
 
 
 class Worker:
-    def __init__(self, ctx: SweepContext, sweeps: list[Sweep], *, tick: float, grace: float):
+    def __init__(
+        self,
+        ctx: SweepContext,
+        sweeps: list[Sweep],
+        *,
+        tick: float,
+        grace: float,
+        report: Callable[..., None] | None = None,
+    ):
+        """report: told of every sweep that raised (the error tracker): the error, then tags."""
         self.ctx = ctx
         self.lease: Lease = ctx.lease
         self.sweeps = sweeps
@@ -42,6 +56,8 @@ class Worker:
         self.grace = grace
         self.stop = asyncio.Event()
         self._pass: asyncio.Task[PassResult] | None = None
+        self.report = report
+        self._head_failing = False
 
     # -- one pass -------------------------------------------------------------------------------------------
     async def run_pass(self) -> PassResult:
@@ -67,6 +83,8 @@ class Worker:
             SWEEP_ERRORS.labels(sweep.name).inc()
             result.errors[sweep.name] = f"{type(exc).__name__}: {exc}"[:300]
             log.exception("sweep failed", extra={"sweep": sweep.name})
+            if self.report is not None:
+                self.report(exc, sweep=sweep.name)
             return
         finally:
             SWEEP_DURATION.labels(sweep.name).observe(time.perf_counter() - started)
@@ -146,6 +164,7 @@ class Worker:
             if await self.acquire():
                 await self._lead()
             else:
+                await self.chain_head()
                 await self._wait(retry)
         log.info("worker stopped", extra={"holder": self.lease.holder})
 
@@ -153,6 +172,7 @@ class Worker:
         heartbeat = asyncio.create_task(self.heartbeat())
         try:
             while not self.stop.is_set() and self.lease.held():
+                await self.chain_head()
                 self._pass = asyncio.create_task(self.run_pass())
                 grace = asyncio.create_task(self._cancel_after_stop(self._pass))
                 try:
@@ -169,6 +189,20 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
             await self.release()
+
+    async def chain_head(self) -> None:
+        """golive_chain_head_age_seconds from one read of the head; never raises (but for cancellation)."""
+        try:
+            async with asyncio.timeout(HEAD_TIMEOUT_SECONDS):
+                await head.refresh(self.ctx.services.rpc)
+        except Exception as exc:
+            if not self._head_failing:
+                log.warning("cannot read the chain's head", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+            self._head_failing = True
+            return
+        if self._head_failing:
+            log.info("the chain's head is readable again")
+        self._head_failing = False
 
     async def _cancel_after_stop(self, task: asyncio.Task[PassResult]) -> None:
         await self.stop.wait()

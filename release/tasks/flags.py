@@ -6,7 +6,7 @@ from invoke import task
 from invoke.exceptions import Exit
 
 from app.flags.bucketing import Flag, allows
-from release import gates
+from release import gate_sources, gates
 from release.admin_client import AdminKeyMissing, FlagClient, admin_key
 from release.engine import Outcome, controller_identity
 from release.synthetic import synthetic_payments
@@ -80,13 +80,23 @@ def rollout(c, env=None, feature="mpesa_payments") -> Outcome:
         with engine.reporter.phase(f"{feature} at {percentage} %"):
             client.set(feature, enabled=True, percentage=percentage)
             traffic = _synthetic(engine.env, feature, percentage)
-            _, results = gates.observe(
-                engine.env.instance_urls(), thresholds, traffic=traffic, progress=engine.reporter.line
+            observation = gate_sources.observe_gates(
+                engine.env.instance_urls(),
+                thresholds,
+                engine.env.monitoring,
+                traffic=traffic,
+                progress=engine.reporter.line,
             )
+            results = observation.results
             verdict = gates.verdict(results)
+            if observation.fallback:
+                engine.reporter.warn(f"gates judged from /metrics, not Prometheus: {observation.fallback}")
             for result in results:
-                engine.reporter.line(f"{result.name}: {result.verdict} ({result.detail})")
-            record["steps"].append({"percentage": percentage, "verdict": verdict})
+                engine.reporter.line(f"{result.name}: {result.verdict} ({result.detail}) [{result.source}]")
+            step = {"percentage": percentage, "verdict": verdict, "gate_source": observation.source}
+            if observation.fallback:
+                step["gate_fallback"] = observation.fallback
+            record["steps"].append(step)
         if verdict == "fail":
             client.set(feature, enabled=False)
             engine.reporter.error(f"gate failed at {percentage} %: {feature} turned off")

@@ -136,3 +136,39 @@ def test_the_default_token_address_is_the_chain_simulators():
     deployer = to_canonical_address(Account.from_key(DEPLOYER_KEY).address)
     token = to_checksum_address(keccak(rlp.encode([deployer, 0]))[12:])
     assert load_settings(env="test").token_address == token
+
+
+# -- the Sentry DSN (a secret) --------------------------------------------------------------------------------
+
+DSN = "https://0123456789abcdef0123456789abcdef@o42.ingest.sentry.io/4501"
+
+
+def test_a_sentry_dsn_is_a_secret_for_the_redactor_and_never_in_reprs():
+    settings = load_settings(**PRODUCTION, sentry_dsn=DSN)
+    assert settings.sentry_dsn.get_secret_value() == DSN
+    assert DSN not in repr(settings) and "0123456789abcdef" not in repr(settings)
+    assert DSN in settings.secret_values()
+    assert "0123456789abcdef0123456789abcdef" in settings.secret_values()  # the key alone too
+
+
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_sentry_dsn_means_no_error_tracking(empty, monkeypatch):
+    monkeypatch.setenv("GOLIVE_SENTRY_DSN", empty)
+    assert load_settings(**PRODUCTION).sentry_dsn is None
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "not-a-dsn-secretvalue",
+        "https://o42.ingest.sentry.io/4501",  # no key
+        "ftp://secretvalue@o42.ingest.sentry.io/4501",
+        "https://secretvalue@o42.ingest.sentry.io/project",
+        "https://secretvalue@o42.ingest.sentry.io:port/4501",
+        "https://secretvalue@/4501",
+    ],
+)
+def test_a_malformed_sentry_dsn_is_named_and_not_shown(dsn):
+    with pytest.raises(SettingsError, match="GOLIVE_SENTRY_DSN: must be a Sentry DSN") as refused:
+        load_settings(**PRODUCTION, sentry_dsn=dsn)
+    assert "secretvalue" not in str(refused.value)

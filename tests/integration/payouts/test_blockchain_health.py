@@ -7,6 +7,7 @@ import time
 
 from tests.integration.payouts.conftest import TREASURY
 from tests.simulators.chain.chain_harness import TREASURY_KEY
+from tests.support.metrics import scrape
 from tests.support.processes import free_port
 
 
@@ -49,3 +50,32 @@ def test_a_stale_head_is_unhealthy(service_factory, chain_url, control):
     assert "stale" in answer.json()["problems"][0]
     control.mine(1)
     assert service.http.get("/api/blockchain/health").status_code == 200
+
+
+def test_health_sets_the_head_age_gauge(service_factory, chain_url, control):
+    service = service_factory(chain_rpc_url=chain_url)
+
+    def gauge() -> float:
+        return scrape(service.http).value("golive_chain_head_age_seconds")
+
+    def age() -> float:
+        return service.http.get("/api/blockchain/health").json()["head"]["age_seconds"]
+
+    # A fresh chain dates its blocks a few seconds ahead (age 0); nothing is mined meanwhile, so it ages.
+    deadline = time.monotonic() + 15
+    while (first := age()) < 0.5 and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert first >= 0.5 and abs(gauge() - first) < 0.2
+    time.sleep(1.2)
+    later = age()
+    assert later >= first + 1 and abs(gauge() - later) < 0.2
+
+    control.faults(fail_rate=1, fail_mode="http503")  # the chain cannot be read: the age keeps growing
+    time.sleep(0.5)
+    assert service.http.get("/api/blockchain/health").status_code == 503
+    assert gauge() >= later + 0.4
+    control.faults(fail_rate=0)
+
+    control.mine(1)
+    fresh = age()
+    assert fresh < later and abs(gauge() - fresh) < 0.2
