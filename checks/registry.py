@@ -24,6 +24,7 @@ MODULES = (
     "firewall",
     "logs",
     "metrics",
+    "monitoring",
     "flags",
     "hosts",
     "releases",

@@ -17,15 +17,15 @@ from release.environment import Monitoring
 from release.gate_sources import Observation, observe_gates
 from release.gates import GateResult, Thresholds, evaluate, scrape_each, verdict, window_of
 from tests.support.processes import free_port
-from tests.support.prometheus import RunningPrometheus
+from tests.support.prometheus_server import Server, scraping
 from tests.support.service import RunningService, phone
 
 THRESHOLDS = Thresholds(window_seconds=8.0, min_requests=20, min_payments=5)
 
 
 @pytest.fixture(scope="module")
-def prometheus(service: RunningService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
-    running = RunningPrometheus(tmp_path_factory.mktemp("prometheus"), [service.url.removeprefix("http://")])
+def prometheus(service: RunningService, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = scraping(tmp_path_factory.mktemp("prometheus"), [service.url.removeprefix("http://")])
     yield running
     running.stop()
 
@@ -64,7 +64,7 @@ def warm_up(service: RunningService, sim) -> None:
     traffic(service, sim, paid=1, failed=1, refused=1, reads=1)(0)
 
 
-def observe_both(service: RunningService, prometheus: RunningPrometheus, run) -> tuple[Observation, list[GateResult]]:
+def observe_both(service: RunningService, prometheus: Server, run) -> tuple[Observation, list[GateResult]]:
     """The gates through Prometheus, and the /metrics scrape of the same window for comparison."""
     urls = [service.url]
     before = scrape_each(urls)
@@ -84,7 +84,7 @@ def assert_agree(from_prometheus: list[GateResult], scraped: list[GateResult]) -
 
 @pytest.mark.slow
 def test_prometheus_figures_agree_with_the_scrape_and_a_bad_window_fails(
-    service: RunningService, sim, prometheus: RunningPrometheus
+    service: RunningService, sim, prometheus: Server
 ):
     warm_up(service, sim)
     time.sleep(2.5)
@@ -105,7 +105,7 @@ def test_prometheus_figures_agree_with_the_scrape_and_a_bad_window_fails(
 
 @pytest.mark.slow
 def test_prometheus_dying_during_the_window_falls_back_to_the_scrape(service: RunningService, sim, tmp_path: Path):
-    dying = RunningPrometheus(tmp_path / "prometheus", [service.url.removeprefix("http://")])
+    dying = scraping(tmp_path / "prometheus", [service.url.removeprefix("http://")])
     lines: list[str] = []
     run = traffic(service, sim, paid=6, failed=0, refused=0, reads=20)
 
