@@ -157,3 +157,23 @@ def mpesa_credentials(ctx: Context, args: dict[str, Any]) -> Result:
         return failed(f"Daraja refused our credentials: {answer.status_code}", command, answer.status_code)
     expires = answer.json().get("expires_in")
     return passed(f"Daraja issued a token for our credentials (expires_in {expires}; token not shown)", command)
+
+
+@check("settings.error_tracking")
+def error_tracking(ctx: Context, args: dict[str, Any]) -> Result:
+    """Unhandled errors reach a person: a Sentry DSN in the service's settings (the key never shown). Without one
+    the service still counts them (golive_unhandled_errors_total), which is enough only outside staging/production."""
+    command = f"GOLIVE_SENTRY_DSN in {ctx.settings_file}"
+    dsn = ctx.service_settings.get("GOLIVE_SENTRY_DSN", "").strip()
+    if not dsn:
+        counted = "unhandled errors are counted (golive_unhandled_errors_total) but reported to no one"
+        if ctx.strict:
+            return failed(f"GOLIVE_SENTRY_DSN is not set: {counted}", command)
+        return not_applicable(f"{ctx.env.name} has no Sentry DSN: {counted}", command)
+    parts = urlsplit(dsn)
+    project = parts.path.strip("/")
+    if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname or not project.isdigit():
+        shape = "https://<key>@<host>/<project id>"
+        return failed(f"GOLIVE_SENTRY_DSN is not a Sentry DSN ({shape}; value not shown)", command)
+    reported = f"unhandled errors reported to Sentry at {parts.hostname}, project {project} (key not shown)"
+    return passed(reported, command)

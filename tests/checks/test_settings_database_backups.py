@@ -95,6 +95,22 @@ def test_a_world_readable_settings_file_fails(production):
     assert settings.secured(production, {}).status == Status.PASS
 
 
+def test_error_tracking_needs_a_sentry_dsn_in_production_and_never_shows_its_key(make_context):
+    def judged(values: dict[str, str], name: str = "production"):
+        ctx = make_context(name=name, entry_url="https://pay.example.com")  # settings are read once per context
+        _write(ctx.env.root, values)
+        return settings.error_tracking(ctx, {})
+
+    missing = judged(PRODUCTION)
+    assert missing.status == Status.FAIL and "GOLIVE_SENTRY_DSN is not set" in missing.detail
+    configured = judged({**PRODUCTION, "GOLIVE_SENTRY_DSN": "https://sentry-key-0a1b2c@o42.ingest.example/7"})
+    assert configured.status == Status.PASS, configured.detail
+    assert "o42.ingest.example, project 7" in configured.detail and "sentry-key-0a1b2c" not in configured.detail
+    malformed = judged({**PRODUCTION, "GOLIVE_SENTRY_DSN": "sentry-key-0a1b2c"})
+    assert malformed.status == Status.FAIL and "sentry-key-0a1b2c" not in malformed.detail
+    assert judged({"GOLIVE_ENV": "local"}, name="local").status == Status.NOT_APPLICABLE
+
+
 def test_mpesa_credentials_are_verified_against_daraja(make_context, sim):
     ctx = make_context()
     values = {"GOLIVE_DARAJA_BASE_URL": sim.url, "GOLIVE_DARAJA_CONSUMER_KEY": CONSUMER_KEY}
