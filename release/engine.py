@@ -24,7 +24,17 @@ from app.observability.logging_json import redact_text, register_secret
 from checks import phases as check_phases
 from release import artifact as artifacts
 from release import backup as backups
-from release import balancers, gate_sources, gates, host_commands, loadtest_gate, lock, migrations_info, smoke
+from release import (
+    balancers,
+    gate_sources,
+    gates,
+    host_backup,
+    host_commands,
+    loadtest_gate,
+    lock,
+    migrations_info,
+    smoke,
+)
 from release.audit import AuditLog
 from release.environment import REPO_ROOT, Environment
 from release.fleet import Fleet, artifact_on_host
@@ -71,7 +81,7 @@ class Run:
     heartbeat: lock.Heartbeat | None = None
     prior_previous: str | None = None  # the `previous` link before this release (restored by a rollback)
     artifact: Path | None = None
-    backup: backups.Backup | None = None
+    backup: backups.Backup | host_backup.HostBackup | None = None
 
 
 class Engine:
@@ -315,12 +325,25 @@ class Engine:
                     )
 
     def _backup(self, run: Run) -> None:
+        if self.env.backup_host:
+            self._backup_on_host(run, self.env.backup_host)
+            return
         with self.reporter.step("backup: pg_dump -Fc"):
             taken = backups.take(self.db_url, self.state / self.env.name / "backups")
         self.reporter.line(f"backup {taken.id}: {taken.size / 1e3:.0f} kB, sha256 {taken.sha256[:16]}…")
         with self.reporter.step("prove: restore into a scratch database"):
             counts = backups.prove(taken, self.db_url)
         run.record["backup"] = {"id": taken.id, "sha256": taken.sha256, "rows": sum(counts.values())}
+        run.backup = taken
+
+    def _backup_on_host(self, run: Run, host: str) -> None:
+        with self.reporter.step(f"backup on {host}: golive-backup release (pg_dump -Fc, proven in a scratch database)"):
+            taken = host_backup.take(self.fleet.transports[host])
+        self.reporter.line(
+            f"backup {taken.id} on {host}: {taken.size / 1e3:.0f} kB, sha256 {taken.sha256[:16]}…, "
+            f"{taken.tables} tables, {taken.rows} rows restored and counted"
+        )
+        run.record["backup"] = taken.record()
         run.backup = taken
 
     def _migrate(self, steps: tuple[Step, ...], run: Run) -> None:
@@ -453,7 +476,10 @@ class Engine:
                     f"restore backup {run.backup.id} (irreversible: {', '.join(run.record['irreversible'])})"
                 ),
             ):
-                backups.restore(run.backup, self.db_url)
+                if isinstance(run.backup, host_backup.HostBackup):
+                    host_backup.restore(self.fleet.transports[run.backup.host], run.backup)
+                else:
+                    backups.restore(run.backup, self.db_url)
             run.record["database_restored"] = run.backup.id
         if not run.switched:
             self.reporter.line("no host was switched: nothing to roll back")

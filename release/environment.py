@@ -37,6 +37,7 @@ KNOWN_KEYS = {
     "inconclusive",
     "synthetic_traffic",
     "database",
+    "backup_host",  # the release's backup taken on this host by roles/backups' golive-backup (release/host_backup.py)
     "secrets",
     "stack_outputs",
     "simulator_port",
@@ -104,6 +105,7 @@ class Environment:
     worker: bool = True  # web hosts run the recovery worker (python -m app.worker; one leader across them)
     loadtest: dict[str, Any] = field(default_factory=dict)  # the go-live load test (release/loadtest_gate.py)
     monitoring: Monitoring | None = None  # None: the gates scrape /metrics of every instance
+    backup_host: str | None = None  # None: the controller takes the release's backup (pg_dump through database)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -242,8 +244,21 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
         worker=bool(raw.get("worker", True)),
         loadtest=_loadtest(raw.get("loadtest"), name),
         monitoring=_monitoring(raw.get("monitoring"), name),
+        backup_host=_backup_host(raw.get("backup_host"), hosts, transport, name),
         extra=extra,
     )
+
+
+def _backup_host(raw: Any, hosts: dict[str, tuple[str, ...]], transport: str, name: str) -> str | None:
+    if raw is None:
+        return None
+    db_hosts = hosts.get("db", ())
+    if transport != "ssh" or raw not in db_hosts:
+        raise EnvironmentInvalid(
+            f"environment {name}: backup_host must be one of its db hosts reached over ssh "
+            f"({', '.join(db_hosts) or 'none'}), not {raw!r}"
+        )
+    return str(raw)
 
 
 def _loadtest(raw: Any, name: str) -> dict[str, Any]:
