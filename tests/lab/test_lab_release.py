@@ -13,22 +13,20 @@ first when it is not (a fresh `fab lab.up` when it is not up at all); the lab lo
 from __future__ import annotations
 
 import fcntl
-import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from lab.layout import REPO, Layout
 from release.environment import load_environment
 from tests.lab import ansible_run
 from tests.lab.fab import fab, ssh
+from tests.lab.lab_state import converged, lab_env_file
 from tests.release.local_harness import Fab, VersionRepo, replace_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1500)]
@@ -36,22 +34,6 @@ LAYOUT = Layout.default()
 RELEASED, ROLLED_BACK = 0, 1
 LOAD_RATE = 10.0  # requests a second through lb, at most
 LOAD_MAX_REQUESTS = 6000  # bounded in count as well as in time (the release's length)
-
-
-def _probe(host: str, script: str) -> bool:
-    completed = subprocess.run(
-        ["ssh", "-F", str(LAYOUT.ssh_config), host, script], capture_output=True, timeout=30, check=False
-    )
-    return completed.returncode == 0
-
-
-def _converged() -> bool:
-    """The roles have run, including what a lab release needs (the chain's treasury key, the worker enabled)."""
-    return (
-        _probe("lb", "test -e /etc/ssh/sshd_config.d/10-golive.conf")
-        and _probe("partners", "test -e /etc/golive-partners-chain.env")
-        and _probe("web1", "systemctl is-enabled --quiet golive-worker.service")
-    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +44,7 @@ def lab() -> Iterator[None]:
     with LAYOUT.lock.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_SH)
         try:
-            if not _converged():
+            if not converged():
                 run = ansible_run.playbook()
                 assert run.returncode == 0, run.tail()
             yield
@@ -80,16 +62,6 @@ class World:
 
     def version(self, tag: str) -> str:
         return self.repo.sha(tag)[:12]
-
-
-def _lab_env_file(path: Path) -> Path:
-    raw = yaml.safe_load((REPO / "release" / "environments" / "lab.yml").read_text())
-    raw["ssh_config"] = str(LAYOUT.ssh_config)
-    raw["checks"]["tls_ca_file"] = str(REPO / raw["checks"]["tls_ca_file"])
-    raw["loadtest"] = {**raw["loadtest"], "required": False}
-    raw["health_timeout_seconds"] = 30  # bad-web2 never answers: fail it sooner
-    path.write_text(yaml.safe_dump(raw))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +84,7 @@ def world(lab, tmp_path_factory) -> World:
         },
         base="v2",
     )
-    env_file = _lab_env_file(base / "lab.yml")
+    env_file = lab_env_file(base / "lab.yml", health_timeout_seconds=30)  # bad-web2 never answers: fail it sooner
     state = base / "state"
     state.mkdir()
     return World(repo, Fab(repo.path, state, env_file))
