@@ -1,20 +1,26 @@
 """Service logs hold no secret and no full phone number: the newest lines of every instance's log are
 scanned for the service's own secret values (read from its settings, never shown), secret-looking
 key=value pairs and bearer tokens, and unmasked Kenyan mobile numbers (the service logs 254712***678).
-A finding is reported by file, line and kind, its value masked."""
+A finding is reported by file, line and kind, its value masked. Where the environment has a monitoring host
+(its `monitoring:` section), the logs are read from the journal aggregated there (every web host's at once)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from checks.context import Context
 from checks.model import Result, failed, passed
 from checks.registry import check
 from checks.settings import SECRET_NAMES
+from release.environment import Environment
+from release.transport import LocalTransport, SshTransport, Transport
 
 # A full number as the service would see it: 2547XXXXXXXX / 2541XXXXXXXX, +254…, 07XXXXXXXX, 01XXXXXXXX, with the
 # service's own boundaries (app/observability/logging_json.py): not inside a longer number, word, id or decimal.
@@ -72,10 +78,44 @@ def scan(source: str, text: str, secrets: list[str]) -> list[Finding]:
     return findings
 
 
+# Where systemd-journal-remote keeps every host's journal on the monitoring host (roles/monitoring).
+AGGREGATED_JOURNAL = "/var/log/journal/remote"
+
+
+def monitoring_section(env: Environment) -> dict[str, Any]:
+    """The environment's `monitoring:` section ({} without one), whether release/environment.py keeps it as an
+    attribute or among its extras, as a mapping or as an object."""
+    section = getattr(env, "monitoring", None) or env.extra.get("monitoring")
+    if not section:
+        return {}
+    if isinstance(section, Mapping):
+        return dict(section)
+    if dataclasses.is_dataclass(section):
+        return dataclasses.asdict(section)
+    return {"prometheus_url": getattr(section, "prometheus_url", None)}
+
+
+def log_aggregator(env: Environment) -> str | None:
+    """The host holding every host's journal when the environment has a monitoring host: its `monitoring:`
+    section's `logs_host`, else the host its `prometheus_url` names (both run on the monitoring host)."""
+    section = monitoring_section(env)
+    if section.get("logs_host"):
+        return str(section["logs_host"])
+    return urlsplit(str(section.get("prometheus_url") or "")).hostname
+
+
 def sources(ctx: Context) -> list[tuple[str, str]]:
-    """(host, shell command printing the log) for each service log."""
+    """(host, shell command printing the log) for each service log. With a monitoring host (systemd hosts
+    uploading their journals to it) the aggregated journal there is read: every web host's service lines in one
+    place, the unit's own output and anything logged under its name."""
     configured = ctx.config["service_logs"]
     lines = int(ctx.config["log_lines"])
+    aggregator = log_aggregator(ctx.env) if configured is None and ctx.env.service_manager == "systemd" else None
+    if aggregator:
+        matches = " + ".join(
+            f"_SYSTEMD_UNIT=golive-{i.name}.service + SYSLOG_IDENTIFIER=golive-{i.name}" for i in ctx.env.instances
+        )
+        return [(aggregator, f"journalctl -D {AGGREGATED_JOURNAL} {matches} -n {lines} --no-pager -o cat")]
     if configured is None:
         if ctx.env.service_manager == "systemd":
             units = " ".join(f"-u golive-{i.name}.service" for i in ctx.env.instances)
@@ -89,6 +129,14 @@ def sources(ctx: Context) -> list[tuple[str, str]]:
         )
         for host in ctx.env.web_hosts
     ]
+
+
+def _transport(ctx: Context, host: str) -> Transport:
+    """The fleet's transport for one of the environment's hosts; for another (the monitoring host, named by its
+    address) one of the same kind."""
+    if host in ctx.fleet.transports:
+        return ctx.transport(host)
+    return LocalTransport(host) if ctx.env.is_local else SshTransport(host, ctx.env.ssh_config)
 
 
 def _secret_values(ctx: Context) -> list[str]:
@@ -108,7 +156,7 @@ def clean(ctx: Context, args: dict[str, Any]) -> Result:
     commands = []
     for host, command in sources(ctx):
         commands.append(f"[{host}] {command}")
-        answer = ctx.transport(host).run(command, timeout=60, check=False)
+        answer = _transport(ctx, host).run(command, timeout=60, check=False)
         if answer.code != 0:
             why = (answer.output.strip().splitlines() or [f"exit {answer.code}"])[-1][:200]
             return failed(f"{host}: the service logs are missing or unreadable ({why})", command)
@@ -129,7 +177,7 @@ def errors(ctx: Context, args: dict[str, Any]) -> Result:
     commands = []
     for host, command in sources(ctx):
         commands.append(f"[{host}] {command}")
-        answer = ctx.transport(host).run(command, timeout=60, check=False)
+        answer = _transport(ctx, host).run(command, timeout=60, check=False)
         if answer.code != 0:
             return failed(f"{host}: the service logs are missing or unreadable", command)
         output = answer.output

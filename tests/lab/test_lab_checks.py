@@ -14,8 +14,8 @@ from checks.context import Context
 from checks.model import Result, Status
 from lab.layout import REPO
 from release.environment import load_environment
-from tests.lab.converged import converged_lab
 from tests.lab.fab import ssh
+from tests.lab.lab_state import converged_lab
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(900)]
 DB = "198.18.0.20"

@@ -17,16 +17,14 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 
 from lab.layout import REPO, Layout
 from release.environment import load_environment
-from tests.lab.converged import converged_lab
 from tests.lab.fab import ssh
+from tests.lab.lab_state import converged_lab, lab_env_file
 from tests.release.local_harness import Fab, VersionRepo, replace_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1500)]
@@ -54,16 +52,6 @@ class World:
         return self.repo.sha(tag)[:12]
 
 
-def _lab_env_file(path: Path) -> Path:
-    raw = yaml.safe_load((REPO / "release" / "environments" / "lab.yml").read_text())
-    raw["ssh_config"] = str(LAYOUT.ssh_config)
-    raw["checks"]["tls_ca_file"] = str(REPO / raw["checks"]["tls_ca_file"])
-    raw["loadtest"] = {**raw["loadtest"], "required": False}
-    raw["health_timeout_seconds"] = 30  # bad-web2 never answers: fail it sooner
-    path.write_text(yaml.safe_dump(raw))
-    return path
-
-
 @pytest.fixture(scope="module")
 def world(lab, tmp_path_factory) -> World:
     base = tmp_path_factory.mktemp("lab-release")
@@ -84,7 +72,7 @@ def world(lab, tmp_path_factory) -> World:
         },
         base="v2",
     )
-    env_file = _lab_env_file(base / "lab.yml")
+    env_file = lab_env_file(base / "lab.yml", health_timeout_seconds=30)  # bad-web2 never answers: fail it sooner
     state = base / "state"
     state.mkdir()
     return World(repo, Fab(repo.path, state, env_file))
