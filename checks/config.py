@@ -36,6 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "port_timeout_seconds": 2.0,
     # Feature flags that must be in this state: {mpesa_payments: {enabled: true, percentage: 100}}.
     "expected_flags": {},
+    # Seconds monitoring.targets_up waits for a target that is down to answer (one restarted by the release).
+    "monitoring_settle_seconds": 20,
     "backup_max_age_hours": 26,
     "rpo_hours": 24,
     "rto_seconds": 300,  # the checklist's "Recovery time < 5 minutes"

@@ -5,6 +5,7 @@ except staging and production, which must have one."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +16,7 @@ from checks.model import Result, failed, not_applicable, passed, unverified
 from checks.registry import check
 
 UPTIME_JOB = "blackbox_https"
+SETTLE_POLL_SECONDS = 2.0
 SECONDS_A_DAY = 86400
 
 
@@ -51,14 +53,22 @@ def targets_up(ctx: Context, args: dict[str, Any]) -> Result:
     if base is None:
         return without_prometheus(ctx)
     command = f"GET {base}/api/v1/targets?state=active"
-    try:
-        active = api(base, "/api/v1/targets", state="active")["activeTargets"]
-    except PrometheusError as exc:
-        return unverified(f"could not ask Prometheus: {exc}", command)
     jobs_wanted = args.get("jobs")
     if jobs_wanted:
-        active = [t for t in active if t["labels"].get("job") in jobs_wanted]
         command += f" (jobs {', '.join(jobs_wanted)})"
+    # A target restarted a moment ago (a release's last host) may show its last failed scrape: ask again until
+    # every target answers or the settle time is over.
+    deadline = time.monotonic() + float(ctx.config["monitoring_settle_seconds"])
+    while True:
+        try:
+            active = api(base, "/api/v1/targets", state="active")["activeTargets"]
+        except PrometheusError as exc:
+            return unverified(f"could not ask Prometheus: {exc}", command)
+        if jobs_wanted:
+            active = [t for t in active if t["labels"].get("job") in jobs_wanted]
+        if all(t.get("health") == "up" for t in active) or time.monotonic() >= deadline:
+            break
+        time.sleep(SETTLE_POLL_SECONDS)
     if not active:
         return failed(
             "Prometheus scrapes nothing" + (f" of {', '.join(jobs_wanted)}" if jobs_wanted else ""), command, "0/0"

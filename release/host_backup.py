@@ -54,6 +54,8 @@ def take(transport: Transport, *, script: str = SCRIPT) -> HostBackup:
     """Dump, then restore that very dump into the scratch database and compare row counts (exit 1 if they differ)."""
     answer = transport.run(command("release", script=script), timeout=3600)
     found = report(answer.output, transport.host, "release")
+    # As root, like the backup unit's ExecStartPost: node_exporter's textfile folder (GoliveBackupTooOld reads it).
+    transport.run(shlex.join([script, "metric"]), timeout=60)
     return HostBackup(
         transport.host, found["name"], found["sha256"], int(found["bytes"]), int(found["tables"]), int(found["rows"])
     )

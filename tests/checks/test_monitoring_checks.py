@@ -86,11 +86,13 @@ def stack(targets, tmp_path_factory) -> Iterator[dict[str, str]]:
 
 def context(make_context, prometheus: str | None, name: str = "local"):
     extra = {"monitoring": {"prometheus_url": prometheus}} if prometheus else {}
-    return make_context(name=name, **extra)
+    return make_context(name=name, checks={"monitoring_settle_seconds": 3}, **extra)
 
 
 def test_targets_up_fails_naming_the_target_that_does_not_answer(stack, make_context):
+    started = time.monotonic()
     result = monitoring.targets_up(context(make_context, stack["full"]), {})
+    assert time.monotonic() - started >= 3  # waited the settle time for it, then failed
     assert result.status == Status.FAIL
     assert result.value == "3/4"
     assert f"golive_web {stack['dead']} down" in result.detail

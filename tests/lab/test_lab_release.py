@@ -12,6 +12,7 @@ first when it is not (a fresh `fab lab.up` when it is not up at all); the lab lo
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
@@ -144,6 +145,12 @@ def test_rolling_release_under_load_fails_no_request(world: World):
         assert _current(host).endswith(world.version("v2")), host
         assert _answers(host).endswith(world.version("v2")), host
     print(f"lab release under load: {load.requests} requests, 0 failed, release {second.seconds:.1f} s")
+    # The backup before migrating was taken and proven on db itself (backup_host: db); the dump stayed there.
+    record = json.loads((world.fab.state / "lab" / "audit.jsonl").read_text().splitlines()[-1])
+    backup = record["backup"]
+    assert backup["host"] == "db" and backup["rows"] > 0, backup
+    on_db = ssh("db", f"sha256sum /var/backups/golive/{backup['id']}.dump").split()[0]
+    assert on_db == backup["sha256"]
 
 
 def test_second_host_failing_health_returns_both_hosts(world: World):

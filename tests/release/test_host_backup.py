@@ -35,7 +35,10 @@ class ScriptedHost:
 def test_take_runs_golive_backup_release_as_postgres_and_reads_its_report():
     host = ScriptedHost("golive-backup: /var/backups/golive/x.dump (52100 bytes)\n" + json.dumps(REPORT) + "\n")
     taken = host_backup.take(host)
-    assert host.commands == ["runuser -u postgres -- /usr/local/sbin/golive-backup release"]
+    assert host.commands == [
+        "runuser -u postgres -- /usr/local/sbin/golive-backup release",
+        "/usr/local/sbin/golive-backup metric",  # as root: the backup's time for GoliveBackupTooOld
+    ]
     assert taken == host_backup.HostBackup("db", REPORT["name"], REPORT["sha256"], 52100, 12, 340)
     assert taken.record() == {"id": REPORT["name"], "sha256": REPORT["sha256"], "rows": 340, "host": "db"}
 
