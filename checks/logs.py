@@ -6,11 +6,9 @@ A finding is reported by file, line and kind, its value masked. Where the enviro
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 import shlex
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,26 +80,12 @@ def scan(source: str, text: str, secrets: list[str]) -> list[Finding]:
 AGGREGATED_JOURNAL = "/var/log/journal/remote"
 
 
-def monitoring_section(env: Environment) -> dict[str, Any]:
-    """The environment's `monitoring:` section ({} without one), whether release/environment.py keeps it as an
-    attribute or among its extras, as a mapping or as an object."""
-    section = getattr(env, "monitoring", None) or env.extra.get("monitoring")
-    if not section:
-        return {}
-    if isinstance(section, Mapping):
-        return dict(section)
-    if dataclasses.is_dataclass(section):
-        return dataclasses.asdict(section)
-    return {"prometheus_url": getattr(section, "prometheus_url", None)}
-
-
 def log_aggregator(env: Environment) -> str | None:
     """The host holding every host's journal when the environment has a monitoring host: its `monitoring:`
     section's `logs_host`, else the host its `prometheus_url` names (both run on the monitoring host)."""
-    section = monitoring_section(env)
-    if section.get("logs_host"):
-        return str(section["logs_host"])
-    return urlsplit(str(section.get("prometheus_url") or "")).hostname
+    if env.monitoring is None:
+        return None
+    return env.monitoring.logs_host or urlsplit(env.monitoring.prometheus_url).hostname
 
 
 def sources(ctx: Context) -> list[tuple[str, str]]:

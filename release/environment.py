@@ -47,7 +47,7 @@ KNOWN_KEYS = {
     "monitoring",  # {prometheus_url: ..., job: golive_web}: the gates ask Prometheus (release/gate_sources.py)
     "checks",  # settings of the deployment checks (checks/config.py has every key and its default)
 }
-MONITORING_KEYS = {"prometheus_url", "job", "timeout_seconds"}
+MONITORING_KEYS = {"prometheus_url", "job", "timeout_seconds", "logs_host"}
 LOADTEST_KEYS = {"required", "users", "duration", "spawn_rate", "workers", "max_requests", "slo", "knobs"}
 CHOICES = {
     "transport": ("local", "ssh"),
@@ -77,6 +77,7 @@ class Monitoring:
     prometheus_url: str
     job: str = "golive_web"  # the scrape job of the service instances (their /metrics)
     timeout_seconds: float = 5.0
+    logs_host: str | None = None  # where every host's journal is aggregated (default: prometheus_url's host)
 
 
 @dataclass(frozen=True)
@@ -300,7 +301,10 @@ def _monitoring(raw: Any, name: str) -> Monitoring | None:
     timeout = raw.get("timeout_seconds", Monitoring.timeout_seconds)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
         raise EnvironmentInvalid(f"{where}.timeout_seconds must be a number of seconds in (0, 60], not {timeout!r}")
-    return Monitoring(url.strip().rstrip("/"), job, float(timeout))
+    logs_host = raw.get("logs_host")
+    if logs_host is not None and (not isinstance(logs_host, str) or not logs_host.strip()):
+        raise EnvironmentInvalid(f"{where}.logs_host must be a host name or address, not {logs_host!r}")
+    return Monitoring(url.strip().rstrip("/"), job, float(timeout), logs_host)
 
 
 def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:

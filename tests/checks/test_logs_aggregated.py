@@ -7,21 +7,19 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+import yaml
 
 from checks import logs
 from checks.context import Context
 from checks.model import Status
-from release.environment import load_environment
+from release.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, Monitoring, load_environment, parse_environment
 from release.transport import Result
 
 LAB_PROMETHEUS = "http://198.18.0.40:9090"
 
 
-def _lab(monitoring: object | None = None) -> Context:
-    env = load_environment("lab")
-    if monitoring is not None:
-        env = dataclasses.replace(env, extra={**env.extra, "monitoring": monitoring})
-    return Context(env)
+def _lab(monitoring: Monitoring | None = None) -> Context:
+    return Context(dataclasses.replace(load_environment("lab"), monitoring=monitoring))
 
 
 def test_without_a_monitoring_section_each_web_host_journal_is_read():
@@ -31,7 +29,7 @@ def test_without_a_monitoring_section_each_web_host_journal_is_read():
 
 
 def test_with_one_the_monitoring_hosts_aggregated_journal_is_read():
-    sources = logs.sources(_lab({"prometheus_url": LAB_PROMETHEUS}))
+    sources = logs.sources(_lab(Monitoring(LAB_PROMETHEUS)))
     assert sources == [
         (
             "198.18.0.40",
@@ -42,15 +40,15 @@ def test_with_one_the_monitoring_hosts_aggregated_journal_is_read():
 
 
 def test_a_logs_host_names_where_the_journals_are():
-    assert logs.log_aggregator(_lab({"prometheus_url": LAB_PROMETHEUS, "logs_host": "monitoring"}).env) == "monitoring"
+    assert logs.log_aggregator(_lab(Monitoring(LAB_PROMETHEUS, logs_host="monitoring")).env) == "monitoring"
 
 
-def test_the_section_may_be_an_object_with_a_prometheus_url():
-    @dataclasses.dataclass(frozen=True)
-    class Monitoring:
-        prometheus_url: str
-
-    assert logs.log_aggregator(_lab(Monitoring(LAB_PROMETHEUS)).env) == "198.18.0.40"
+def test_logs_host_is_parsed_and_checked():
+    raw = yaml.safe_load((ENVIRONMENTS_DIR / "lab.yml").read_text())
+    section = {"prometheus_url": LAB_PROMETHEUS, "logs_host": "monitoring"}
+    assert parse_environment({**raw, "monitoring": section}).monitoring.logs_host == "monitoring"
+    with pytest.raises(EnvironmentInvalid, match="logs_host must be a host name"):
+        parse_environment({**raw, "monitoring": {**section, "logs_host": ""}})
 
 
 class Printing:
@@ -70,7 +68,7 @@ class Printing:
     ],
 )
 def test_the_verdict_comes_from_the_aggregated_journal(monkeypatch, output, status):
-    ctx = _lab({"prometheus_url": LAB_PROMETHEUS})
+    ctx = _lab(Monitoring(LAB_PROMETHEUS))
     printed = Printing(output)
     reached = []
     monkeypatch.setattr(logs, "_transport", lambda ctx, host: reached.append(host) or printed)

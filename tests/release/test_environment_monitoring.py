@@ -44,7 +44,7 @@ def test_monitoring_takes_a_job_and_a_timeout():
         ({"prometheus_url": "http://h:9090", "job": 'x"}'}, "monitoring.job must be a scrape job name"),
         ({"prometheus_url": "http://h:9090", "timeout_seconds": 0}, "timeout_seconds must be a number"),
         ({"prometheus_url": "http://h:9090", "timeout_seconds": "5"}, "timeout_seconds must be a number"),
-        ({"prometheus_url": "http://h:9090", "url": "x"}, "unknown keys url \\(known: job, prometheus_url"),
+        ({"prometheus_url": "http://h:9090", "url": "x"}, "unknown keys url \\(known: job, logs_host, prometheus_url"),
     ],
 )
 def test_bad_monitoring_is_named(monitoring: Any, says: str):
