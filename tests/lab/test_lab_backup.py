@@ -16,13 +16,14 @@ pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(900)]
 BACKUP = "/usr/local/sbin/golive-backup"
 DUMPS = "/var/backups/golive"
 PROBE_TABLE = "golive_restore_probe"
+DATA_TABLE = "golive_backup_probe_rows"  # rows to dump even in a lab no release has migrated yet
 
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[None]:
     with converged_lab():
         yield
-        ssh("db", f"runuser -u postgres -- psql -q golive -c 'DROP TABLE IF EXISTS {PROBE_TABLE}'")
+        ssh("db", f"runuser -u postgres -- psql -q golive -c 'DROP TABLE IF EXISTS {PROBE_TABLE}, {DATA_TABLE}'")
 
 
 def as_postgres(arguments: str) -> str:
@@ -39,8 +40,10 @@ def last_json(output: str) -> dict:
 
 
 def test_release_dumps_and_proves_then_restore_swaps_the_dump_in(lab) -> None:
+    rows = f"CREATE TABLE IF NOT EXISTS {DATA_TABLE} AS SELECT generate_series(1, 25) AS n"
+    ssh("db", f"runuser -u postgres -- psql -q golive -c '{rows}'")
     taken = last_json(ssh("db", as_postgres("release"), timeout=300))
-    assert taken["rows"] > 0 and taken["tables"] > 0, taken
+    assert taken["rows"] >= 25 and taken["tables"] >= 1, taken
     listed = ssh("db", f"sha256sum {DUMPS}/{taken['name']}.dump").split()[0]
     assert listed == taken["sha256"]
     # A change after the dump: the restore must take it away.
