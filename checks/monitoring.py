@@ -131,7 +131,7 @@ def alerting(ctx: Context, args: dict[str, Any]) -> Result:
     if not managers:
         problems.append("no Alertmanager receives the alerts")
     for manager in managers:
-        silent = unanswered(manager["url"])
+        silent = unanswered(manager["url"], base)
         if silent:
             problems.append(silent)
     firing = sorted({rule["name"] for rule in rules if rule.get("state") == "firing"})
@@ -144,14 +144,20 @@ def alerting(ctx: Context, args: dict[str, Any]) -> Result:
     return passed(summary, command, len(rules))
 
 
-def unanswered(alerts_url: str) -> str | None:
-    """Why the Alertmanager behind Prometheus' push URL (…/api/v2/alerts) is not taking alerts, or None."""
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def unanswered(alerts_url: str, prometheus: str) -> str | None:
+    """Why the Alertmanager behind Prometheus' push URL (…/api/v2/alerts) is not taking alerts, or None. One that
+    Prometheus reaches on its own loopback runs on Prometheus' host: asked there."""
     parts = urlsplit(alerts_url)
-    status = f"{parts.scheme}://{parts.netloc}/api/v2/status"
+    host = urlsplit(prometheus).hostname if parts.hostname in LOOPBACK else parts.hostname
+    netloc = f"{host}:{parts.port}" if parts.port else str(host)
+    status = f"{parts.scheme}://{netloc}/api/v2/status"
     try:
         answer = httpx.get(status, timeout=5)
     except httpx.HTTPError as exc:
-        return f"Alertmanager {parts.netloc} does not answer ({type(exc).__name__})"
+        return f"Alertmanager {netloc} does not answer ({type(exc).__name__})"
     if answer.status_code != 200:
-        return f"Alertmanager {parts.netloc} answered {answer.status_code} at {status}"
+        return f"Alertmanager {netloc} answered {answer.status_code} at {status}"
     return None
