@@ -75,6 +75,11 @@ def test_security_headers_even_on_errors(host):
     assert "server: nginx\r" in head  # no version
 
 
+def test_metrics_are_not_served_to_the_public(host):
+    status = host.check_output("curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1/metrics")
+    assert status == "404"  # the edge's answer: without the rule it would be proxied (200, or 502 before a release)
+
+
 def test_rate_limit_answers_429(host):
     statuses = host.check_output(
         "for i in $(seq 1 1500); do echo 'url = \"https://127.0.0.1/__ratelimit_probe\"'; done "
