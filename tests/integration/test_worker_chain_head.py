@@ -46,12 +46,13 @@ def test_the_worker_sets_the_head_age_every_loop_and_survives_a_broken_chain(
             # A fresh chain dates its blocks a few seconds ahead (age 0); nothing is mined, so the head ages.
             await _until(lambda: _age() >= 0.5, seconds=15)
             seen["stale"] = _age()
-            await asyncio.sleep(1.2)
+            # Waited for, not slept on: on a loaded machine a loop can take longer than a fixed sleep.
+            await _until(lambda: _age() >= seen["stale"] + 1)
             seen["older"] = _age()
 
             control.faults(fail_rate=1, fail_mode="http503")
             runs = _runs()
-            await asyncio.sleep(0.8)
+            await _until(lambda: _runs() - runs >= 2 and _age() >= seen["older"] + 0.5)
             seen["broken"], seen["runs while broken"] = _age(), _runs() - runs
             assert not lead.done()
             control.faults(fail_rate=0)
