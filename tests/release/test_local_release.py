@@ -507,7 +507,7 @@ def test_rollout_turns_the_flag_off_when_a_gate_fails(world: World):
     assert f"gate failed at 10 %: {FEATURE} turned off" in result.output
     assert flag is not None and flag[0] is False
     assert record["kind"] == "rollout" and record["outcome"] == "turned off"
-    assert record["steps"] == [{"percentage": 10, "verdict": "fail"}]
+    assert record["steps"] == [{"percentage": 10, "verdict": "fail", "gate_source": "scrape"}]  # local: no Prometheus
 
 
 # --- the audit log -----------------------------------------------------------------------------------------
