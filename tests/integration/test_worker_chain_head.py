@@ -58,7 +58,7 @@ def test_the_worker_sets_the_head_age_every_loop_and_survives_a_broken_chain(
             control.faults(fail_rate=0)
 
             control.mine(1)
-            await _until(lambda: _age() < seen["older"] - 1)
+            await _until(lambda: _age() < seen["older"] - 1, seconds=30)
             seen["mined"] = _age()
         finally:
             worker.stop.set()

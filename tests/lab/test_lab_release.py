@@ -13,16 +13,19 @@ first when it is not (a fresh `fab lab.up` when it is not up at all); the lab lo
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
 from lab.layout import REPO, Layout
+from lab.plan import BRIDGE, CONTROLLER
 from release.environment import load_environment
 from tests.lab.fab import ssh
 from tests.lab.lab_state import converged_lab, lab_env_file
@@ -88,12 +91,26 @@ def _answers(host: str) -> str:
     return httpx.get(f"http://{env.address(host)}:8000/api/version", timeout=5).json()["release_id"]
 
 
+@contextmanager
+def buyer_address() -> Iterator[str]:
+    """A second controller address on the lab's bridge for the load: buyers are other clients than the operator,
+    whose post-deploy rate-limit check deliberately spends its own address's allowance at nginx and the service."""
+    address = str(CONTROLLER + 1)
+    subprocess.run(["ip", "addr", "add", f"{address}/32", "dev", BRIDGE], check=True, capture_output=True)
+    try:
+        yield address
+    finally:
+        subprocess.run(["ip", "addr", "del", f"{address}/32", "dev", BRIDGE], check=False, capture_output=True)
+
+
 @dataclass
 class Load:
-    """GET /api/health and /api/packages through lb (verified TLS) at a bounded rate until stopped or the cap."""
+    """GET /api/health and /api/packages through lb (verified TLS) at a bounded rate until stopped or the cap,
+    from `source` (a local address)."""
 
     url: str
     verify: bool | str
+    source: str
     answers: Counter = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -105,7 +122,8 @@ class Load:
 
     def _run(self) -> None:
         paths = ("/api/health", "/api/packages")
-        with httpx.Client(base_url=self.url, verify=self.verify, timeout=10) as client:
+        transport = httpx.HTTPTransport(verify=self.verify, local_address=self.source)
+        with httpx.Client(base_url=self.url, transport=transport, timeout=10) as client:
             while not self._stop.is_set() and self.requests < LOAD_MAX_REQUESTS:
                 started = time.monotonic()
                 path = paths[self.requests % 2]
@@ -133,7 +151,7 @@ def test_rolling_release_under_load_fails_no_request(world: World):
     first = world.release("v1")
     assert first.code == RELEASED, first
     env = load_environment("lab")
-    with Load(env.entry_url, env.tls_verify) as load:
+    with buyer_address() as source, Load(env.entry_url, env.tls_verify, source) as load:
         time.sleep(2)  # the load is flowing before the first drain
         second = world.release("v2")
         time.sleep(2)
