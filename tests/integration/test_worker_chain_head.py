@@ -43,8 +43,9 @@ def test_the_worker_sets_the_head_age_every_loop_and_survives_a_broken_chain(
         worker = Worker(ctx, resolve([("seven", "tests.support.sweeps:seven")]), tick=0.1, grace=1)
         lead = asyncio.create_task(worker._lead())
         try:
-            # A head of now (the session's chain may have been reset to a startup state made minutes ago); nothing
-            # is mined after it, so the head ages.
+            # A head of now (the session's chain may have been reset to a startup state made minutes ago), and no
+            # block after it but the ones this test mines (a transaction from anything else waits in the pool).
+            control.mining(auto=False)
             control.mine(1)
             await _until(lambda: _age() >= 0.5, seconds=15)
             seen["stale"] = _age()
