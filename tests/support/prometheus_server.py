@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,34 +109,39 @@ def _start(binary: Path, arguments: list[str], url: str, log: Path, wrapper: Seq
     return server
 
 
+def _wait_for(prometheus: str, path: str, ready: Callable[[Any], bool], what: str, seconds: float) -> None:
+    """Until `ready` holds for the `data` of Prometheus' API answer at `path`."""
+
+    def holds() -> bool:
+        return ready(httpx.get(f"{prometheus}{path}", timeout=5).json()["data"])
+
+    wait_until(holds, f"{what} ({prometheus})", seconds=seconds, interval=0.2)
+
+
 def wait_for_scrapes(prometheus: str, targets: int, seconds: float = 30) -> None:
     """Until Prometheus has scraped `targets` targets at least once (up or down)."""
 
-    def scraped() -> bool:
-        active = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+    def scraped(data: Any) -> bool:
+        active = data["activeTargets"]
         return len(active) >= targets and all(target["health"] != "unknown" for target in active)
 
-    wait_until(scraped, f"{targets} targets scraped by {prometheus}", seconds=seconds, interval=0.2)
+    _wait_for(prometheus, "/api/v1/targets", scraped, f"{targets} targets scraped", seconds)
 
 
 def wait_for_alertmanagers(prometheus: str, count: int, seconds: float = 30) -> None:
     """Until Prometheus' notifier has discovered `count` Alertmanagers (its discovery syncs every few seconds)."""
-
-    def discovered() -> bool:
-        data = httpx.get(f"{prometheus}/api/v1/alertmanagers", timeout=5).json()["data"]
-        return len(data["activeAlertmanagers"]) >= count
-
-    wait_until(discovered, f"{count} Alertmanager(s) discovered by {prometheus}", seconds=seconds, interval=0.2)
+    discovered = lambda data: len(data["activeAlertmanagers"]) >= count  # noqa: E731
+    _wait_for(prometheus, "/api/v1/alertmanagers", discovered, f"{count} Alertmanager(s) discovered", seconds)
 
 
 def wait_for_targets_up(prometheus: str, seconds: float = 30) -> None:
     """Until every target Prometheus scrapes has answered at least once."""
 
-    def up() -> bool:
-        active = httpx.get(f"{prometheus}/api/v1/targets", timeout=5).json()["data"]["activeTargets"]
+    def up(data: Any) -> bool:
+        active = data["activeTargets"]
         return bool(active) and all(target["health"] == "up" for target in active)
 
-    wait_until(up, f"every target of {prometheus} up", seconds=seconds, interval=0.2)
+    _wait_for(prometheus, "/api/v1/targets", up, "every target up", seconds)
 
 
 def scraping(folder: Path, targets: list[str], job_name: str = "golive_web") -> Server:
