@@ -38,8 +38,11 @@ def test_the_worker_sets_the_head_age_every_loop_and_survives_a_broken_chain(
 ):
     settings = worker_settings(db_url, simulator.url, state_dir, chain_rpc_url=chain_url)
     seen: dict[str, float] = {}
+    unset = -1.0
 
     async def scenario(ctx: SweepContext) -> None:
+        # The gauge is the process's: an earlier test (the health endpoint) may have left a head minutes old on it.
+        CHAIN_HEAD_AGE.set(unset)
         worker = Worker(ctx, resolve([("seven", "tests.support.sweeps:seven")]), tick=0.1, grace=1)
         lead = asyncio.create_task(worker._lead())
         try:
