@@ -1,6 +1,7 @@
 """Load balancer: an ALB in the public subnets; HTTPS with a modern TLS policy, HTTP redirected to HTTPS,
 one target group on the service port whose health check is /api/health and whose deregistration delay
-is the release's drain time."""
+is the release's drain time. Internal paths (/metrics) are answered 404 at the edge, as the lab's nginx does:
+Prometheus scrapes each instance directly, from inside the VPC."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ class LoadBalancerArgs:
     instance_ids: list[pulumi.Input[str]]
     deletion_protection: bool
     tags: dict[str, str]
+    internal_paths: tuple[str, ...] = ("/metrics",)
+
+
+def internal_path_patterns(paths: tuple[str, ...]) -> list[str]:
+    """Each path and everything under it; an ALB rule takes at most five patterns."""
+    patterns = [pattern for path in paths for pattern in (path, f"{path.rstrip('/')}/*")]
+    if not patterns or len(patterns) > 5:
+        raise ValueError(f"internal_paths: 1 to 2 paths (an ALB rule takes five patterns), got {list(paths)}")
+    return patterns
 
 
 def health_check(path: str, port: int) -> dict:
@@ -83,6 +93,20 @@ class LoadBalancer(pulumi.ComponentResource):
             ssl_policy=args.tls_policy,
             certificate_arn=args.certificate_arn,
             default_actions=[{"type": "forward", "target_group_arn": self.target_group.arn}],
+            tags=args.tags,
+            opts=child,
+        )
+        self.internal_paths_rule = aws.lb.ListenerRule(
+            f"{name}-internal-paths",
+            listener_arn=self.https_listener.arn,
+            priority=1,
+            conditions=[{"path_pattern": {"values": internal_path_patterns(args.internal_paths)}}],
+            actions=[
+                {
+                    "type": "fixed-response",
+                    "fixed_response": {"content_type": "text/plain", "message_body": "Not Found", "status_code": "404"},
+                }
+            ],
             tags=args.tags,
             opts=child,
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from infra.certificate import Certificate, CertificateArgs
-from infra.load_balancer import LoadBalancer, LoadBalancerArgs
+from infra.load_balancer import LoadBalancer, LoadBalancerArgs, internal_path_patterns
 from infra.service_dns import ServiceDns, ServiceDnsArgs
 from tests.infra.helpers import TAGS
 
@@ -99,3 +101,22 @@ def test_the_service_name_is_an_alias_of_the_load_balancer(run):
     record = graph.named(RECORD, "dns-service").inputs
     assert (record["name"], record["type"], record["zoneId"]) == ("pay.example.com", "A", "Z0ZONE")
     assert record["aliases"] == [{"name": alb["dnsName"], "zoneId": alb["zoneId"], "evaluateTargetHealth": True}]
+
+
+def test_metrics_are_answered_404_at_the_edge_before_any_forward(run):
+    graph = run(load_balancer)
+    https = graph.named(LISTENER, "lb-https")
+    (rule,) = graph.of_type("aws:lb/listenerRule:ListenerRule")
+    assert rule.inputs["listenerArn"] == https.outputs["arn"]
+    assert rule.inputs["priority"] == 1  # evaluated before every other rule and the default forward
+    assert rule.inputs["conditions"] == [{"pathPattern": {"values": ["/metrics", "/metrics/*"]}}]
+    (action,) = rule.inputs["actions"]
+    assert action["type"] == "fixed-response" and action["fixedResponse"]["statusCode"] == "404"
+
+
+def test_internal_paths_beyond_what_one_rule_takes_are_refused():
+    with pytest.raises(ValueError, match="internal_paths: 1 to 2 paths"):
+        internal_path_patterns(("/metrics", "/debug", "/admin/internal"))
+    with pytest.raises(ValueError, match="internal_paths"):
+        internal_path_patterns(())
+    assert internal_path_patterns(("/debug/",)) == ["/debug/", "/debug/*"]
