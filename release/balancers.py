@@ -30,6 +30,10 @@ class Balancer(Protocol):
 
     def undrain(self, host: str) -> None: ...
 
+    def drained(self, host: str) -> bool:
+        """True when the host is out of rotation now (an earlier run may have left it so)."""
+        ...
+
 
 class NoBalancer:
     def drain(self, host: str) -> None:
@@ -37,6 +41,9 @@ class NoBalancer:
 
     def undrain(self, host: str) -> None:
         return None
+
+    def drained(self, host: str) -> bool:
+        return False
 
 
 class AlbTargetGroup:
@@ -83,6 +90,10 @@ class AlbTargetGroup:
         self._client.register_targets(TargetGroupArn=self._arn, Targets=self._target(host))
         self._wait(host, "healthy", self._healthy_seconds, "healthy")
 
+    def drained(self, host: str) -> bool:
+        # A target never registered or deregistered answers "unused"; one on its way out, "draining".
+        return self._state(host) in ("unused", "draining")
+
 
 class NginxUpstreams:
     """The lab's nginx: one include file per upstream host on the lb host, toggled by `golive-upstream`.
@@ -122,6 +133,9 @@ class NginxUpstreams:
     def status(self, host: str) -> str:
         """Returns "up" or "drained"."""
         return self._run("status", host).rsplit(" ", 1)[-1]
+
+    def drained(self, host: str) -> bool:
+        return self.status(host) == "drained"
 
 
 def balancer_for(env: Environment, client: Any | None = None) -> Balancer:

@@ -156,7 +156,10 @@ class Engine:
         )
         return self._execute(plan, run)
 
-    def rollback(self, to: str | None = None, *, reason: str = "requested") -> Outcome:
+    def rollback(self, to: str | None = None, *, reason: str = "requested", drain: bool = True) -> Outcome:
+        """Every web host to the previous release (or `to`). With `drain` (the default) host by host out of the
+        balancer, as a release goes, so no request meets a restarting instance; without it every host is switched
+        at once and then put back into rotation (when the balancer itself cannot be driven)."""
         try:
             # A split fleet (a release that died mid-deploy) is what --to is for: every host to that release.
             deployed = self.fleet.deployed(split_ok=to is not None)
@@ -175,29 +178,46 @@ class Engine:
                 "release_id": plan.release_id,
                 "from": deployed.current,
                 "reason": reason,
+                "drained": drain and self.env.load_balancer != "none",
             }
         )
         try:
             with self.reporter.phase("preflight"), self.reporter.step("lock"):
                 self._lock(run, "rollback")
             with self.reporter.phase("deploy"):
-                self._switch_fleet(plan.release_id, hosts=self.env.web_hosts)
-                if self.env.load_balancer != "none":
-                    # Every host answers as the release now: none stays out of the balancer (a release that
-                    # died mid-deploy may have left one drained). Undraining a host in rotation changes nothing.
-                    for host in self.env.web_hosts:
-                        with self.reporter.step(f"undrain [{host}]: in the balancer"):
-                            self.balancer().undrain(host)
+                if run.record["drained"]:
+                    self._rollback_drained(plan.release_id)
+                else:
+                    self._rollback_at_once(plan.release_id)
             return self._finish(run, "rolled back", Outcome.RELEASED)
         except lock.LockHeld as exc:
             self.reporter.error(str(exc))
             return Outcome.REFUSED
         except Exception as exc:
-            self.reporter.error(f"rollback failed: {exc}")
+            balancer_failed = isinstance(exc, (balancers.BalancerUnavailable, balancers.DrainTimeout))
+            hint = " (`fab rollback --no-drain` switches every host without the balancer)" if balancer_failed else ""
+            self.reporter.error(f"rollback failed: {exc}{hint}")
             run.record["error"] = redact_text(str(exc))
             return self._finish(run, "rollback failed", Outcome.ROLLED_BACK)
         finally:
             self._unlock(run)
+
+    def _rollback_drained(self, release_id: str) -> None:
+        # A host a dead release left out of rotation goes first (see _switch_fleet); it stays out until it answers.
+        with self.reporter.step("balancer: which hosts are out of rotation"):
+            self._drained = [host for host in self.env.web_hosts if self.balancer().drained(host)]
+            if self._drained:
+                self.reporter.line(f"out of rotation already: {', '.join(self._drained)}")
+        self._switch_fleet(release_id, self.env.web_hosts, drain=True)
+
+    def _rollback_at_once(self, release_id: str) -> None:
+        self._switch_fleet(release_id, hosts=self.env.web_hosts)
+        if self.env.load_balancer != "none":
+            # Every host answers as the release now: none stays out of the balancer (a release that
+            # died mid-deploy may have left one drained). Undraining a host in rotation changes nothing.
+            for host in self.env.web_hosts:
+                with self.reporter.step(f"undrain [{host}]: in the balancer"):
+                    self.balancer().undrain(host)
 
     # -- the release --------------------------------------------------------------------------------
     def _execute(self, plan: Plan, run: Run) -> Outcome:

@@ -29,9 +29,16 @@ def release(c, env=None, version=None, dry_run=False) -> Outcome:
         "env": "target environment",
         "to": "release id to return to (default: the previous release; see fab status)",
         "reason": "why, for the audit log",
+        "no-drain": "switch every host at once without taking it out of the balancer first (when the balancer "
+        "cannot be driven); requests may fail while the instances restart",
     }
 )
 @exits
-def rollback(c, env=None, to=None, reason="emergency rollback") -> Outcome:
-    """Return every host to the previous release (or --to RELEASE) at once: the emergency path, in seconds."""
-    return engine_for(env).rollback(to, reason=reason)
+def rollback(c, env=None, to=None, reason="emergency rollback", no_drain=False) -> Outcome:
+    """Return every host to the previous release (or --to RELEASE): the emergency path, in seconds.
+
+    Host by host out of the balancer while it restarts, as a release goes (a host a dead release left drained
+    goes first). Exit codes: 0 rolled back (or already there), 1 the rollback failed (read the output, then
+    fab status), 2 refused (nothing changed).
+    """
+    return engine_for(env).rollback(to, reason=reason, drain=not no_drain)

@@ -1,6 +1,7 @@
 """`fab release --env lab` against the real lab: a rolling release across web1 and web2 behind nginx under a
 bounded load through lb sees no failed request, and a release whose second host fails its health check
-returns both hosts to the previous release.
+returns both hosts to the previous release; `fab rollback` under the same load drains each host and fails
+no request either.
 
 The versions are commits of a copy of the working tree (tests/release/local_harness.VersionRepo): v1 is the
 working tree, v2 changes a file only, bad-web2 is v2 with a service that refuses to start on web2 alone (so
@@ -188,3 +189,26 @@ def test_second_host_failing_health_returns_both_hosts(world: World):
     # The audit record says so.
     audit = (world.fab.state / "lab" / "audit.jsonl").read_text().splitlines()
     assert '"outcome": "rolled back"' in audit[-1] or '"outcome":"rolled back"' in audit[-1], audit[-1]
+
+
+def test_emergency_rollback_under_load_drains_each_host_and_fails_no_request(world: World):
+    """`fab rollback` (the operator's emergency path) takes each host out of nginx while it restarts, as the
+    release does: a load through lb meanwhile sees no failed request."""
+    assert _current("web1").endswith(world.version("v2")), "the previous tests leave v2 released, v1 previous"
+    env = load_environment("lab")
+    with buyer_address() as source, Load(env.entry_url, env.tls_verify, source) as load:
+        time.sleep(2)
+        result = world.fab.run("rollback", "--reason", "lab test: emergency rollback under load", timeout=300)
+        time.sleep(2)
+    assert result.code == RELEASED, result
+    assert "drain [web1]" in result.output and "drain [web2]" in result.output, result.output
+    assert load.requests >= 40, load.answers
+    assert load.failures == [], f"{len(load.failures)} failed of {load.requests}: {load.failures[:20]}"
+    for host in env.web_hosts:
+        assert _current(host).endswith(world.version("v1")), host
+        assert _answers(host).endswith(world.version("v1")), host
+    status = ssh("lb", "; ".join(f"/usr/local/sbin/golive-upstream status {host}" for host in env.web_hosts))
+    assert "drained" not in status, f"a host is left out of the balancer: {status}"
+    record = json.loads((world.fab.state / "lab" / "audit.jsonl").read_text().splitlines()[-1])
+    assert (record["kind"], record["outcome"], record["drained"]) == ("rollback", "rolled back", True), record
+    print(f"lab rollback under load: {load.requests} requests, 0 failed, rollback {result.seconds:.1f} s")

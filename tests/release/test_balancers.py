@@ -12,6 +12,7 @@ from moto import mock_aws
 
 from release.balancers import AlbTargetGroup, DrainTimeout, NginxUpstreams, NoBalancer, balancer_for
 from release.environment import load_environment
+from release.transport import Result
 
 REGION = "eu-west-1"
 
@@ -40,10 +41,13 @@ def test_drain_takes_one_host_out_and_undrain_brings_it_back(target_group):
     elbv2, arn, (first, second) = target_group
     driver = AlbTargetGroup(elbv2, arn, 8000, drain_seconds=1, poll=0.01)
 
+    assert not driver.drained(first)
     driver.drain(first)
     assert _registered(elbv2, arn) == {second}
+    assert driver.drained(first) and not driver.drained(second)
     driver.undrain(first)
     assert _registered(elbv2, arn) == {first, second}
+    assert not driver.drained(first)
 
 
 class StuckDraining:
@@ -95,3 +99,22 @@ def test_local_has_nothing_to_drain_and_the_lab_drains_through_nginx(tmp_path):
     (tmp_path / "state" / "lab").mkdir(parents=True)
     (tmp_path / "state" / "lab" / "ssh_config").write_text("Host lb\n  HostName 198.18.0.10\n")
     assert isinstance(balancer_for(load_environment("lab", repo=tmp_path)), NginxUpstreams)
+
+
+class _Upstreams:
+    """What golive-upstream (roles/nginx/templates/golive-upstream.j2) answers: `status HOST` → "HOST up|drained"."""
+
+    def __init__(self, states: dict[str, str]):
+        self.host, self.states, self.commands = "lb", states, []
+
+    def run(self, command: str, **_):
+        self.commands.append(command)
+        host = command.rsplit(maxsplit=1)[-1]
+        return Result(0, f"{host} {self.states[host]}\n")
+
+
+def test_the_lab_balancer_reads_which_host_is_out_of_rotation():
+    transport = _Upstreams({"web1": "up", "web2": "drained"})
+    driver = NginxUpstreams(transport)
+    assert not driver.drained("web1") and driver.drained("web2")
+    assert transport.commands[-1] == "sudo -n /usr/local/sbin/golive-upstream status web2"

@@ -85,8 +85,11 @@ class _Host:
 
 
 class _Balancer:
-    def __init__(self, log: list[str]):
-        self.log = log
+    def __init__(self, log: list[str], out: tuple[str, ...] = ()):
+        self.log, self.out = log, out
+
+    def drained(self, host: str) -> bool:
+        return host in self.out
 
     def drain(self, host: str) -> None:
         self.log.append(f"drain {host}")
@@ -110,6 +113,41 @@ def test_a_rollback_puts_the_host_left_drained_back_first(tmp_path, monkeypatch)
     assert balancer == ["drain web2", "undrain web2", "drain web1", "undrain web1"]
     assert log.index("health http://198.18.0.12:8000") < log.index("drain web1")
     assert engine._drained == []
+
+
+def _rollback_engine(tmp_path, monkeypatch, out: tuple[str, ...] = ()) -> tuple[Engine, list[str]]:
+    env = _lab(tmp_path, worker=False)
+    engine = Engine(env, "postgresql://u@127.0.0.1:1/golive", state_dir=tmp_path / "state")
+    log: list[str] = []
+    engine.fleet.transports = {host: _Host(host, log) for host in ("lb", "web1", "web2", "db")}
+    engine._balancer = _Balancer(log, out)
+    monkeypatch.setattr(engine.fleet, "wait_healthy", lambda url, release, timeout: log.append(f"health {url}"))
+    return engine, log
+
+
+def _balancer_calls(log: list[str]) -> list[str]:
+    return [line for line in log if line.startswith(("drain", "undrain"))]
+
+
+def test_fab_rollback_takes_each_host_out_of_the_balancer_while_it_restarts(tmp_path, monkeypatch):
+    engine, log = _rollback_engine(tmp_path, monkeypatch)
+    engine._rollback_drained("R1")
+    assert _balancer_calls(log) == ["drain web1", "undrain web1", "drain web2", "undrain web2"]
+    assert log.index("drain web1") < log.index("health http://198.18.0.11:8000") < log.index("undrain web1")
+    assert engine._drained == []
+
+
+def test_fab_rollback_asks_the_balancer_which_host_a_dead_release_left_out_and_returns_it_first(tmp_path, monkeypatch):
+    engine, log = _rollback_engine(tmp_path, monkeypatch, out=("web2",))
+    engine._rollback_drained("R1")
+    assert _balancer_calls(log) == ["drain web2", "undrain web2", "drain web1", "undrain web1"]
+
+
+def test_fab_rollback_no_drain_switches_every_host_then_puts_each_back(tmp_path, monkeypatch):
+    engine, log = _rollback_engine(tmp_path, monkeypatch, out=("web2",))
+    engine._rollback_at_once("R1")
+    assert _balancer_calls(log) == ["undrain web1", "undrain web2"]
+    assert log.index("health http://198.18.0.12:8000") < log.index("undrain web1")
 
 
 def test_a_restart_clears_a_units_start_limit_first():
