@@ -34,6 +34,7 @@ def _api(host, url: str) -> dict:
         "prometheus-blackbox-exporter",
         "systemd-journal-remote.socket",
         "systemd-journal-remote",
+        "golive-journal-vacuum.timer",
     ],
 )
 def test_services_are_active_and_enabled(host, unit):
@@ -152,3 +153,23 @@ def test_journal_uploads_come_from_the_environments_hosts(group_host, addresses)
     assert connect(group_host("web"), monitoring, 19532) == "open"
     assert connect(group_host("db"), monitoring, 19532) == "open"
     assert controller_connect(monitoring, 19532) in BLOCKED
+
+
+def test_the_vacuum_deletes_archived_journal_files_past_their_age_and_keeps_the_live_ones(host):
+    """journal-remote (systemd 252) never deletes a file; golive-journal-vacuum does. An archived file is named
+    <prefix>@<seqnum id>-<head seqnum>-<head realtime µs>.journal and journalctl's vacuum goes by that name: a copy of
+    a live file named as archived in 2020 is past every budget's age."""
+    folder = "/var/log/journal/remote"
+    live = host.check_output(f"ls {folder}/*.journal | grep -v @ || true").split()
+    assert live, f"no journal received in {folder} yet"
+    old = f"{folder}/remote-vacuum-test@{'0' * 31}1-0000000000000001-{1577836800 * 10**6:016x}.journal"
+    host.run_expect([0], f"cp {live[0]} {old}")
+    try:
+        host.run_expect([0], "systemctl start golive-journal-vacuum.service")
+        result = host.check_output("systemctl show -p Result --value golive-journal-vacuum.service")
+        assert result == "success"
+        assert not host.file(old).exists, "the vacuum left an archived file older than its age budget"
+        for path in live:
+            assert host.file(path).exists, f"the vacuum deleted the live {path}"
+    finally:
+        host.run(f"rm -f {old}")
