@@ -20,6 +20,8 @@ from app.observability.request_context import accept_request_id, request_id_var
 access_log = logging.getLogger("golive.access")
 error_log = logging.getLogger("golive.errors")
 UNMATCHED_ROUTE = "unmatched"
+# Answered to Prometheus every few seconds per instance: a success is logged at DEBUG, anything else at INFO.
+QUIET_ROUTES = frozenset({"/metrics"})
 # Told of every unhandled error (the error tracker): the error, then tags (route, method, request_id).
 ErrorReporter = Callable[..., None]
 
@@ -94,7 +96,9 @@ class RequestContext:
             elapsed = time.perf_counter() - started
             route = _route(scope)
             HTTP_REQUEST_DURATION.labels(route, scope["method"], str(status)).observe(elapsed)
-            access_log.info(
+            quiet = route in QUIET_ROUTES and 200 <= status < 300
+            access_log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "%s %s %s",
                 scope["method"],
                 route,
