@@ -17,7 +17,10 @@ from app.observability.request_context import request_id_var
 REDACTED = "[REDACTED]"
 _MIN_SECRET_LENGTH = 6
 _MAX_NESTING = 20
-_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error")
+# golive.access (app/http/middleware.py) is the access log: route template, status, duration, the client behind
+# the proxies, request id. uvicorn's own line would be a second one per request, with the raw path.
+_UVICORN_ACCESS = "uvicorn.access"
 
 # Kenyan mobile numbers as people write them: 0712345678, 712345678, 254712345678, +254 712 345 678,
 # (0712) 345-678. The lookarounds keep it out of longer numbers, words, hex ids, IP addresses and dates.
@@ -193,7 +196,8 @@ class _StderrHandler(_JsonStreamHandler):
 
 
 def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None:
-    """JSON lines on the root logger (stderr unless a stream is given); uvicorn's loggers go through it."""
+    """JSON lines on the root logger (stderr unless a stream is given); uvicorn's loggers go through it, but for
+    its access log, which is silenced (uvicorn logs access lines only while that logger has a handler)."""
     numeric_level = logging.getLevelNamesMapping().get(level.upper()) if isinstance(level, str) else None
     if numeric_level is None:
         raise ValueError(f"unknown log level: {level!r}")
@@ -209,3 +213,6 @@ def configure_logging(level: str = "INFO", stream: TextIO | None = None) -> None
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    uvicorn_access = logging.getLogger(_UVICORN_ACCESS)
+    uvicorn_access.handlers.clear()
+    uvicorn_access.propagate = False

@@ -3,6 +3,7 @@ worker processes)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -131,9 +132,8 @@ def _per_worker(multiproc: Path) -> dict[str, float]:
 
 
 @pytest.mark.slow
-def test_metrics_add_up_across_worker_processes(db_url: str, simulator, tmp_path: Path):
-    multiproc = tmp_path / "prometheus"
-    multiproc.mkdir()
+def _start_uvicorn(db_url: str, simulator, tmp_path: Path, *options: str) -> tuple[subprocess.Popen, str, Path]:
+    """The service under uvicorn as the units run it (--no-access-log): the process, its URL and its log file."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {name: value for name, value in os.environ.items() if not name.startswith("GOLIVE_")}
@@ -149,21 +149,47 @@ def test_metrics_add_up_across_worker_processes(db_url: str, simulator, tmp_path
             # Given, not generated: two workers generating it at once race (see test_security.py).
             "GOLIVE_CALLBACK_SECRET": uuid.uuid4().hex,
             "GOLIVE_RATE_LIMIT_ENABLED": "false",
-            "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
         }
     )
-    command = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", "--workers", "2"]
+    if (tmp_path / "prometheus").is_dir():
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "prometheus")
+    command = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app", *options]
     command += ["--no-access-log", "--no-proxy-headers", "--host", "127.0.0.1", "--port", str(port)]
     log = tmp_path / "service.log"
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+    def up() -> bool:
+        assert process.poll() is None, f"the service exited early:\n{log.read_text()[-3000:]}"
+        return answers(f"{url}/api/health")
+
     try:
+        wait_until(up, "the service under uvicorn", seconds=60)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, url, log
 
-        def up() -> bool:
-            assert process.poll() is None, f"the service exited early:\n{log.read_text()[-3000:]}"
-            return answers(f"{url}/api/health")
 
-        wait_until(up, "the two-worker service", seconds=60)
+def test_each_request_is_logged_once_by_the_service_and_a_scrape_not_at_info(db_url: str, simulator, tmp_path: Path):
+    process, url, log = _start_uvicorn(db_url, simulator, tmp_path)
+    try:
+        for path in ("/api/packages", "/api/packages", "/metrics", "/metrics", "/metrics"):
+            assert httpx.get(f"{url}{path}", timeout=10).status_code == 200
+    finally:
+        stop_process(process)
+    entries = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    access = [(entry["logger"], entry["msg"]) for entry in entries if "access" in entry["logger"]]
+    assert access.count(("golive.access", "GET /api/packages 200")) == 2, access
+    assert not [entry for entry in access if entry[0] == "uvicorn.access"], "uvicorn's own access line came back"
+    assert not [entry for entry in access if "/metrics" in entry[1]], "a successful scrape was logged at INFO"
+
+
+def test_metrics_add_up_across_worker_processes(db_url: str, simulator, tmp_path: Path):
+    multiproc = tmp_path / "prometheus"
+    multiproc.mkdir()
+    process, url, log = _start_uvicorn(db_url, simulator, tmp_path, "--workers", "2")
+    try:
         requests = 60
         for _ in range(requests):  # a new connection each time, so that both workers serve
             assert httpx.get(f"{url}/api/packages", timeout=10).status_code == 200

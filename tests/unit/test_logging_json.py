@@ -311,20 +311,21 @@ def test_unknown_level_is_refused(restore_logging, level):
         configure_logging(level, stream=io.StringIO())
 
 
-def test_uvicorn_loggers_go_through_the_json_formatter(restore_logging):
+def test_uvicorn_loggers_go_through_the_json_formatter_but_its_access_log_is_silenced(restore_logging):
     plain = io.StringIO()
-    access = logging.getLogger("uvicorn.access")
-    access.addHandler(logging.StreamHandler(plain))
-    access.propagate = False
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).addHandler(logging.StreamHandler(plain))
+        logging.getLogger(name).propagate = False
     stream = io.StringIO()
     configure_logging(stream=stream)
+    access = logging.getLogger("uvicorn.access")
     access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/pay?phone=0712345678", "1.1", 200)
-    logging.getLogger("uvicorn.error").info("Started", extra={"color_message": "\x1b[32mStarted\x1b[0m"})
+    logging.getLogger("uvicorn.error").info("Started on 0712345678", extra={"color_message": "\x1b[32mStarted"})
     assert plain.getvalue() == ""
-    access_entry, error_entry = lines(stream)
-    assert access_entry["logger"] == "uvicorn.access"
-    assert access_entry["msg"] == '127.0.0.1:5000 - "GET /pay?phone=254712***678 HTTP/1.1" 200'
+    (error_entry,) = lines(stream)  # golive.access is the one access line per request (app/http/middleware.py)
+    assert error_entry["logger"] == "uvicorn.error" and error_entry["msg"] == "Started on 254712***678"
     assert "color_message" not in error_entry
+    assert not access.hasHandlers()  # what uvicorn asks before it writes an access line
 
 
 # Request ids -----------------------------------------------------------------------------------------
