@@ -18,7 +18,7 @@ import subprocess
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -27,10 +27,10 @@ import pytest
 
 from lab.layout import REPO, Layout
 from lab.plan import BRIDGE, CONTROLLER
-from release.environment import load_environment
+from release.environment import Environment, load_environment
 from tests.lab.fab import ssh
 from tests.lab.lab_state import converged_lab, lab_env_file
-from tests.release.local_harness import Fab, VersionRepo, replace_once
+from tests.release.local_harness import Fab, FabResult, VersionRepo, replace_once
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1500)]
 LAYOUT = Layout.default()
@@ -164,24 +164,47 @@ class Load:
         self._thread.join(timeout=30)
 
 
+def _under_load(env: Environment, run: Callable[[], FabResult]) -> tuple[FabResult, Load]:
+    """`run` while the load flows through lb from a buyer's address (from 2 s before until 2 s after)."""
+    with buyer_address() as source, Load(env.entry_url, env.tls_verify, source) as load:
+        time.sleep(2)  # the load is flowing before the first drain
+        result = run()
+        time.sleep(2)
+    return result, load
+
+
+def _assert_drained_both_and_failed_nothing(result: FabResult, load: Load, min_requests: int) -> None:
+    assert result.code == RELEASED, result
+    assert "drain [web1]" in result.output and "drain [web2]" in result.output, result.output
+    assert load.requests >= min_requests, load.answers
+    assert load.failures == [], f"{len(load.failures)} failed of {load.requests}: {load.failures[:20]}"
+
+
+def _assert_every_host_runs(env: Environment, world: World, tag: str) -> None:
+    for host in env.web_hosts:
+        assert _current(host).endswith(world.version(tag)), host
+        assert _answers(host).endswith(world.version(tag)), host
+
+
+def _assert_no_host_drained(env: Environment) -> None:
+    status = ssh("lb", "; ".join(f"/usr/local/sbin/golive-upstream status {host}" for host in env.web_hosts))
+    assert "drained" not in status, f"a host is left out of the balancer: {status}"
+
+
+def _last_audit_line(world: World) -> str:
+    return (world.fab.state / "lab" / "audit.jsonl").read_text().splitlines()[-1]
+
+
 def test_rolling_release_under_load_fails_no_request(world: World):
     first = world.release("v1")
     assert first.code == RELEASED, first
     env = load_environment("lab")
-    with buyer_address() as source, Load(env.entry_url, env.tls_verify, source) as load:
-        time.sleep(2)  # the load is flowing before the first drain
-        second = world.release("v2")
-        time.sleep(2)
-    assert second.code == RELEASED, second
-    assert "drain [web1]" in second.output and "drain [web2]" in second.output, second.output
-    assert load.requests >= 200, load.answers
-    assert load.failures == [], f"{len(load.failures)} failed of {load.requests}: {load.failures[:20]}"
-    for host in env.web_hosts:
-        assert _current(host).endswith(world.version("v2")), host
-        assert _answers(host).endswith(world.version("v2")), host
+    second, load = _under_load(env, lambda: world.release("v2"))
+    _assert_drained_both_and_failed_nothing(second, load, min_requests=200)
+    _assert_every_host_runs(env, world, "v2")
     print(f"lab release under load: {load.summary()}, release {second.seconds:.1f} s")
     # The backup before migrating was taken and proven on db itself (backup_host: db); the dump stayed there.
-    record = json.loads((world.fab.state / "lab" / "audit.jsonl").read_text().splitlines()[-1])
+    record = json.loads(_last_audit_line(world))
     backup = record["backup"]
     assert backup["host"] == "db" and backup["rows"] > 0, backup
     on_db = ssh("db", f"sha256sum /var/backups/golive/{backup['id']}.dump").split()[0]
@@ -199,12 +222,10 @@ def test_second_host_failing_health_returns_both_hosts(world: World):
     for host in env.web_hosts:
         assert _current(host) == before, host
         assert _answers(host) == before, host
-    script = "; ".join(f"/usr/local/sbin/golive-upstream status {host}" for host in env.web_hosts)
-    status = ssh("lb", script)
-    assert "drained" not in status, f"a host is left out of the balancer: {status}"
+    _assert_no_host_drained(env)
     # The audit record says so.
-    audit = (world.fab.state / "lab" / "audit.jsonl").read_text().splitlines()
-    assert '"outcome": "rolled back"' in audit[-1] or '"outcome":"rolled back"' in audit[-1], audit[-1]
+    last = _last_audit_line(world)
+    assert '"outcome": "rolled back"' in last or '"outcome":"rolled back"' in last, last
 
 
 def test_emergency_rollback_under_load_drains_each_host_and_fails_no_request(world: World):
@@ -212,19 +233,11 @@ def test_emergency_rollback_under_load_drains_each_host_and_fails_no_request(wor
     release does: a load through lb meanwhile sees no failed request."""
     assert _current("web1").endswith(world.version("v2")), "the previous tests leave v2 released, v1 previous"
     env = load_environment("lab")
-    with buyer_address() as source, Load(env.entry_url, env.tls_verify, source) as load:
-        time.sleep(2)
-        result = world.fab.run("rollback", "--reason", "lab test: emergency rollback under load", timeout=300)
-        time.sleep(2)
-    assert result.code == RELEASED, result
-    assert "drain [web1]" in result.output and "drain [web2]" in result.output, result.output
-    assert load.requests >= 40, load.answers
-    assert load.failures == [], f"{len(load.failures)} failed of {load.requests}: {load.failures[:20]}"
-    for host in env.web_hosts:
-        assert _current(host).endswith(world.version("v1")), host
-        assert _answers(host).endswith(world.version("v1")), host
-    status = ssh("lb", "; ".join(f"/usr/local/sbin/golive-upstream status {host}" for host in env.web_hosts))
-    assert "drained" not in status, f"a host is left out of the balancer: {status}"
-    record = json.loads((world.fab.state / "lab" / "audit.jsonl").read_text().splitlines()[-1])
+    reason = "lab test: emergency rollback under load"
+    result, load = _under_load(env, lambda: world.fab.run("rollback", "--reason", reason, timeout=300))
+    _assert_drained_both_and_failed_nothing(result, load, min_requests=40)
+    _assert_every_host_runs(env, world, "v1")
+    _assert_no_host_drained(env)
+    record = json.loads(_last_audit_line(world))
     assert (record["kind"], record["outcome"], record["drained"]) == ("rollback", "rolled back", True), record
     print(f"lab rollback under load: {load.summary()}, rollback {result.seconds:.1f} s")

@@ -98,23 +98,6 @@ class _Balancer:
         self.log.append(f"undrain {host}")
 
 
-def test_a_rollback_puts_the_host_left_drained_back_first(tmp_path, monkeypatch):
-    """web2 failed its health check while drained: draining web1 first would take the last host out of
-    nginx (golive-upstream refuses), so web2 returns to the previous release first, then web1."""
-    env = _lab(tmp_path, worker=False)
-    engine = Engine(env, "postgresql://u@127.0.0.1:1/golive", state_dir=tmp_path / "state")
-    log: list[str] = []
-    engine.fleet.transports = {host: _Host(host, log) for host in ("lb", "web1", "web2", "db")}
-    engine._balancer = _Balancer(log)
-    monkeypatch.setattr(engine.fleet, "wait_healthy", lambda url, release, timeout: log.append(f"health {url}"))
-    engine._drained = ["web2"]
-    engine._switch_fleet("R1", env.web_hosts, drain=True)
-    balancer = [line for line in log if line.startswith(("drain", "undrain"))]
-    assert balancer == ["drain web2", "undrain web2", "drain web1", "undrain web1"]
-    assert log.index("health http://198.18.0.12:8000") < log.index("drain web1")
-    assert engine._drained == []
-
-
 def _rollback_engine(tmp_path, monkeypatch, out: tuple[str, ...] = ()) -> tuple[Engine, list[str]]:
     env = _lab(tmp_path, worker=False)
     engine = Engine(env, "postgresql://u@127.0.0.1:1/golive", state_dir=tmp_path / "state")
@@ -127,6 +110,17 @@ def _rollback_engine(tmp_path, monkeypatch, out: tuple[str, ...] = ()) -> tuple[
 
 def _balancer_calls(log: list[str]) -> list[str]:
     return [line for line in log if line.startswith(("drain", "undrain"))]
+
+
+def test_a_rollback_puts_the_host_left_drained_back_first(tmp_path, monkeypatch):
+    """web2 failed its health check while drained: draining web1 first would take the last host out of
+    nginx (golive-upstream refuses), so web2 returns to the previous release first, then web1."""
+    engine, log = _rollback_engine(tmp_path, monkeypatch)
+    engine._drained = ["web2"]
+    engine._switch_fleet("R1", engine.env.web_hosts, drain=True)
+    assert _balancer_calls(log) == ["drain web2", "undrain web2", "drain web1", "undrain web1"]
+    assert log.index("health http://198.18.0.12:8000") < log.index("drain web1")
+    assert engine._drained == []
 
 
 def test_fab_rollback_takes_each_host_out_of_the_balancer_while_it_restarts(tmp_path, monkeypatch):
