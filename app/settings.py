@@ -44,7 +44,7 @@ CALLBACK_URL_FORBIDDEN_WORDS = ("mpesa", "safaricom", "query", "exe", "exec", "c
 # Settings that must come from the operator in staging/production; generated elsewhere.
 GENERATED_SECRETS = ("daraja_consumer_key", "daraja_consumer_secret", "callback_secret", "treasury_private_key")
 # The chain simulator deploys its token from a fixed account, so the address is the same on every start: the
-# default outside staging/production (tests/unit/test_settings.py checks it against the simulator).
+# default outside staging/production (tests/app/test_settings.py checks it against the simulator).
 SIMULATOR_TOKEN_ADDRESS = "0x3CDBf68d41d2d02fB94066C3dC6342df9E122669"  # noqa: S105 (an address, not a secret)
 SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 CommaList = Annotated[list[str], NoDecode]

@@ -27,10 +27,11 @@ from pathlib import Path
 
 import yaml
 
+from foundation.environment import ENVIRONMENTS_DIR, REPO_ROOT, Environment, load_environment
+from foundation.reporter import Reporter
 from loadtests.runner import LoadResult, LoadTestError, free_port
-from release import loadtest_gate, local_env
-from release.environment import ENVIRONMENTS_DIR, REPO_ROOT, Environment, load_environment
-from release.reporter import Reporter
+from release import local_env
+from release.gates import loadtest as loadtest_gate
 
 
 def state_dir() -> Path:

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from release.audit import AuditLog
+from foundation.audit import AuditLog
 from release.plan import PHASES
 
 REPO = Path(__file__).resolve().parent.parent

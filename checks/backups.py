@@ -1,4 +1,4 @@
-"""Backups: the newest is recent and really restores (release.backup.prove: a restore into a scratch
+"""Backups: the newest is recent and really restores (foundation.backups.dumps.prove: a restore into a scratch
 database, every table's row count compared), and every kept backup is intact (its checksum)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 from checks.context import Context
 from checks.model import Result, failed, passed, unverified
 from checks.registry import check
-from release import backup as backups
-from release.files import sha256_of
+from foundation.backups import dumps as backups
+from foundation.files import sha256_of
 
 
 def folder(ctx: Context):
@@ -19,7 +19,7 @@ def folder(ctx: Context):
 @check("backups.recent")
 def recent(ctx: Context, args: dict[str, Any]) -> Result:
     found = backups.list_backups(folder(ctx))
-    command = f"newest manifest in {folder(ctx)}; restore it into a scratch database (release.backup.prove)"
+    command = f"newest manifest in {folder(ctx)}; restore it into a scratch database (foundation.backups.dumps.prove)"
     if not found:
         return failed(f"no backup in {folder(ctx)}: take one with `fab backup --env {ctx.env.name}`", command)
     newest = found[0]

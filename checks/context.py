@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 import httpx
 
 from checks import config
-from release.audit import AuditLog
-from release.environment import REPO_ROOT, Environment
-from release.fleet import Fleet
-from release.transport import Transport
+from foundation.audit import AuditLog
+from foundation.environment import REPO_ROOT, Environment
+from foundation.fleet import Fleet
+from foundation.transport import Transport
 
 STRICT = ("staging", "production")
 

@@ -9,7 +9,7 @@ from typing import Any
 from checks.context import Context
 from checks.model import Result, failed, passed, worst
 from checks.registry import check
-from release.transport import CommandFailed, HostUnreachable
+from foundation.transport import CommandFailed, HostUnreachable
 
 
 def _run(ctx: Context, host: str, command: str) -> str:

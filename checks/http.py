@@ -13,7 +13,7 @@ import httpx
 from checks.context import Context
 from checks.model import Result, failed, not_applicable, passed, worst
 from checks.registry import check
-from release.admin_client import AdminKeyMissing, admin_key
+from foundation.admin_client import AdminKeyMissing, admin_key
 
 
 def _call(ctx: Context, method: str, path: str, base: str | None = None, **kwargs: Any) -> httpx.Response | str:

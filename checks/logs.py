@@ -17,8 +17,8 @@ from checks.context import Context
 from checks.model import Result, failed, passed
 from checks.registry import check
 from checks.settings import SECRET_NAMES
-from release.environment import Environment
-from release.transport import LocalTransport, SshTransport, Transport
+from foundation.environment import Environment
+from foundation.transport import LocalTransport, SshTransport, Transport
 
 # A full number as the service would see it: 2547XXXXXXXX / 2541XXXXXXXX, +254…, 07XXXXXXXX, 01XXXXXXXX, with the
 # service's own boundaries (app/observability/logging_json.py): not inside a longer number, word, id or decimal.

@@ -1,6 +1,6 @@
 """The success criteria from the service's own /metrics (every instance, summed since each started):
 HTTP error rate, p95 latency and payment success against the checklist's thresholds (the release gates'
-parsing and judging, release/gates.py), callbacks processed, metrics exposed, uptime since the release."""
+parsing and judging, foundation/metrics/gates.py), callbacks processed, metrics exposed, uptime since the release."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from checks.context import Context
 from checks.model import Result, failed, not_applicable, passed, unverified, worst
 from checks.registry import check
-from release import gates
+from foundation.metrics import gates
 
 NAMES = {"error_rate": "error_rate", "latency": "p95_latency", "payment_success": "payment_success"}
 

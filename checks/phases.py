@@ -13,7 +13,7 @@ from checks import registry, report
 from checks.catalogue import load, share
 from checks.context import Context
 from checks.runner import Outcome, PhaseRun, run_phase
-from release.environment import REPO_ROOT, Environment
+from foundation.environment import REPO_ROOT, Environment
 
 
 def state_dir(repo: Path = REPO_ROOT) -> Path:

@@ -11,10 +11,10 @@ from typing import Any
 from checks.context import Context
 from checks.model import Result, failed, not_applicable, passed, unverified, worst
 from checks.registry import check
-from release import backup as backups
-from release import host_commands
-from release.audit import AuditLog
-from release.files import sha256_of
+from foundation import host_commands
+from foundation.audit import AuditLog
+from foundation.backups import dumps as backups
+from foundation.files import sha256_of
 
 
 def _release(ctx: Context) -> dict[str, Any] | Result:
@@ -24,7 +24,7 @@ def _release(ctx: Context) -> dict[str, Any] | Result:
     return found
 
 
-@check("release.backup")
+@check("foundation.backups.dumps")
 def backup_taken(ctx: Context, args: dict[str, Any]) -> Result:
     release = _release(ctx)
     if isinstance(release, Result):
@@ -64,7 +64,7 @@ def staging_tested(ctx: Context, args: dict[str, Any]) -> Result:
     return failed(f"no released staging release migrated to {head}", command)
 
 
-@check("release.artifact")
+@check("release.build.artifact")
 def artifact(ctx: Context, args: dict[str, Any]) -> Result:
     release = _release(ctx)
     if isinstance(release, Result):

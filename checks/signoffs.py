@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from checks.catalogue import Item
-from release.audit import AuditLog
+from foundation.audit import AuditLog
 
 KIND = "signoff"
 

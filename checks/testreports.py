@@ -14,7 +14,7 @@ from checks.model import Result, failed, passed
 from checks.registry import check
 
 PRODUCE = "make test-report"
-# Which test modules make up each kind (junit classnames are dotted module paths: tests.unit.test_phone).
+# Which test modules make up each kind (junit classnames are dotted module paths: tests.app.test_phone).
 KINDS = {
     "unit": ("tests.unit.", "tests.simulators.", "tests.infra.", "tests.checks.", "tests.release.test_"),
     "integration": ("tests.integration.",),

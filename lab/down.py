@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+from foundation.reporter import Reporter
 from lab import files, network, nspawn, overlay, preflight, record
 from lab.errors import LabError
 from lab.layout import Layout
@@ -14,7 +15,6 @@ from lab.lock import held
 from lab.mounts import mounted_under
 from lab.network import links, namespaces
 from lab.plan import BRIDGE, HOSTS, Host
-from release.reporter import Reporter
 
 
 def down(layout: Layout, report: Reporter) -> None:

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from rich.table import Table
 
+from foundation.reporter import Reporter
 from lab import nspawn, preflight, record, ssh
 from lab.layout import Layout
 from lab.plan import HOSTS, Host
-from release.reporter import Reporter
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from foundation.reporter import Reporter
 from lab import down, files, host_files, keys, network, nspawn, overlay, preflight, processes, record, ssh
 from lab.errors import LabError
 from lab.image import build
@@ -17,7 +18,6 @@ from lab.layout import Layout
 from lab.lock import held
 from lab.plan import HOSTS, Host
 from lab.shell import tail
-from release.reporter import Reporter
 
 BOOT_TIMEOUT = float(os.environ.get("GOLIVE_LAB_BOOT_TIMEOUT", "180"))
 

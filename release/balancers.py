@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from release.environment import Environment
-from release.transport import CommandFailed, HostUnreachable, Transport
+from foundation.environment import Environment
+from foundation.transport import CommandFailed, HostUnreachable, Transport
 
 
 class BalancerUnavailable(Exception):
@@ -161,7 +161,7 @@ def balancer_for(env: Environment, client: Any | None = None) -> Balancer:
                 f"environment {env.name}: an nginx balancer needs exactly one lb host, not {list(lb_hosts)}"
             )
         if client is None:
-            from release.transport import SshTransport  # noqa: PLC0415 (only SSH environments need paramiko)
+            from foundation.transport import SshTransport  # noqa: PLC0415 (only SSH environments need paramiko)
 
             if env.ssh_config is not None and not env.ssh_config.exists():
                 raise BalancerUnavailable(

@@ -22,26 +22,22 @@ import psycopg
 
 from app.observability.logging_json import redact_text, register_secret
 from checks import phases as check_phases
-from release import artifact as artifacts
-from release import backup as backups
-from release import (
-    balancers,
-    gate_sources,
-    gates,
-    host_backup,
-    host_commands,
-    loadtest_gate,
-    lock,
-    migrations_info,
-    smoke,
-)
-from release.audit import AuditLog
-from release.environment import REPO_ROOT, Environment
-from release.fleet import Fleet, artifact_on_host
-from release.host_commands import q
-from release.plan import Deployed, Plan, Step, plan_release, plan_rollback, switch_steps
-from release.reporter import Reporter
-from release.synthetic import synthetic_payments
+from foundation import host_commands
+from foundation.audit import AuditLog
+from foundation.backups import dumps as backups
+from foundation.environment import REPO_ROOT, Environment
+from foundation.fleet import Deployed, Fleet, artifact_on_host
+from foundation.host_commands import q
+from foundation.metrics import gates
+from foundation.reporter import Reporter
+from release import balancers, lock, smoke
+from release.backups import on_host as host_backup
+from release.build import artifact as artifacts
+from release.build import migrations as migrations_info
+from release.gates import loadtest as loadtest_gate
+from release.gates import sources as gate_sources
+from release.gates.synthetic import synthetic_payments
+from release.plan import Plan, Step, plan_release, plan_rollback, switch_steps
 
 
 class Outcome(IntEnum):

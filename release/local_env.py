@@ -19,7 +19,7 @@ import psycopg
 
 from app.local import embedded_postgres
 from app.settings import load_settings
-from release.environment import Environment
+from foundation.environment import Environment
 
 DATABASE = "golive"
 

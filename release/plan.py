@@ -5,19 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from release.environment import Environment
+from foundation.environment import Environment
+from foundation.fleet import Deployed
 
 PHASES = ("preflight", "build", "stage", "backup", "migrate", "deploy", "verify", "gates", "finish")
-
-
-@dataclass(frozen=True)
-class Deployed:
-    """What an environment runs now (read from the hosts before planning)."""
-
-    current: str | None = None  # release id behind the `current` symlink
-    current_version: str | None = None
-    previous: str | None = None
-    releases: tuple[str, ...] = ()  # every release directory, oldest first
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 
 from app.payments.model import PAID_STATES
-from release.environment import Environment
-from release.reporter import Reporter
+from foundation.environment import Environment
+from foundation.reporter import Reporter
 
 WALLET = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import yaml
 
-from release.environment import Environment
+from foundation.environment import Environment
 
 DATABASE = "golive"  # roles/postgresql: postgresql_app_database
 USER = "golive"  # roles/postgresql: postgresql_app_user

@@ -19,6 +19,8 @@ from app.local import embedded_postgres
 from tests.support.service import RunningService, start_service
 from tests.support.simulator import Simulator
 
+pytest_plugins = ["tests.support.lab.plugin"]
+
 # The developer's shell must not steer the tests.
 for _name in [name for name in os.environ if name.startswith("GOLIVE_")] + ["PROMETHEUS_MULTIPROC_DIR"]:
     os.environ.pop(_name, None)

@@ -8,9 +8,9 @@ from invoke.exceptions import Exit
 from checks import phases, registry, signoffs
 from checks.catalogue import PHASES, load, share
 from checks.report import print_run
-from release.audit import AuditLog
+from foundation.audit import AuditLog
+from foundation.reporter import Reporter
 from release.engine import Outcome
-from release.reporter import Reporter
 from release.tasks.context import database_url, environment
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from invoke.exceptions import Exit
 
+from foundation.environment import Environment, EnvironmentInvalid, load_environment
+from foundation.reporter import Reporter
 from release import local_env, tunnel
 from release.engine import Engine, Outcome
-from release.environment import Environment, EnvironmentInvalid, load_environment
-from release.reporter import Reporter
 
 
 def environment(name: str | None) -> Environment:

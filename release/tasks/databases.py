@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import task
 from invoke.exceptions import Exit
 
-from release import backup as backups
+from foundation.backups import dumps as backups
 from release.engine import Outcome, controller_identity
 from release.tasks.context import engine_for
 

@@ -6,10 +6,11 @@ from invoke import task
 from invoke.exceptions import Exit
 
 from app.flags.bucketing import Flag, allows
-from release import gate_sources, gates
-from release.admin_client import AdminKeyMissing, FlagClient, admin_key
+from foundation.admin_client import AdminKeyMissing, FlagClient, admin_key
+from foundation.metrics import gates
 from release.engine import Outcome, controller_identity
-from release.synthetic import synthetic_payments
+from release.gates import sources as gate_sources
+from release.gates.synthetic import synthetic_payments
 from release.tasks.context import engine_for, exits
 
 ROLLOUT_STEPS = (10, 50, 100)

@@ -8,12 +8,12 @@ from invoke import Collection, task
 from invoke.exceptions import Exit
 from rich.console import Console
 
+from foundation.reporter import Reporter
 from lab import down as lab_down
 from lab import status as lab_status
 from lab import up as lab_up
 from lab.errors import LabError
 from lab.layout import Layout
-from release.reporter import Reporter
 
 REFUSED = 2
 

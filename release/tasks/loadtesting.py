@@ -9,11 +9,11 @@ from pathlib import Path
 from invoke import task
 from invoke.exceptions import Exit
 
-from release import loadtest_gate
-from release.audit import AuditLog
+from foundation.audit import AuditLog
+from foundation.environment import REPO_ROOT
+from foundation.reporter import Reporter
 from release.engine import controller_identity
-from release.environment import REPO_ROOT
-from release.reporter import Reporter
+from release.gates import loadtest as loadtest_gate
 from release.tasks.context import environment
 
 PASSED, FAILED, REFUSED = 0, 1, 2

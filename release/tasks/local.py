@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from invoke import Collection, task
 
+from foundation.reporter import Reporter
 from release import local_env
-from release.reporter import Reporter
 from release.tasks.context import environment
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from checks.context import Context
-from release.environment import Environment, parse_environment
+from foundation.environment import Environment, parse_environment
 
 
 def environment(

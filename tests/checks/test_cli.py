@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from release.audit import AuditLog
+from foundation.audit import AuditLog
 from tests.support.processes import ROOT, free_port
 
 FAB = Path(sys.executable).parent / "fab"

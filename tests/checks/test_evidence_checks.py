@@ -15,7 +15,7 @@ import pytest
 
 from checks import deps, flags, metrics, releases, testreports
 from checks.model import Status
-from release.files import sha256_of
+from foundation.files import sha256_of
 from tests.checks.metrics_server import MetricsServer, exposition
 from tests.support.processes import free_port
 
@@ -79,9 +79,9 @@ def _iso(epoch: float) -> str:
 
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="4">
-<testcase classname="tests.unit.test_phone" name="test_a" time="0.1"/>
-<testcase classname="tests.unit.test_phone" name="test_b" time="0.1"><skipped message="x"/></testcase>
-<testcase classname="tests.integration.test_callbacks" name="test_c" time="0.1">{failure}</testcase>
+<testcase classname="tests.app.test_phone" name="test_a" time="0.1"/>
+<testcase classname="tests.app.test_phone" name="test_b" time="0.1"><skipped message="x"/></testcase>
+<testcase classname="tests.app.test_callbacks" name="test_c" time="0.1">{failure}</testcase>
 <testcase classname="tests.release.test_local_release" name="test_d" time="9"/>
 </testsuite></testsuites>"""
 
@@ -113,7 +113,7 @@ def test_a_failed_test_low_coverage_or_no_report_fail(make_context, tmp_path):
     assert "make test-report" in testreports.unit(ctx, {}).detail
     _reports(tmp_path, failure='<failure message="boom"/>', rate="0.79")
     result = testreports.integration(ctx, {})
-    assert result.status == Status.FAIL and "tests.integration.test_callbacks::test_c" in result.detail
+    assert result.status == Status.FAIL and "tests.app.test_callbacks::test_c" in result.detail
     assert testreports.unit(ctx, {}).status == Status.PASS
     assert testreports.coverage(ctx, {}).status == Status.FAIL
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from foundation.environment import load_environment
+from foundation.fleet import Deployed
+from foundation.reporter import Reporter
 from release.engine import Engine, Outcome
-from release.environment import load_environment
-from release.plan import Deployed, plan_release
-from release.reporter import Reporter
+from release.plan import plan_release
 from tests.checks.conftest import environment
 
 

@@ -11,7 +11,7 @@ from checks.catalogue import Item, load, share
 from checks.model import Result, Status, failed, passed, unverified, worst
 from checks.runner import Outcome, PhaseRun, is_required, manual_result, run_phase
 from checks.signoffs import latest, record
-from release.audit import AuditLog
+from foundation.audit import AuditLog
 
 AT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

@@ -14,7 +14,7 @@ import pytest
 from app.db import migrator
 from checks import backups, database, settings
 from checks.model import Status
-from release import backup as release_backup
+from foundation.backups import dumps as release_backup
 from tests.support.simulator import CONSUMER_KEY, CONSUMER_SECRET
 
 SECRETS = {

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from release.admin_client import admin_key
+from foundation.admin_client import admin_key
 from tests.docs import runbook_commands as rc
 from tests.release.local_harness import (
     ROOT,

@@ -19,7 +19,7 @@ from lab import network, overlay, processes
 from lab.image.build import current_key
 from lab.layout import Layout
 from lab.plan import CONTROLLER, HOSTS, host
-from tests.lab.fab import Run, fab, leftovers, nspawn_pids, ssh
+from tests.support.lab.fab import Run, fab, leftovers, nspawn_pids, ssh
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1800)]
 LAYOUT = Layout.default()

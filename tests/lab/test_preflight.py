@@ -15,7 +15,7 @@ from lab.errors import LabError
 from lab.layout import REPO
 from lab.lock import held
 from lab.processes import record, recorded
-from tests.lab.fab import fab
+from tests.support.lab.fab import fab
 
 
 def test_everything_present_as_root() -> None:

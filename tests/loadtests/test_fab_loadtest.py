@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from release.audit import AuditLog
+from foundation.audit import AuditLog
 from tests.loadtests.quick import QUICK_KNOBS, TEST_THRESHOLDS
 from tests.support.processes import free_port
 from tests.support.service import phone

@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from foundation.environment import EnvironmentInvalid, load_environment, parse_environment
+from foundation.fleet import Deployed
 from loadtests.knobs import KnobInvalid, expected_state, from_environ
 from loadtests.runner import LoadSpec, LoadTestError, commands
-from release.environment import EnvironmentInvalid, load_environment, parse_environment
-from release.loadtest_gate import spec_for
-from release.plan import Deployed, plan_release
+from release.gates.loadtest import spec_for
+from release.plan import plan_release
 
 DEPLOYED = Deployed(current="r3", current_version="v3", previous="r2", releases=("r1", "r2", "r3"))
 

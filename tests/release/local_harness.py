@@ -29,10 +29,10 @@ import httpx
 import psycopg
 import yaml
 
+from foundation.admin_client import FlagClient, admin_key
+from foundation.audit import AuditLog
+from foundation.environment import Environment, load_environment
 from release import local_env, lock
-from release.admin_client import FlagClient, admin_key
-from release.audit import AuditLog
-from release.environment import Environment, load_environment
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from release import artifact
-from release.files import sha256_of
+from foundation.files import sha256_of
+from release.build import artifact
 
 DEPENDENCY = "six==1.16.0"
 WHEEL = "six-1.16.0-py2.py3-none-any.whl"

@@ -10,9 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from foundation.environment import load_environment
+from foundation.transport import Result
 from release.balancers import AlbTargetGroup, DrainTimeout, NginxUpstreams, NoBalancer, balancer_for
-from release.environment import load_environment
-from release.transport import Result
 
 REGION = "eu-west-1"
 

@@ -7,11 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from release import gate_sources
+from foundation.environment import Monitoring
+from foundation.metrics.gates import GateResult
 from release.engine import Engine, GateFailed
-from release.environment import Monitoring
-from release.gate_sources import Observation
-from release.gates import GateResult
+from release.gates import sources as gate_sources
+from release.gates.sources import Observation
 
 PASSING = [GateResult(name, 0.0, 1.0, 100, 10, "pass", "fine", "scrape") for name in ("error_rate", "p95_latency")]
 FAILING = [GateResult("error_rate", 0.2, 0.01, 100, 10, "fail", "bad", "prometheus")]

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from release.gates import (
+from foundation.metrics.gates import (
     GateResult,
     GateScrapeError,
     Sample,
@@ -18,12 +18,12 @@ from release.gates import (
     difference,
     evaluate,
     metrics_url,
-    observe,
     scrape,
     verdict,
 )
-from release.metrics_text import histogram_quantile, parse_sample
-from release.synthetic import synthetic_payments
+from foundation.metrics.text import histogram_quantile, parse_sample
+from release.gates.scraped import observe
+from release.gates.synthetic import synthetic_payments
 from tests.support.processes import free_port
 from tests.support.service import RunningService, phone
 

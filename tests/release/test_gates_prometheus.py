@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from release.environment import Monitoring
-from release.gate_sources import Observation, observe_gates
-from release.gates import GateResult, Thresholds, evaluate, scrape_each, verdict, window_of
+from foundation.environment import Monitoring
+from foundation.metrics.gates import GateResult, Thresholds, evaluate, scrape_each, verdict, window_of
+from release.gates.sources import Observation, observe_gates
 from tests.support.processes import free_port
 from tests.support.prometheus_server import Server, scraping
 from tests.support.service import RunningService, phone

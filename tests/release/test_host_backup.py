@@ -1,6 +1,6 @@
-"""The release's backup on the database host (release/host_backup.py): the command sent to the host, the report
+"""The release's backup on the database host (release/backups/on_host.py): the command sent to the host, the report
 read back, a host that says nothing usable refused clearly, and the environment's `backup_host:` validated.
-The real golive-backup on a real db host runs in the lab tests (tests/lab/test_lab_release.py)."""
+The real golive-backup on a real db host runs in the lab tests (tests/release/test_lab_release.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from release import host_backup
-from release.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, parse_environment
-from release.transport import Result
+from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, parse_environment
+from foundation.transport import Result
+from release.backups import on_host as host_backup
 
 REPORT = {"name": "golive-20261126T180000Z", "sha256": "ab" * 32, "bytes": 52100, "tables": 12, "rows": 340}
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from release import host_commands, tunnel
+from foundation import host_commands
+from foundation.environment import REPO_ROOT, load_environment, parse_environment
+from foundation.transport import Result
+from release import tunnel
 from release.engine import Engine
-from release.environment import REPO_ROOT, load_environment, parse_environment
-from release.transport import Result
 
 
 def _lab(tmp_path: Path, **overrides):

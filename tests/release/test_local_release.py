@@ -25,10 +25,10 @@ import pytest
 import yaml
 
 from app.db import migrator
-from release import backup as backups
+from foundation.backups import dumps as backups
+from foundation.reporter import Reporter
 from release import lock
 from release.engine import Engine, Outcome
-from release.reporter import Reporter
 from tests.release.local_harness import (
     ROOT,
     Fab,
@@ -311,7 +311,7 @@ def test_backup_that_does_not_restore_refuses_before_migrating(world: World, mon
     )
     outcome = engine.release("v3")
     assert outcome == Outcome.REFUSED
-    assert corrupted, "the engine took its backup through release.backup.take"
+    assert corrupted, "the engine took its backup through foundation.backups.dumps.take"
     assert world.stage.schema_revision() == V2, "refused before migrating"
     assert "more" not in world.stage.columns("payments")
     assert world.stage.current() == before and world.stage.supervisor_pids() == pids

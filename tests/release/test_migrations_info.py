@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from release.migrations_info import applied_between, revisions
+from release.build.migrations import applied_between, revisions
 
 FILES = {
     "0001_a.py": 'revision = "0001"\ndown_revision = None\n',

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from release.environment import EnvironmentInvalid, load_environment, parse_environment
-from release.plan import PHASES, Deployed, plan_release, plan_rollback, prunable
+from foundation.environment import EnvironmentInvalid, load_environment, parse_environment
+from foundation.fleet import Deployed
+from release.plan import PHASES, plan_release, plan_rollback, prunable
 
 DEPLOYED = Deployed(current="r3", current_version="v3", previous="r2", releases=("r1", "r2", "r3"))
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from release.promql import gate_queries, instant_value, range_selector
+from release.gates.promql import gate_queries, instant_value, range_selector
 
 API = 'job="golive_web",route!~"/api/health|/metrics"'
 REQUESTS = f"sum(increase(golive_http_request_duration_seconds_count{{{API}}}[30s]))"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from release.synthetic import check_target, synthetic_payments
+from release.gates.synthetic import check_target, synthetic_payments
 from tests.support.metrics import scrape
 from tests.support.processes import free_port
 from tests.support.service import RunningService
@@ -118,7 +118,7 @@ def test_backs_off_when_rate_limited(service_factory, sim):
 
 
 def test_admit_keeps_only_the_payers_it_accepts():
-    from release.synthetic import _phones  # noqa: PLC0415
+    from release.gates.synthetic import _phones  # noqa: PLC0415
 
     chosen = list(itertools.islice(_phones(("00",), admit=lambda msisdn: msisdn.endswith("700")), 5))
     assert len(chosen) == 5

@@ -1,0 +1,120 @@
+"""testinfra checks of converged hosts, over SSH. Run against the lab:
+
+    .venv/bin/pytest tests/roles/hosts --hosts=ansible://all --ansible-inventory=state/lab/inventory.ini
+
+(or with --ansible-inventory alone: each module names its group in testinfra_hosts), or staging/production
+with their inventory (state/<env>/inventory.ini; modules whose group has no host there select nothing).
+Without --ansible-inventory this folder is not collected: its checks mean nothing on the controller.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+import pytest
+import testinfra
+from testinfra.utils.ansible_runner import AnsibleRunner
+
+# testinfra runs ansible-inventory: the one installed beside this interpreter, venv activated or not.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+PROBE = """
+import socket, sys
+s = socket.socket()
+s.settimeout(float(sys.argv[3]))
+try:
+    s.connect((sys.argv[1], int(sys.argv[2])))
+    print("open")
+except ConnectionRefusedError:
+    print("refused")
+except TimeoutError:
+    print("timeout")
+except OSError as e:
+    print("error " + str(e))
+"""
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if not collection_path.name.startswith("test_"):
+        return None
+    inventory = config.getoption("ansible_inventory", None)
+    if not inventory:
+        return True
+    if not Path(inventory).exists():
+        raise pytest.UsageError(f"no inventory at {inventory} (the lab: is it up? `.venv/bin/fab lab.up`)")
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """--hosts overrides a module's testinfra_hosts: keep each module's checks to the hosts of its group."""
+    inventory = config.getoption("ansible_inventory", None)
+    if not inventory or not config.getoption("hosts", None):
+        return
+    runner = _runner(inventory)
+    keep, drop = [], []
+    for item in items:
+        host = getattr(getattr(item, "callspec", None), "params", {}).get("_testinfra_host")
+        wanted = getattr(item.module, "testinfra_hosts", None)
+        if host is None or not wanted:
+            keep.append(item)
+            continue
+        members = {name for spec in wanted for name in runner.get_hosts(spec.removeprefix("ansible://"))}
+        (keep if host.backend.get_hostname() in members else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@cache
+def _runner(inventory: str) -> AnsibleRunner:
+    return AnsibleRunner(inventory)
+
+
+@pytest.fixture(scope="session")
+def inventory(request: pytest.FixtureRequest) -> AnsibleRunner:
+    path = request.config.getoption("ansible_inventory")
+    if not path:
+        pytest.fail("pass --ansible-inventory=state/<env>/inventory.ini")
+    return _runner(path)
+
+
+@pytest.fixture(scope="session")
+def addresses(inventory: AnsibleRunner):
+    """group -> the addresses of its hosts (ansible_host)."""
+
+    def of(group: str) -> list[str]:
+        return [inventory.get_variables(name).get("ansible_host", name) for name in inventory.get_hosts(group)]
+
+    return of
+
+
+@pytest.fixture(scope="session")
+def group_host(request: pytest.FixtureRequest):
+    """A testinfra host for the first member of a group (skips when the inventory has none)."""
+
+    def get(group: str):
+        runner = _runner(request.config.getoption("ansible_inventory"))
+        names = runner.get_hosts(group)
+        if not names:
+            pytest.skip(f"the inventory has no {group} host")
+        return testinfra.get_host(
+            f"ansible://{names[0]}", ansible_inventory=request.config.getoption("ansible_inventory")
+        )
+
+    return get
+
+
+def connect(source, address: str, port: int, timeout: float = 3) -> str:
+    """From `source` (a testinfra host): open, refused, timeout or error <reason>."""
+    return source.check_output("python3 -c %s %s %s %s", PROBE, address, str(port), str(timeout))
+
+
+def controller_connect(address: str, port: int, timeout: float = 3) -> str:
+    completed = subprocess.run(
+        ["python3", "-c", PROBE, address, str(port), str(timeout)], capture_output=True, text=True, check=True
+    )
+    return completed.stdout.strip()

@@ -1,0 +1,172 @@
+"""The Ansible roles against the real lab: a converge from scratch, a second converge that changes nothing,
+check mode that changes nothing, the testinfra suite (tests/roles/hosts), the firewall's lock-out protection and the
+release's nginx drain driver (ansible-lint: tests/roles/test_ansible_lint.py).
+
+The tests run in file order and share one lab. A lab that has been converged already is rebuilt first
+(`fab lab.down` + `fab lab.up`), so the first converge always starts from bare hosts; the lab stays up,
+converged, afterwards. While they converge or check, they hold the lab lock shared (lab.up/down take it
+exclusively)."""
+
+from __future__ import annotations
+
+import fcntl
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from foundation.transport import SshTransport
+from lab.layout import Layout
+from lab.plan import HOSTS
+from release.balancers import NginxUpstreams
+from tests.support.lab import ansible_run
+from tests.support.lab.fab import fab
+
+pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1200)]
+LAYOUT = Layout.default()
+
+
+def _converged_already() -> bool:
+    probe = subprocess.run(
+        ["ssh", "-F", str(LAYOUT.ssh_config), "lb", "test -e /etc/ssh/sshd_config.d/10-golive.conf"],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[None]:
+    if LAYOUT.record.exists() and LAYOUT.ssh_config.exists() and _converged_already():
+        down = fab("lab.down")
+        assert down.returncode == 0, down.output
+    up = fab("lab.up")
+    assert up.returncode == 0, up.output
+    with LAYOUT.lock.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _assert_clean(run: ansible_run.Run, *, changed: bool) -> dict[str, dict[str, int]]:
+    assert run.returncode == 0, run.tail()
+    hosts = ansible_run.recap(run.output)
+    lab_hosts = {h.name for h in HOSTS}
+    assert lab_hosts <= set(hosts), f"hosts missing from the recap: {lab_hosts - set(hosts)}"
+    for name, counts in hosts.items():
+        assert counts["failed"] == 0 and counts["unreachable"] == 0, (name, counts)
+        if not changed:
+            assert counts["changed"] == 0, f"{name} changed {counts['changed']} things:\n{run.tail(200)}"
+    return hosts
+
+
+def test_first_converge_from_scratch(lab):
+    run = ansible_run.playbook()
+    ansible_run.record_timing("first_converge_s", run.seconds)
+    hosts = _assert_clean(run, changed=True)
+    assert all(counts["changed"] > 0 for name, counts in hosts.items() if name != "localhost")
+
+
+def test_second_converge_changes_nothing(lab):
+    run = ansible_run.playbook()
+    ansible_run.record_timing("idempotent_converge_s", run.seconds)
+    _assert_clean(run, changed=False)
+
+
+def test_check_mode_with_diff_changes_nothing(lab):
+    run = ansible_run.playbook("--check", "--diff")
+    ansible_run.record_timing("check_mode_s", run.seconds)
+    _assert_clean(run, changed=False)
+
+
+def test_testinfra_suite_passes(lab):
+    run = ansible_run.run(
+        [
+            str(ansible_run.BIN / "python"),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/roles/hosts",
+            "--hosts=ansible://all",
+            f"--ansible-inventory={ansible_run.INVENTORY}",
+        ],
+        timeout=600,
+    )
+    ansible_run.record_timing("testinfra_s", run.seconds)
+    assert run.returncode == 0, run.tail(80)
+    passed = re.search(r"(\d+) passed", run.output)
+    assert passed and int(passed.group(1)) >= 60, run.tail(10)
+
+
+def _ssh(host: str, command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["ssh", "-F", str(LAYOUT.ssh_config), host, command], capture_output=True, text=True, timeout=30, check=False
+    )
+
+
+LOCKED_OUT = '{"firewall_ssh_sources": ["198.18.0.99"]}'
+
+
+def test_a_ruleset_that_would_shut_the_controller_out_is_refused_before_it_applies(lab):
+    run = ansible_run.run(
+        [str(ansible_run.BIN / "ansible-playbook"), "playbooks/monitoring.yml", "--tags", "firewall", "-e", LOCKED_OUT],
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert "would lock it out" in run.output, run.tail()
+    assert "198.18.0.99" not in _ssh("monitoring", "cat /etc/nftables.conf; nft list ruleset").stdout
+
+
+def test_a_ruleset_that_shuts_the_controller_out_rolls_itself_back(lab):
+    run = ansible_run.run(
+        [
+            str(ansible_run.BIN / "ansible-playbook"),
+            "playbooks/monitoring.yml",
+            "--tags",
+            "firewall",
+            "-e",
+            LOCKED_OUT,
+            "-e",
+            '{"firewall_check_controller_address": false, "firewall_confirm_seconds": 10, '
+            '"firewall_confirm_connect_timeout": 5}',
+        ],
+        timeout=300,
+    )
+    assert run.returncode != 0
+    assert "The controller can still open SSH connections" in run.output, run.tail()
+    deadline = time.monotonic() + 60
+    while _ssh("monitoring", "true").returncode != 0:
+        assert time.monotonic() < deadline, "the controller is still locked out of monitoring after 60 s"
+        time.sleep(2)
+    state = _ssh("monitoring", "nft list set inet golive ssh_sources; cat /etc/nftables.conf; ls /etc/").stdout
+    assert "198.18.0.1" in state and "198.18.0.99" not in state  # live ruleset and file both restored
+    assert "nftables.conf." not in state  # no backup left behind
+    again = ansible_run.run(
+        [str(ansible_run.BIN / "ansible-playbook"), "playbooks/monitoring.yml", "--tags", "firewall"], timeout=300
+    )
+    assert again.returncode == 0 and ansible_run.recap(again.output)["monitoring"]["changed"] == 0, again.tail()
+
+
+def test_the_release_drains_and_undrains_through_the_lb_host(lab):
+    driver = NginxUpstreams(SshTransport("lb", LAYOUT.ssh_config), wait_seconds=5)
+    try:
+        driver.drain("web1")
+        assert driver.status("web1") == "drained"
+        driver.drain("web1")  # idempotent
+        assert driver.status("web2") == "up"
+        # A converge during a release leaves the drained host drained, and changes nothing.
+        converge = ansible_run.run(
+            [str(ansible_run.BIN / "ansible-playbook"), "playbooks/lb.yml", "--tags", "nginx"], timeout=300
+        )
+        assert converge.returncode == 0 and ansible_run.recap(converge.output)["lb"]["changed"] == 0, converge.tail()
+        assert driver.status("web1") == "drained"
+    finally:
+        driver.undrain("web1")
+    assert driver.status("web1") == "up"
