@@ -46,9 +46,11 @@ test-report: $(STAMP)
 	$(BIN)/python -m pytest -q --junitxml=state/reports/junit.xml \
 		--cov=app --cov=release --cov=checks --cov-report=xml:state/reports/coverage.xml
 
+## lint: ruff, and the import contracts of pyproject.toml (the layers of design.md)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: $(STAMP)
 	$(BIN)/ruff format .

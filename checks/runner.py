@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from app.observability.logging_json import redact_text
+from app.contract import redact_text
 from checks import registry, signoffs
 from checks.catalogue import Item, for_phase, load
 from checks.context import Context

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app.settings import GENERATED_SECRETS, SANDBOX_PASSKEY, STRICT_ENVIRONMENTS
-from app.settings import Settings as ServiceSettings
+from app.contract import GENERATED_SECRETS, SANDBOX_PASSKEY, STRICT_ENVIRONMENTS
+from app.contract import Settings as ServiceSettings
 from checks.context import Context
 from checks.model import Result, failed, not_applicable, passed
 from checks.registry import check

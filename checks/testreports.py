@@ -14,12 +14,8 @@ from checks.model import Result, failed, passed
 from checks.registry import check
 
 PRODUCE = "make test-report"
-# Which test modules make up each kind (junit classnames are dotted module paths: tests.app.test_phone).
-KINDS = {
-    "unit": ("tests.unit.", "tests.simulators.", "tests.infra.", "tests.checks.", "tests.release.test_"),
-    "integration": ("tests.integration.",),
-    "e2e": ("tests.release.test_local_release",),
-}
+# Each test case carries the property `kind` (unit, integration, e2e), set by the suite (tests/support/kinds.py).
+KIND_PROPERTY = "kind"
 
 
 def _fresh(ctx: Context, path: Path) -> str | None:
@@ -33,13 +29,19 @@ def _fresh(ctx: Context, path: Path) -> str | None:
     return None
 
 
-def _counts(root: ET.Element, prefixes: tuple[str, ...], exclude: tuple[str, ...]) -> dict[str, list[str]]:
+def _kind(case: ET.Element) -> str | None:
+    for prop in case.iter("property"):
+        if prop.get("name") == KIND_PROPERTY:
+            return prop.get("value")
+    return None
+
+
+def _counts(root: ET.Element, kind: str) -> dict[str, list[str]]:
     counts: dict[str, list[str]] = {"passed": [], "failed": [], "skipped": []}
     for case in root.iter("testcase"):
-        name = case.get("classname", "")
-        if not name.startswith(prefixes) or name.startswith(exclude):
+        if _kind(case) != kind:
             continue
-        label = f"{name}::{case.get('name')}"
+        label = f"{case.get('classname', '')}::{case.get('name')}"
         if case.find("failure") is not None or case.find("error") is not None:
             counts["failed"].append(label)
         elif case.find("skipped") is not None:
@@ -58,15 +60,16 @@ def tests_result(ctx: Context, kind: str) -> Result:
         root = ET.parse(path).getroot()  # noqa: S314 (our own test run's report)
     except ET.ParseError as exc:
         return failed(f"{path} is not a JUnit XML report: {exc}", command)
-    exclude = KINDS["e2e"] if kind == "unit" else ()
-    counts = _counts(root, KINDS[kind], exclude)
+    counts = _counts(root, kind)
     ran = len(counts["passed"]) + len(counts["failed"])
     when = datetime.fromtimestamp(path.stat().st_mtime).astimezone().isoformat(timespec="seconds")
     if counts["failed"]:
         shown = ", ".join(counts["failed"][:3])
         return failed(f"{len(counts['failed'])} of {ran} {kind} tests failed ({shown}…) in the run of {when}", command)
     if ran == 0:
-        return failed(f"the report of {when} holds no {kind} tests (modules {', '.join(KINDS[kind])})", command)
+        return failed(
+            f"the report of {when} holds no {kind} tests (test cases with the property {KIND_PROPERTY}={kind})", command
+        )
     return passed(f"{ran} {kind} tests passed, {len(counts['skipped'])} skipped (run of {when})", command, ran)
 
 

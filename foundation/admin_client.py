@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import psycopg
 
-from app.admin.keys import hash_key, new_key
+from app.contract import hash_key, new_key
 from foundation.environment import Environment
 
 KEY_NAME = "release-tooling"

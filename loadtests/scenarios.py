@@ -20,9 +20,9 @@ import time
 import uuid
 
 import gevent
+from eth_utils import to_checksum_address
 from locust import FastHttpUser, between, task
 
-from app.domain.wallet import to_checksum_address
 from loadtests.contract import ADMIN_KEY_VARIABLE, PAYMENT_EVENT, SETTLED
 from loadtests.knobs import Knobs, expected_state
 

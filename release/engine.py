@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 
-from app.observability.logging_json import redact_text, register_secret
+from app.contract import redact_text, register_secret
 from checks import phases as check_phases
 from foundation import host_commands
 from foundation.audit import AuditLog

@@ -17,8 +17,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from app.local import embedded_postgres
-from app.settings import load_settings
+from app.contract import embedded_postgres, load_settings
 from foundation.environment import Environment
 
 DATABASE = "golive"

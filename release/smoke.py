@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from app.payments.model import PAID_STATES
+from app.contract import PAID_STATES
 from foundation.environment import Environment
 from foundation.reporter import Reporter
 

@@ -16,6 +16,7 @@ import pytest
 
 from app.db import migrator
 from app.local import embedded_postgres
+from tests.support.kinds import kind
 from tests.support.service import RunningService, start_service
 from tests.support.simulator import Simulator
 
@@ -24,6 +25,11 @@ pytest_plugins = ["tests.support.lab.plugin"]
 # The developer's shell must not steer the tests.
 for _name in [name for name in os.environ if name.startswith("GOLIVE_")] + ["PROMETHEUS_MULTIPROC_DIR"]:
     os.environ.pop(_name, None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.user_properties.append(("kind", kind(item)))
 
 
 @pytest.fixture(scope="session")

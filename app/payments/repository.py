@@ -134,10 +134,12 @@ def _count_transition(to_state: str, fields: dict[str, Any]) -> None:
 
 
 # The stk_callbacks row marked processed in the transition's own statement (transition_for_callback).
+# Only when the payment's row changed (p): a data-modifying CTE runs whether or not the UPDATE matched, and a
+# callback marked processed while its payment was not would never be applied again (apply_pending skips it).
 _FINISH_CALLBACK = """, c AS (
             UPDATE stk_callbacks SET status = %(callback_status)s, note = %(callback_note)s,
                 checkout_request_id = %(callback_checkout)s, result_code = %(callback_result)s, processed_at = now()
-            WHERE id = %(callback_id)s
+            WHERE id = %(callback_id)s AND EXISTS (SELECT 1 FROM p)
         )"""
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import runpy
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,12 +52,22 @@ def install_mocks(
     stack: str, config: dict[str, str], secret_keys: list[str], region: str, fake: FakeAws | None = None
 ) -> RecordingMonitor:
     """Pulumi's runtime is process-global: a fresh root stack, config and monitor for every run."""
+    _ensure_event_loop()
     fake = fake or FakeAws(region=region)
     monitor = RecordingMonitor(fake)
     pulumi.runtime.set_all_config(config, secret_keys)
     runtime_settings.set_root_resource(None)  # type: ignore[arg-type]  (set_mocks then creates a new Stack)
     pulumi.runtime.set_mocks(fake, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     return monitor
+
+
+def _ensure_event_loop() -> None:
+    """Pulumi's mocks run on the thread's current event loop; a process that ran asyncio.run() before (an earlier
+    test, a script) has none set any more."""
+    try:
+        asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def run_program(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from invoke import task
 from invoke.exceptions import Exit
 
-from app.flags.bucketing import Flag, allows
+from app.contract import Flag, allows
 from foundation.admin_client import AdminKeyMissing, FlagClient, admin_key
 from foundation.metrics import gates
 from release.engine import Outcome, controller_identity

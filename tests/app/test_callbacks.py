@@ -3,11 +3,15 @@ contradictory — the raw body is kept, a success is never downgraded, nothing i
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from uuid import UUID
 
 import pytest
+from psycopg import AsyncConnection
 
+from app.payments import repository
 from tests.support import callbacks
 from tests.support.processes import wait_until
 from tests.support.service import RunningService, phone
@@ -220,3 +224,35 @@ def test_callbacks_stored_but_never_applied_are_applied_at_start(service_factory
 
     assert _stored(db, payment_id)[0][0] == "applied"
     assert restarted.payment(payment_id)["mpesa_receipt"] == "RECOVER001"
+
+
+def test_a_transition_refused_as_stale_leaves_its_callback_to_be_applied(
+    service: RunningService, submitted, db, db_url
+):
+    """The optimistic write refused (the payment changed since it was read) marks nothing: the callback stays
+    'received', so a crash before the retry leaves it for apply_pending instead of 'applied' with nothing done."""
+    payment_id, checkout = submitted()
+    callback_id = db.execute(
+        "INSERT INTO stk_callbacks (payment_id, body) VALUES (%s, '{}') RETURNING id", (payment_id,)
+    ).fetchone()[0]
+    stale = db.execute("SELECT updated_at - interval '1 second' FROM payments WHERE id = %s", (payment_id,)).fetchone()
+
+    async def attempt() -> object:
+        async with await AsyncConnection.connect(db_url, autocommit=True) as conn:
+            return await repository.transition_for_callback(
+                conn,
+                UUID(payment_id),
+                seen_updated_at=stale[0],
+                callback_id=callback_id,
+                callback_status="applied",
+                callback_note="paid (callback)",
+                callback_checkout=checkout,
+                callback_result=0,
+                allowed_from=("submitted",),
+                to_state="paid",
+                reason="paid (callback)",
+            )
+
+    assert asyncio.run(attempt()) is None
+    assert db.execute("SELECT status FROM stk_callbacks WHERE id = %s", (callback_id,)).fetchone()[0] == "received"
+    assert service.payment(payment_id)["state"] == "submitted"

@@ -6,8 +6,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
 import time
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -79,16 +82,21 @@ def _iso(epoch: float) -> str:
 
 
 JUNIT = """<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest" tests="4">
-<testcase classname="tests.app.test_phone" name="test_a" time="0.1"/>
-<testcase classname="tests.app.test_phone" name="test_b" time="0.1"><skipped message="x"/></testcase>
-<testcase classname="tests.app.test_callbacks" name="test_c" time="0.1">{failure}</testcase>
-<testcase classname="tests.release.test_local_release" name="test_d" time="9"/>
+<testcase classname="tests.app.test_phone" name="test_a" time="0.1">{unit}</testcase>
+<testcase classname="tests.app.test_phone" name="test_b" time="0.1">{unit}<skipped message="x"/></testcase>
+<testcase classname="tests.app.test_callbacks" name="test_c" time="0.1">{integration}{failure}</testcase>
+<testcase classname="tests.release.test_local_release" name="test_d" time="9">{e2e}</testcase>
+<testcase classname="tests.release.test_old" name="test_e" time="0.1"/>
 </testsuite></testsuites>"""
+
+
+KINDS = ("unit", "integration", "e2e")
 
 
 def _reports(root: Path, *, failure: str = "", rate: str = "0.86") -> None:
     (root / "state" / "reports").mkdir(parents=True, exist_ok=True)
-    (root / "state" / "reports" / "junit.xml").write_text(JUNIT.format(failure=failure))
+    kinds = {kind: f'<properties><property name="kind" value="{kind}"/></properties>' for kind in KINDS}
+    (root / "state" / "reports" / "junit.xml").write_text(JUNIT.format(failure=failure, **kinds))
     (root / "state" / "reports" / "coverage.xml").write_text(f'<?xml version="1.0" ?><coverage line-rate="{rate}"/>')
 
 
@@ -233,3 +241,28 @@ def test_the_released_artifacts_pins_are_audited_when_at_hand(make_context, tmp_
     ctx = make_context(record={"release_id": "r1", "artifact": {"name": artifact.name}})
     assert deps._deployed_artifact(ctx) == artifact
     assert deps._deployed_artifact(make_context()) is None
+
+
+def test_the_suites_own_report_carries_each_tests_kind(tmp_path):
+    """What `make test-report` writes is what the checks read: a unit test's case says kind=unit."""
+    report = tmp_path / "junit.xml"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/app/test_phone.py",
+            f"--junitxml={report}",
+        ],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout[-2000:]
+    cases = ET.parse(report).getroot().findall(".//testcase")
+    assert cases and {testreports._kind(case) for case in cases} == {"unit"}

@@ -50,7 +50,7 @@ from tests.release.local_harness import (
 V1 = migrator.head_revision()
 V2, V3 = "9002", "9003"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 RELEASED, ROLLED_BACK, REFUSED, HELD = 0, 1, 2, 3
 FEATURE = "mpesa_payments"
