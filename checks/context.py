@@ -33,7 +33,7 @@ class Context:
 
     @cached_property
     def config(self) -> dict[str, Any]:
-        return config.merged(self.env.extra.get("checks"))
+        return config.merged(self.env.checks)
 
     @property
     def strict(self) -> bool:

@@ -54,7 +54,7 @@ def pay(ctx: Context, outcome: str, timeout: float = 30) -> Result:
 @check("payments.end_to_end")
 def end_to_end(ctx: Context, args: dict[str, Any]) -> Result:
     outcome = args.get("outcome", "paid")
-    if not ctx.env.synthetic_traffic.get("enabled"):
+    if not ctx.env.synthetic_traffic.enabled:
         return needs_signoff(
             f"{ctx.env.name} has no simulator: a person makes a real payment ({outcome}) and signs off"
         )

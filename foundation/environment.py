@@ -6,57 +6,19 @@ staging and production take their hosts and entry point from the Pulumi stack's 
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any, Literal, get_type_hints
 
 import yaml
 
-JOB_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,100}")  # a Prometheus scrape job (monitoring.job)
+from foundation.metrics.gates import Thresholds
+from foundation.sections import LoadTest, Monitoring, SectionInvalid, SyntheticTraffic, convert, parse_section
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS_DIR = REPO_ROOT / "release" / "environments"
-
-KNOWN_KEYS = {
-    "name",
-    "description",
-    "transport",
-    "ssh_config",
-    "service_manager",
-    "load_balancer",
-    "root",
-    "hosts",
-    "instances",
-    "entry_url",
-    "batch_size",
-    "keep_releases",
-    "lock_ttl_seconds",
-    "health_timeout_seconds",
-    "gates",
-    "inconclusive",
-    "synthetic_traffic",
-    "database",
-    "backup_host",  # the release's backup taken on this host by golive-backup (release/backups/on_host.py)
-    "secrets",
-    "stack_outputs",
-    "simulator_port",
-    "chain_port",
-    "worker",
-    "loadtest",
-    "monitoring",  # {prometheus_url: ..., job: golive_web}: the gates ask Prometheus (release/gates/sources.py)
-    "checks",  # settings of the deployment checks (checks/config.py has every key and its default)
-}
-MONITORING_KEYS = {"prometheus_url", "job", "timeout_seconds", "logs_host"}
-LOADTEST_KEYS = {"required", "users", "duration", "spawn_rate", "workers", "max_requests", "slo", "knobs"}
-CHOICES = {
-    "transport": ("local", "ssh"),
-    "service_manager": ("supervisord", "systemd"),
-    "load_balancer": ("none", "nginx", "alb"),
-    "inconclusive": ("hold", "fail"),
-    "database": ("embedded", "url", "tunnel"),
-    "secrets": ("generated", "vault", "pulumi"),
-}
+# Keys a description may not leave out (the rest have their defaults on Environment).
+REQUIRED = ("name", "transport", "service_manager", "root", "hosts", "instances", "entry_url")
 
 
 class EnvironmentInvalid(Exception):
@@ -70,44 +32,37 @@ class Instance:
 
 
 @dataclass(frozen=True)
-class Monitoring:
-    """The environment's Prometheus: the gates query it (PromQL over the window) rather than scrape every
-    instance, falling back to the scrape, said and recorded, when it cannot answer."""
-
-    prometheus_url: str
-    job: str = "golive_web"  # the scrape job of the service instances (their /metrics)
-    timeout_seconds: float = 5.0
-    logs_host: str | None = None  # where every host's journal is aggregated (default: prometheus_url's host)
-
-
-@dataclass(frozen=True)
 class Environment:
+    """An environment as its description file says, every default here (typed sections: foundation/sections.py)."""
+
     name: str
-    description: str
     transport: Literal["local", "ssh"]
     service_manager: Literal["supervisord", "systemd"]
-    load_balancer: Literal["none", "nginx", "alb"]
-    root: Path
-    hosts: dict[str, tuple[str, ...]]
-    instances: tuple[Instance, ...]
-    entry_url: str
-    batch_size: int
-    keep_releases: int
-    lock_ttl_seconds: int
-    health_timeout_seconds: int
-    gates: dict[str, Any]
-    inconclusive: Literal["hold", "fail"]
-    synthetic_traffic: dict[str, Any]
-    database: Literal["embedded", "url", "tunnel"]  # tunnel: an SSH tunnel to the db host (release/tunnel.py)
-    secrets: str
-    ssh_config: Path | None = None
+    root: Path  # the release layout on every host (for local: relative to the repository)
+    hosts: dict[str, tuple[str, ...]]  # by role; "web" required (staging/production: from the stack outputs)
+    instances: tuple[Instance, ...]  # service instances on each web host
+    entry_url: str  # where clients reach the service (the balancer's, or the single local port)
+    description: str = ""
+    load_balancer: Literal["none", "nginx", "alb"] = "none"
+    batch_size: int = 1  # web hosts switched together
+    keep_releases: int = 5  # at least 2: current and previous are never pruned
+    lock_ttl_seconds: int = 120  # a crashed release's lock expires after this
+    health_timeout_seconds: int = 60  # an instance must answer healthy as the new release within this
+    gates: Thresholds = field(default_factory=Thresholds)
+    inconclusive: Literal["hold", "fail"] = "hold"  # too few samples in the gates' window
+    synthetic_traffic: SyntheticTraffic = field(default_factory=SyntheticTraffic)
+    database: Literal["embedded", "url", "tunnel"] = "url"  # tunnel: an SSH tunnel to the db host (release/tunnel.py)
+    secrets: Literal["generated", "vault", "pulumi"] = "generated"
+    ssh_config: Path | None = None  # relative to the repository
     simulator_port: int = 8100  # local: the Daraja simulator
     chain_port: int = 8545  # local: the chain simulator
     worker: bool = True  # web hosts run the recovery worker (python -m app.worker; one leader across them)
-    loadtest: dict[str, Any] = field(default_factory=dict)  # the go-live load test (release/gates/loadtest.py)
+    loadtest: LoadTest = field(default_factory=LoadTest)  # the go-live load test (release/gates/loadtest.py)
     monitoring: Monitoring | None = None  # None: the gates scrape /metrics of every instance
-    backup_host: str | None = None  # None: the controller takes the release's backup (pg_dump through database)
-    extra: dict[str, Any] = field(default_factory=dict)
+    backup_host: str | None = None  # a db host where the release's backup is taken and proven (golive-backup)
+    checks: dict[str, Any] = field(default_factory=dict)  # the checks' settings (checks/config.py: every default)
+    stack_outputs: str | None = None  # the Pulumi stack outputs file the hosts come from (relative to the repository)
+    outputs: dict[str, Any] = field(default_factory=dict)  # what that file says (not a key of the description)
 
     @property
     def web_hosts(self) -> tuple[str, ...]:
@@ -138,7 +93,7 @@ class Environment:
     def tls_verify(self) -> bool | str:
         """What the controller verifies the entry point's certificate with: the environment's own CA when the
         checks name one (the lab's), the system's otherwise."""
-        ca = (self.extra.get("checks") or {}).get("tls_ca_file")
+        ca = self.checks.get("tls_ca_file")
         if not ca:
             return True
         path = Path(ca)
@@ -176,8 +131,7 @@ def _require(raw: dict[str, Any], key: str, name: str) -> Any:
     return raw[key]
 
 
-def _stack_outputs(raw: dict[str, Any], name: str, repo: Path) -> dict[str, Any]:
-    path = repo / raw["stack_outputs"]
+def _stack_outputs(path: Path, name: str) -> tuple[dict[str, list[str]], str, dict[str, Any]]:
     if not path.exists():
         raise EnvironmentInvalid(
             f"environment {name}: no stack outputs at {path}. Produce them with\n"
@@ -195,116 +149,109 @@ def _stack_outputs(raw: dict[str, Any], name: str, repo: Path) -> dict[str, Any]
         entry = outputs.get("url") or outputs.get("entry_url") or f"https://{outputs['domain']}"
     except (ValueError, KeyError, TypeError) as exc:
         raise EnvironmentInvalid(f"environment {name}: {path} is not a stack-outputs file ({exc})") from None
-    return {"hosts": hosts, "entry_url": entry, "outputs": outputs}
+    return hosts, entry, outputs
+
+
+DESCRIBED = tuple(spec.name for spec in fields(Environment) if spec.name != "outputs")
+SECTIONS = {"synthetic_traffic": SyntheticTraffic, "loadtest": LoadTest, "monitoring": Monitoring}
 
 
 def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environment:
     name = str(_require(raw, "name", "?"))
-    unknown = set(raw) - KNOWN_KEYS
+    where = f"environment {name}"
+    unknown = sorted(set(raw) - set(DESCRIBED))
     if unknown:
-        raise EnvironmentInvalid(f"environment {name}: unknown keys {', '.join(sorted(unknown))}")
-    for key, allowed in CHOICES.items():
-        if key in raw and raw[key] not in allowed:
-            raise EnvironmentInvalid(f"environment {name}: {key} must be one of {', '.join(allowed)}, not {raw[key]!r}")
-    extra: dict[str, Any] = {"checks": dict(raw.get("checks") or {})}
+        raise EnvironmentInvalid(f"{where}: unknown keys {', '.join(map(str, unknown))}")
+    raw = dict(raw)
     if raw.get("stack_outputs"):
-        resolved = _stack_outputs(raw, name, repo)
-        raw = {**raw, "hosts": resolved["hosts"], "entry_url": resolved["entry_url"]}
-        extra["outputs"] = resolved["outputs"]
-    hosts = {role: tuple(names) for role, names in _require(raw, "hosts", name).items()}
-    if not hosts.get("web"):
-        raise EnvironmentInvalid(f"environment {name}: no web hosts")
-    instances = tuple(Instance(str(i["name"]), int(i["port"])) for i in _require(raw, "instances", name))
-    keep = int(raw.get("keep_releases", 5))
-    if keep < 2:
-        raise EnvironmentInvalid(f"environment {name}: keep_releases must be at least 2 (current and previous)")
-    transport = _require(raw, "transport", name)
-    root = Path(_require(raw, "root", name))
+        raw["hosts"], raw["entry_url"], raw["outputs"] = _stack_outputs(repo / raw["stack_outputs"], name)
+    for key in REQUIRED:
+        _require(raw, key, name)
+    hints = get_type_hints(Environment)
+    values: dict[str, Any] = {}
+    try:
+        for key, value in raw.items():
+            if key in SECTIONS:
+                values[key] = None if value is None else parse_section(SECTIONS[key], value, f"{where}: {key}")
+            elif key == "gates":
+                values[key] = _gates(value, f"{where}: gates")
+            elif key in ("hosts", "instances", "root", "ssh_config", "checks", "outputs"):
+                values[key] = value
+            else:
+                values[key] = convert(value, hints[key], f"{where}: {key}")
+    except SectionInvalid as exc:
+        raise EnvironmentInvalid(str(exc)) from None
+    hosts = _hosts(values["hosts"], where)
+    transport = values["transport"]
+    root = Path(values["root"])
     return Environment(
-        name=name,
-        description=str(raw.get("description", "")),
-        transport=transport,
-        service_manager=_require(raw, "service_manager", name),
-        load_balancer=raw.get("load_balancer", "none"),
-        root=(repo / root) if transport == "local" else root,
-        hosts=hosts,
-        instances=instances,
-        entry_url=str(_require(raw, "entry_url", name)).rstrip("/"),
-        batch_size=max(1, int(raw.get("batch_size", 1))),
-        keep_releases=keep,
-        lock_ttl_seconds=int(raw.get("lock_ttl_seconds", 120)),
-        health_timeout_seconds=int(raw.get("health_timeout_seconds", 60)),
-        gates=dict(raw.get("gates", {})),
-        inconclusive=raw.get("inconclusive", "hold"),
-        synthetic_traffic=dict(raw.get("synthetic_traffic", {"enabled": False})),
-        database=raw.get("database", "url"),
-        secrets=str(raw.get("secrets", "generated")),
-        ssh_config=(repo / raw["ssh_config"]) if raw.get("ssh_config") else None,
-        simulator_port=int(raw.get("simulator_port", 8100)),
-        chain_port=int(raw.get("chain_port", 8545)),
-        worker=bool(raw.get("worker", True)),
-        loadtest=_loadtest(raw.get("loadtest"), name),
-        monitoring=_monitoring(raw.get("monitoring"), name),
-        backup_host=_backup_host(raw.get("backup_host"), hosts, transport, name),
-        extra=extra,
+        **{
+            **values,
+            "hosts": hosts,
+            "instances": _instances(values["instances"], where),
+            "root": (repo / root) if transport == "local" else root,
+            "ssh_config": (repo / values["ssh_config"]) if values.get("ssh_config") else None,
+            "checks": _mapping(values.get("checks"), f"{where}: checks"),
+            "keep_releases": _at_least(
+                values.get("keep_releases", Environment.keep_releases),
+                2,
+                where,
+                "keep_releases",
+                "(current and previous)",
+            ),
+            "batch_size": _at_least(values.get("batch_size", Environment.batch_size), 1, where, "batch_size", ""),
+            "backup_host": _backup_host(values.get("backup_host"), hosts, transport, where),
+        }
     )
 
 
-def _backup_host(raw: Any, hosts: dict[str, tuple[str, ...]], transport: str, name: str) -> str | None:
+def _gates(raw: Any, where: str) -> Thresholds:
+    try:
+        return Thresholds.from_mapping(_mapping(raw, where))
+    except ValueError as exc:
+        raise SectionInvalid(f"{where}: {exc}") from None
+
+
+def _mapping(raw: Any, where: str) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise EnvironmentInvalid(f"{where} takes a mapping, not {raw!r}")
+    return dict(raw)
+
+
+def _hosts(raw: Any, where: str) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict) or not all(isinstance(names, list) for names in raw.values()):
+        raise EnvironmentInvalid(f"{where}: hosts takes a mapping of role -> [host, …]")
+    hosts = {str(role): tuple(str(name) for name in names) for role, names in raw.items()}
+    if not hosts.get("web"):
+        raise EnvironmentInvalid(f"{where}: no web hosts")
+    return hosts
+
+
+def _instances(raw: Any, where: str) -> tuple[Instance, ...]:
+    try:
+        return tuple(Instance(str(item["name"]), int(item["port"])) for item in raw)
+    except (TypeError, KeyError, ValueError):
+        raise EnvironmentInvalid(f"{where}: instances takes a list of {{name, port}}") from None
+
+
+def _at_least(value: int, minimum: int, where: str, key: str, why: str) -> int:
+    if value < minimum:
+        raise EnvironmentInvalid(f"{where}: {key} must be at least {minimum} {why}".rstrip())
+    return value
+
+
+def _backup_host(raw: str | None, hosts: dict[str, tuple[str, ...]], transport: str, where: str) -> str | None:
     if raw is None:
         return None
     db_hosts = hosts.get("db", ())
     if transport != "ssh" or raw not in db_hosts:
         raise EnvironmentInvalid(
-            f"environment {name}: backup_host must be one of its db hosts reached over ssh "
+            f"{where}: backup_host must be one of its db hosts reached over ssh "
             f"({', '.join(db_hosts) or 'none'}), not {raw!r}"
         )
-    return str(raw)
-
-
-def _loadtest(raw: Any, name: str) -> dict[str, Any]:
-    if raw is None:
-        return {}
-    if not isinstance(raw, dict) or set(raw) - LOADTEST_KEYS:
-        raise EnvironmentInvalid(f"environment {name}: loadtest takes a mapping of {', '.join(sorted(LOADTEST_KEYS))}")
-    if not isinstance(raw.get("required", False), bool):
-        raise EnvironmentInvalid(f"environment {name}: loadtest.required must be true or false")
-    return dict(raw)
-
-
-def _monitoring(raw: Any, name: str) -> Monitoring | None:
-    if raw is None:
-        return None
-    where = f"environment {name}: monitoring"
-    if not isinstance(raw, dict):
-        raise EnvironmentInvalid(f"{where} takes a mapping: prometheus_url (required), job, timeout_seconds")
-    unknown = sorted(set(raw) - MONITORING_KEYS)
-    if unknown:
-        raise EnvironmentInvalid(
-            f"{where}: unknown keys {', '.join(unknown)} (known: {', '.join(sorted(MONITORING_KEYS))})"
-        )
-    url = raw.get("prometheus_url")
-    if not isinstance(url, str) or not url.strip():
-        raise EnvironmentInvalid(f"{where}.prometheus_url is missing (e.g. http://198.18.0.40:9090)")
-    try:
-        parts = urlsplit(url.strip())
-        _ = parts.port  # raises on a port that is not a number
-    except ValueError:
-        parts = None
-    if parts is not None and (parts.username or parts.password):
-        raise EnvironmentInvalid(f"{where}.prometheus_url must not carry credentials (they would reach the audit log)")
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise EnvironmentInvalid(f"{where}.prometheus_url must be Prometheus' http(s):// base URL, not {url!r}")
-    job = raw.get("job", Monitoring.job)
-    if not isinstance(job, str) or not JOB_NAME.fullmatch(job):
-        raise EnvironmentInvalid(f"{where}.job must be a scrape job name (letters, digits, _ . : -), not {job!r}")
-    timeout = raw.get("timeout_seconds", Monitoring.timeout_seconds)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 60:
-        raise EnvironmentInvalid(f"{where}.timeout_seconds must be a number of seconds in (0, 60], not {timeout!r}")
-    logs_host = raw.get("logs_host")
-    if logs_host is not None and (not isinstance(logs_host, str) or not logs_host.strip()):
-        raise EnvironmentInvalid(f"{where}.logs_host must be a host name or address, not {logs_host!r}")
-    return Monitoring(url.strip().rstrip("/"), job, float(timeout), logs_host)
+    return raw
 
 
 def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from foundation.sections import LoadTest
 from loadtests import slo
 from loadtests.contract import (
     ADMIN_KEY_VARIABLE,
@@ -36,7 +37,6 @@ MAX_USERS = 2000
 MAX_DURATION_SECONDS = 1800
 MAX_WORKERS = 8
 MAX_SPAWN_RATE = 1000
-DEFAULT_MAX_REQUESTS = 1_000_000
 GRACE_SECONDS = 60  # beyond the run time: start, spawning, workers joining, reports
 
 
@@ -48,12 +48,12 @@ class LoadTestError(Exception):
 class LoadSpec:
     host: str
     env: str = "adhoc"
-    users: int = 10
+    users: int = LoadTest.users
     spawn_rate: float = 5.0
-    duration: float = 20.0  # seconds
-    workers: int = 0  # 0: one standalone Locust process; K: a master and K local workers
+    duration: float = LoadTest.duration  # seconds
+    workers: int = LoadTest.workers  # 0: one standalone Locust process; K: a master and K local workers
     thresholds: slo.Thresholds = field(default_factory=slo.Thresholds)
-    max_requests: int = DEFAULT_MAX_REQUESTS
+    max_requests: int = LoadTest.max_requests
     admin_key: str | None = None
     knobs: Mapping[str, str] = field(default_factory=dict)  # GOLIVE_LOADTEST_* for the scenarios
     ca_file: str | None = None  # the CA the target's certificate is verified with (SSL_CERT_FILE for Locust)

@@ -142,7 +142,7 @@ def balancer_for(env: Environment, client: Any | None = None) -> Balancer:
     if env.load_balancer == "none":
         return NoBalancer()
     if env.load_balancer == "alb":
-        outputs = env.extra.get("outputs") or {}
+        outputs = env.outputs
         try:
             arn = outputs["load_balancer"]["target_group_arn"]
             region, port = outputs["region"], int(outputs["service_port"])

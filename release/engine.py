@@ -455,10 +455,10 @@ class Engine:
             raise ChecksFailed(f"required {phase} checks failed: {', '.join(o.item.id for o in result.blocking)}")
 
     def _gates(self, run: Run) -> None:
-        thresholds = gates.Thresholds.from_mapping(self.env.gates)
+        thresholds = self.env.gates
         traffic = None
-        if self.env.synthetic_traffic.get("enabled"):
-            rate = float(self.env.synthetic_traffic.get("rate_per_second", 4))
+        if self.env.synthetic_traffic.enabled:
+            rate = self.env.synthetic_traffic.rate_per_second
 
             def traffic(seconds: float) -> None:
                 synthetic_payments(

@@ -147,14 +147,14 @@ def plan_rollback(env: Environment, *, deployed: Deployed, to: str | None = None
 
 
 def _gates_detail(env: Environment) -> str:
-    window = env.gates.get("window_seconds", 30)
-    traffic = " with synthetic payments" if env.synthetic_traffic.get("enabled") else ""
+    window = env.gates.window_seconds
+    traffic = " with synthetic payments" if env.synthetic_traffic.enabled else ""
     return f"{window} s window{traffic}; inconclusive -> {env.inconclusive}"
 
 
 def _loadtest_steps(env: Environment) -> tuple[Step, ...]:
     """The go-live load test, where the environment requires one (`loadtest: {required: true}`)."""
-    if not env.loadtest.get("required"):
+    if not env.loadtest.required:
         return ()
-    users, duration = env.loadtest.get("users", 10), env.loadtest.get("duration", 20)
-    return (Step("loadtest", detail=f"{users} users for {duration} s on the entry point; its SLO must pass"),)
+    users, duration = env.loadtest.users, env.loadtest.duration
+    return (Step("loadtest", detail=f"{users} users for {duration:g} s on the entry point; its SLO must pass"),)

@@ -49,7 +49,7 @@ def run(env: Environment, release_id: str, reporter: Reporter, *, payment_timeou
             chain = client.get("/api/blockchain/health")
             _check(chain.status_code == 200, f"/api/blockchain/health answered {chain.status_code}: {chain.text[:300]}")
             results["chain_head"] = chain.json()["head"]["number"]
-        if env.synthetic_traffic.get("enabled"):
+        if env.synthetic_traffic.enabled:
             with reporter.step("a payment end to end (simulator)"):
                 results["payment_seconds"] = round(_payment(client, payment_timeout), 2)
     return results

@@ -21,16 +21,13 @@ from loadtests.knobs import KnobInvalid, from_environ
 from loadtests.runner import LoadResult, LoadSpec, LoadTestError
 from release import local_env
 
-DEFAULT_USERS = 10
-DEFAULT_DURATION = 20.0
-
 
 class LoadTestFailed(Exception):
     """The load test ran and missed its SLO, or could not run: the release treats it as a failed gate."""
 
 
 def required(env: Environment) -> bool:
-    return bool(env.loadtest.get("required"))
+    return env.loadtest.required
 
 
 def _number(value: Any, name: str, kind: type) -> Any:
@@ -52,8 +49,8 @@ def spec_for(
 ) -> LoadSpec:
     """The load test of `env`: its settings, overridden by what is given (strings from the command line too)."""
     settings = env.loadtest
-    users = _number(users if users is not None else settings.get("users", DEFAULT_USERS), "--users", int)
-    knobs = {str(k): str(v) for k, v in (settings.get("knobs") or {}).items()}
+    users = _number(users if users is not None else settings.users, "--users", int)
+    knobs = dict(settings.knobs)
     # Verified against the environment's own CA where it has one (the lab's), the system's for staging/production.
     ca_file = env.tls_verify if isinstance(env.tls_verify, str) else None
     verified = ca_file is not None or env.name in ("staging", "production")
@@ -61,7 +58,7 @@ def spec_for(
     try:
         from_environ({**os.environ, **knobs})  # refuse bad knobs here, not in every Locust process
         # --slo is relative to where fab runs; an environment's loadtest.slo to the repository.
-        override = Path(slo_file) if slo_file else (REPO_ROOT / settings["slo"] if settings.get("slo") else None)
+        override = Path(slo_file) if slo_file else (REPO_ROOT / settings.slo if settings.slo else None)
         thresholds = slo.load_thresholds(env.name, override)
     except (KnobInvalid, slo.SloInvalid) as exc:
         raise LoadTestError(str(exc)) from None
@@ -70,16 +67,14 @@ def spec_for(
         env=env.name,
         users=users,
         spawn_rate=_number(
-            spawn_rate if spawn_rate is not None else settings.get("spawn_rate", max(1.0, users / 2)),
+            spawn_rate if spawn_rate is not None else (settings.spawn_rate or max(1.0, users / 2)),
             "--spawn-rate",
             float,
         ),
-        duration=_number(
-            duration if duration is not None else settings.get("duration", DEFAULT_DURATION), "--duration", float
-        ),
-        workers=_number(workers if workers is not None else settings.get("workers", 0), "--workers", int),
+        duration=_number(duration if duration is not None else settings.duration, "--duration", float),
+        workers=_number(workers if workers is not None else settings.workers, "--workers", int),
         thresholds=thresholds,
-        max_requests=_number(settings.get("max_requests", runner.DEFAULT_MAX_REQUESTS), "max_requests", int),
+        max_requests=settings.max_requests,
         admin_key=admin,
         knobs=knobs,
         ca_file=ca_file,

@@ -19,8 +19,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from foundation.environment import JOB_NAME
 from foundation.metrics.text import DELIBERATE_REFUSALS, EXCLUDED_ROUTES, HTTP_HISTOGRAM, PAYMENT_TRANSITIONS, REFUSALS
+from foundation.sections import JOB_NAME
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from foundation.environment import Monitoring
 from foundation.metrics import gates
 from foundation.metrics.gates import Figures, GateResult, GateScrapeError, Sample, Source, Thresholds
+from foundation.sections import Monitoring
 from release.gates import scraped
 from release.gates.prometheus_api import Prometheus, PrometheusUnavailable
 from release.gates.promql import gate_queries

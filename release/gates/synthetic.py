@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from foundation.sections import SyntheticTraffic
+
 LAB_NETWORK = ipaddress.ip_network("198.18.0.0/24")  # design.md's lab bridge
 MAX_DURATION_SECONDS = 600.0
 MAX_RATE_PER_SECOND = 20.0
@@ -69,7 +71,7 @@ def synthetic_payments(
     entry_url: str,
     *,
     duration: float,
-    rate_per_second: float = 4.0,
+    rate_per_second: float = SyntheticTraffic.rate_per_second,
     phone_endings: Sequence[str] = ("00",),
     package_id: str = "usdt-5",
     wallet: str = WALLET,

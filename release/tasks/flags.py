@@ -52,9 +52,9 @@ def flags(c, env=None, feature=None, enabled=False, disabled=False, percentage=N
 
 def _synthetic(env, feature: str, percentage: int):
     """Simulator payers inside the rollout, so each step's gates see the cohort it enabled."""
-    if not env.synthetic_traffic.get("enabled"):
+    if not env.synthetic_traffic.enabled:
         return None
-    rate = float(env.synthetic_traffic.get("rate_per_second", 4))
+    rate = env.synthetic_traffic.rate_per_second
     flag = Flag(feature, True, percentage)
     return lambda seconds: synthetic_payments(
         env.entry_url,
@@ -74,7 +74,7 @@ def rollout(c, env=None, feature="mpesa_payments") -> Outcome:
     """
     engine = engine_for(env)
     client = _client(engine)
-    thresholds = gates.Thresholds.from_mapping(engine.env.gates)
+    thresholds = engine.env.gates
     record = {"kind": "rollout", "env": engine.env.name, "by": controller_identity(), "feature": feature, "steps": []}
     outcome = Outcome.RELEASED
     for percentage in ROLLOUT_STEPS:

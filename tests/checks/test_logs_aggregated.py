@@ -12,7 +12,8 @@ import yaml
 from checks import logs
 from checks.context import Context
 from checks.model import Status
-from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, Monitoring, load_environment, parse_environment
+from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, load_environment, parse_environment
+from foundation.sections import Monitoring
 from foundation.transport import Result
 
 LAB_PROMETHEUS = "http://198.18.0.40:9090"

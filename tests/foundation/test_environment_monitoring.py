@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, Monitoring, parse_environment
+from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, parse_environment
+from foundation.sections import Monitoring
 
 
 def local(**changes: Any) -> dict[str, Any]:

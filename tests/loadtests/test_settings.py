@@ -9,6 +9,7 @@ import pytest
 
 from foundation.environment import EnvironmentInvalid, load_environment, parse_environment
 from foundation.fleet import Deployed
+from foundation.sections import LoadTest
 from loadtests.knobs import KnobInvalid, expected_state, from_environ
 from loadtests.runner import LoadSpec, LoadTestError, commands
 from release.gates.loadtest import spec_for
@@ -81,7 +82,7 @@ def test_staging_and_production_load_tests_are_read_only_and_verify_tls(tmp_path
     outputs.parent.mkdir(parents=True)
     outputs.write_text(json.dumps({"hosts": {"web": ["10.0.1.10"]}, "domain": "pay.example.com"}))
     env = load_environment(name, repo=tmp_path)
-    assert not env.loadtest["required"]  # no simulator behind them: buyers would send real STK pushes
+    assert not env.loadtest.required  # no simulator behind them: buyers would send real STK pushes
     spec = spec_for(env)
     assert spec.host == "https://pay.example.com"
     assert spec.knobs["GOLIVE_LOADTEST_BUYER_WEIGHT"] == "0" and spec.knobs["GOLIVE_LOADTEST_ADMIN_WEIGHT"] == "0"
@@ -90,10 +91,10 @@ def test_staging_and_production_load_tests_are_read_only_and_verify_tls(tmp_path
 
 def test_the_plan_has_a_load_test_step_after_the_gates_only_where_required():
     local = load_environment("local")
-    assert not local.loadtest["required"]
+    assert not local.loadtest.required
     plain = plan_release(local, version="v4", release_id="r4", deployed=DEPLOYED)
     assert [step.action for step in _phase(plain, "gates").steps] == ["observe"]
-    required = dataclasses.replace(local, loadtest={"required": True, "users": 7, "duration": 9})
+    required = dataclasses.replace(local, loadtest=LoadTest(required=True, users=7, duration=9))
     plan = plan_release(required, version="v4", release_id="r4", deployed=DEPLOYED)
     assert [step.action for step in _phase(plan, "gates").steps] == ["observe", "loadtest"]
     assert [phase.name for phase in plan.phases] == [phase.name for phase in plain.phases]
@@ -127,5 +128,5 @@ def _phase(plan, name):
 
 
 def test_an_environments_thresholds_file_is_relative_to_the_repository():
-    env = dataclasses.replace(load_environment("local"), loadtest={"slo": "loadtests/slo/lab.yml"})
+    env = dataclasses.replace(load_environment("local"), loadtest=LoadTest(slo="loadtests/slo/lab.yml"))
     assert spec_for(env).thresholds.p95_ms == 1000  # lab.yml over local.yml over default.yml

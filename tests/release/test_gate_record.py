@@ -7,8 +7,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from foundation.environment import Monitoring
-from foundation.metrics.gates import GateResult
+from foundation.metrics.gates import GateResult, Thresholds
+from foundation.sections import Monitoring, SyntheticTraffic
 from release.engine import Engine, GateFailed
 from release.gates import sources as gate_sources
 from release.gates.sources import Observation
@@ -20,7 +20,11 @@ FAILING = [GateResult("error_rate", 0.2, 0.01, 100, 10, "fail", "bad", "promethe
 def engine(monitoring: Monitoring | None) -> tuple[SimpleNamespace, list[tuple[str, str]]]:
     said: list[tuple[str, str]] = []
     env = SimpleNamespace(
-        gates={}, synthetic_traffic={}, monitoring=monitoring, inconclusive="hold", instance_urls=lambda: ["http://x"]
+        gates=Thresholds(),
+        synthetic_traffic=SyntheticTraffic(),
+        monitoring=monitoring,
+        inconclusive="hold",
+        instance_urls=lambda: ["http://x"],
     )
     reporter = SimpleNamespace(
         line=lambda text: said.append(("line", text)), warn=lambda text: said.append(("warn", text))

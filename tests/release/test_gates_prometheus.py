@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from foundation.environment import Monitoring
 from foundation.metrics.gates import GateResult, Thresholds, evaluate, scrape_each, verdict, window_of
+from foundation.sections import Monitoring
 from release.gates.sources import Observation, observe_gates
 from tests.support.processes import free_port
 from tests.support.prometheus_server import Server, scraping

@@ -27,6 +27,7 @@ from checks import logs
 from checks.context import Context
 from checks.model import Status
 from foundation.environment import load_environment
+from foundation.sections import Monitoring
 from lab.layout import REPO, Layout
 from tests.release.local_harness import Fab
 from tests.support.lab.fab import ssh
@@ -115,7 +116,7 @@ def _forget_web1_in_the_aggregate() -> None:
 
 def test_the_logs_check_finds_a_phone_number_planted_in_web1s_journal_through_the_aggregate(lab):
     env = load_environment("lab")
-    env = dataclasses.replace(env, extra={**env.extra, "monitoring": {"prometheus_url": PROMETHEUS}})
+    env = dataclasses.replace(env, monitoring=Monitoring(PROMETHEUS))
     assert logs.sources(Context(env))[0][0] == "198.18.0.40"
     before = logs.clean(Context(env), {})
     marker = uuid.uuid4().hex[:12]
