@@ -16,19 +16,19 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from foundation.audit import AuditLog
+from foundation.repository import REPO_ROOT
+from foundation.state import StateLayout
 from release.plan import PHASES
 
-REPO = Path(__file__).resolve().parent.parent
 FAB = [sys.executable, "-m", "fabric"]
 TARGETS = {"release": 60.0, "rollback": 10.0}
 
 
 def fab(*args: str) -> float:
     started = time.monotonic()
-    completed = subprocess.run([*FAB, *args], cwd=REPO, capture_output=True, text=True, check=False)
+    completed = subprocess.run([*FAB, *args], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         sys.exit(
             f"fab {' '.join(args)} exited {completed.returncode}:\n{completed.stdout[-3000:]}{completed.stderr[-2000:]}"
@@ -42,7 +42,7 @@ def main() -> None:
     parser.add_argument("--from", dest="old", default="HEAD~1", help="version released in each round")
     parser.add_argument("--to", dest="new", default="HEAD", help="version the rollback returns to")
     args = parser.parse_args()
-    audit = AuditLog(REPO / "state" / "local" / "audit.jsonl")
+    audit = AuditLog(StateLayout.default().audit_log("local"))
     cores = os.cpu_count()
     print(
         f"# bench.release: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.node()}, {cores} cores, "

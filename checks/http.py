@@ -14,6 +14,7 @@ from checks.context import Context
 from checks.model import Result, failed, not_applicable, passed, worst
 from checks.registry import check
 from foundation.admin_client import AdminKeyMissing, admin_key
+from foundation.state import StateLayout
 
 
 def _call(ctx: Context, method: str, path: str, base: str | None = None, **kwargs: Any) -> httpx.Response | str:
@@ -164,7 +165,7 @@ def admin_headers(ctx: Context) -> dict[str, str] | str:
     if ctx.db_url is None:
         return "no database to find the release tooling's admin key"
     try:
-        return {"x-api-key": admin_key(ctx.env, ctx.db_url, ctx.state)}
+        return {"x-api-key": admin_key(ctx.env, ctx.db_url, StateLayout(ctx.state))}
     except AdminKeyMissing as exc:
         return str(exc)
 

@@ -1,11 +1,10 @@
 """The release tooling as an admin of the service: feature flags through the same API an operator's
 curl uses (x-api-key). The key comes from GOLIVE_ADMIN_API_KEY; environments with generated secrets
-get one made for the tooling and kept in <state>/<env>/release-api-key (0600)."""
+get one made for the tooling and kept in the state folder (StateLayout.admin_key, 0600)."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +12,7 @@ import psycopg
 
 from app.contract import hash_key, new_key
 from foundation.environment import Environment
+from foundation.state import StateLayout
 
 KEY_NAME = "release-tooling"
 
@@ -21,14 +21,14 @@ class AdminKeyMissing(Exception):
     pass
 
 
-def admin_key(env: Environment, db_url: str, state: Path) -> str:
+def admin_key(env: Environment, db_url: str, state: StateLayout) -> str:
     if os.environ.get("GOLIVE_ADMIN_API_KEY"):
         return os.environ["GOLIVE_ADMIN_API_KEY"]
     if env.secrets != "generated":
         raise AdminKeyMissing(
             f"GOLIVE_ADMIN_API_KEY is not set (an x-api-key for {env.name}: python -m app.admin create-key)"
         )
-    path = state / env.name / "release-api-key"
+    path = state.admin_key(env.name)
     if path.exists():
         kept = path.read_text().strip()
         if not db_url or _known(db_url, kept):

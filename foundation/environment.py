@@ -13,9 +13,9 @@ from typing import Any, Literal, get_type_hints
 import yaml
 
 from foundation.metrics.gates import Thresholds
+from foundation.repository import REPO_ROOT
 from foundation.sections import LoadTest, Monitoring, SectionInvalid, SyntheticTraffic, convert, parse_section
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS_DIR = REPO_ROOT / "release" / "environments"
 # Keys a description may not leave out (the rest have their defaults on Environment).
 REQUIRED = ("name", "transport", "service_manager", "root", "hosts", "instances", "entry_url")

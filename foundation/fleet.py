@@ -23,6 +23,7 @@ class Deployed:
     current_version: str | None = None
     previous: str | None = None
     releases: tuple[str, ...] = ()  # every release directory, oldest first
+    drained: tuple[str, ...] = ()  # web hosts out of the balancer's rotation (asked of the balancer, when it matters)
 
 
 class HealthTimeout(Exception):

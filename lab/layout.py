@@ -7,7 +7,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from foundation.repository import REPO_ROOT
+
+REPO = REPO_ROOT  # the name the lab tests import
+
 LOCK = Path("/tmp/golive-lab.lock")  # noqa: S108  (fixed, well-known: users of the lab lock it shared)
 
 
@@ -21,7 +24,7 @@ class Layout:
     @classmethod
     def default(cls) -> Layout:
         return cls(
-            state=REPO / "state" / "lab",
+            state=REPO_ROOT / "state" / "lab",
             cache=Path(os.environ.get("GOLIVE_LAB_CACHE", "/var/cache/golive-lab")),
             runtime=Path(os.environ.get("GOLIVE_LAB_RUNTIME", "/var/lib/golive-lab")),
         )

@@ -21,7 +21,9 @@ from typing import Any
 
 import httpx
 
+from foundation.repository import REPO_ROOT
 from foundation.sections import LoadTest
+from foundation.state import StateLayout
 from loadtests import slo
 from loadtests.contract import (
     ADMIN_KEY_VARIABLE,
@@ -31,7 +33,6 @@ from loadtests.contract import (
     THRESHOLDS_VARIABLE,
 )
 
-REPO = Path(__file__).resolve().parent.parent
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 MAX_USERS = 2000
 MAX_DURATION_SECONDS = 1800
@@ -135,8 +136,8 @@ class LoadResult:
         }
 
 
-def run_folder(state: Path, env: str) -> Path:
-    base = state / "loadtests" / env
+def run_folder(state: StateLayout, env: str) -> Path:
+    base = state.loadtests(env)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for suffix in ("", *(f"-{n}" for n in range(2, 100))):
         folder = base / f"{stamp}{suffix}"
@@ -176,7 +177,7 @@ def _environ(spec: LoadSpec, run_dir: Path) -> dict[str, str]:
             RESULT_VARIABLE: str(run_dir / "slo.json"),
             MAX_REQUESTS_VARIABLE: str(spec.max_requests),
             ENV_VARIABLE: spec.env,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")])),
             "PYTHONUNBUFFERED": "1",
         }
     )

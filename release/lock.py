@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -97,6 +99,14 @@ def ensure_schema(conn: psycopg.Connection[Any]) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
         conn.execute(_DDL)
+
+
+@contextmanager
+def connect(url: str) -> Iterator[psycopg.Connection[Any]]:
+    """An autocommit connection to the environment's database with the lock's schema in place."""
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        ensure_schema(conn)
+        yield conn
 
 
 def acquire(conn: psycopg.Connection[Any], env: str, owner: str, ttl_seconds: float, reason: str = "release") -> Lease:

@@ -1,25 +1,55 @@
-"""The release as data: what will happen, in which order, on which host — computed before anything is
-touched, printed by --dry-run, unit-tested without hosts. The engine only executes it."""
+"""The release as data: what will happen, in which order, on which host — computed before anything is touched,
+printed by --dry-run, unit-tested without hosts. The engine executes exactly these steps, one handler per action
+(release/steps/), and nothing else: what --dry-run prints is what runs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 from foundation.environment import Environment
 from foundation.fleet import Deployed
 
 PHASES = ("preflight", "build", "stage", "backup", "migrate", "deploy", "verify", "gates", "finish")
+WORKER = "worker"  # the recovery worker's program (supervisord) or unit (golive-worker.service)
+
+
+class Action(StrEnum):
+    LOCK = "lock"  # take the environment's release lock (a lease with a fencing token)
+    REACH = "reach"  # the host answers over its transport
+    DATABASE = "database"  # the database answers; pg_dump's major version is at least the server's
+    CHECKS = "checks"  # a phase of the deployment checklist (target: the phase)
+    ARTIFACT = "artifact"  # build the artifact once: source + wheelhouse, sha256
+    UPLOAD = "upload"  # the artifact onto a host, its checksum verified there
+    UNPACK = "unpack"  # into releases/<id>
+    INSTALL = "install"  # dependencies from the wheelhouse, offline
+    BACKUP = "backup"  # pg_dump -Fc: by the controller, or on a db host (there proven too)
+    PROVE = "prove"  # the controller's backup restored into a scratch database, row counts compared
+    MIGRATE = "migrate"  # alembic upgrade head, verified
+    DRAIN = "drain"  # the host out of the balancer
+    SWITCH = "switch"  # current -> releases/<id>, atomically
+    RESTART = "restart"  # an instance or the worker (target)
+    HEALTH = "health"  # the instance answers healthy as the release
+    UNDRAIN = "undrain"  # the host back into the balancer
+    SMOKE = "smoke"  # health, version, M-Pesa auth, chain, a payment end to end
+    OBSERVE = "observe"  # the gates' window
+    LOADTEST = "loadtest"  # the go-live load test, held to its SLO
+    RESTORE = "restore"  # the release's pre-migration backup over the live database
+    PREVIOUS = "previous"  # the host's `previous` link (target: a release id, or none)
+    PRUNE = "prune"  # an old release's directory (target)
+    UNLOCK = "unlock"  # the release lock released
 
 
 @dataclass(frozen=True)
 class Step:
-    action: str
+    action: Action
     host: str | None = None
-    target: str | None = None  # an instance name, a release id …
+    target: str | None = None  # an instance name, a release id, a checklist phase …
     detail: str = ""
 
     def describe(self) -> str:
-        where = f" [{self.host}{'/' + self.target if self.target else ''}]" if self.host else ""
+        where = "/".join(part for part in (self.host, self.target) if part)
+        where = f" [{where}]" if where else ""
         return f"{self.action}{where}{': ' + self.detail if self.detail else ''}"
 
 
@@ -27,17 +57,19 @@ class Step:
 class Phase:
     name: str
     steps: tuple[Step, ...]
+    changes: bool = True  # False: nothing a client sees has changed yet (a failure there refuses the release)
 
 
 @dataclass(frozen=True)
 class Plan:
-    kind: str  # release | rollback
+    kind: str  # release | rollback | recovery (the rollback of a release that failed)
     env: str
     version: str
     release_id: str
     previous: str | None
     phases: tuple[Phase, ...]
     no_op: bool = False
+    notes: tuple[str, ...] = ()  # said after the steps (what happens on a failure, why a step is left out)
 
     def steps(self) -> list[Step]:
         return [step for phase in self.phases for step in phase.steps]
@@ -50,6 +82,7 @@ class Plan:
         for number, phase in enumerate(self.phases, 1):
             lines.append(f"  {number}. {phase.name}")
             lines.extend(f"       {step.describe()}" for step in phase.steps)
+        lines.extend(f"  {note}" for note in self.notes)
         return lines
 
 
@@ -64,29 +97,51 @@ def _stage_steps(env: Environment, release_id: str) -> list[Step]:
     steps: list[Step] = []
     for host in env.web_hosts:
         if not env.is_local:
-            steps.append(Step("upload", host, detail="artifact"))
-        steps.append(Step("unpack", host, release_id, "releases/" + release_id))
-        steps.append(Step("install", host, release_id, "dependencies from the wheelhouse, offline"))
+            steps.append(Step(Action.UPLOAD, host, detail="artifact"))
+        steps.append(Step(Action.UNPACK, host, release_id, "releases/" + release_id))
+        steps.append(Step(Action.INSTALL, host, release_id, "dependencies from the wheelhouse, offline"))
     return steps
 
 
-WORKER = "worker"  # the recovery worker's program (supervisord) or unit (golive-worker.service)
+def _backup_steps(env: Environment) -> tuple[Step, ...]:
+    if env.backup_host:
+        return (
+            Step(
+                Action.BACKUP,
+                env.backup_host,
+                detail="golive-backup release: pg_dump -Fc of a snapshot, proven there by a restore into a scratch "
+                "database (row counts compared)",
+            ),
+        )
+    return (
+        Step(Action.BACKUP, detail="pg_dump -Fc + checksum"),
+        Step(Action.PROVE, detail="restore into a scratch database, compare row counts"),
+    )
 
 
-def switch_steps(env: Environment, release_id: str, *, drain: bool) -> list[Step]:
+def _drains(env: Environment, drain: bool) -> bool:
+    return drain and env.load_balancer != "none"
+
+
+def switch_steps(env: Environment, release_id: str, *, drain: bool, first: tuple[str, ...] = ()) -> list[Step]:
+    """Every web host onto `release_id`, batch by batch. With `drain`, each host out of the balancer while it
+    restarts. Hosts in `first` (already out of rotation) go first, each alone: draining another host before they
+    are back would take the last one out (the balancer refuses that)."""
+    batches = [(host,) for host in env.web_hosts if host in first]
+    batches += [batch for b in env.batches() if (batch := tuple(host for host in b if host not in first))]
     steps: list[Step] = []
-    for number, batch in enumerate(env.batches(), 1):
+    for number, batch in enumerate(batches, 1):
         for host in batch:
-            if drain and env.load_balancer != "none":
-                steps.append(Step("drain", host, detail=f"batch {number}: out of the {env.load_balancer}"))
-            steps.append(Step("switch", host, release_id, "current -> releases/" + release_id))
+            if _drains(env, drain):
+                steps.append(Step(Action.DRAIN, host, detail=f"batch {number}: out of the {env.load_balancer}"))
+            steps.append(Step(Action.SWITCH, host, release_id, "current -> releases/" + release_id))
             for instance in env.instances:
-                steps.append(Step("restart", host, instance.name, f"port {instance.port}"))
-                steps.append(Step("health", host, instance.name, f"/api/health answers as {release_id}"))
+                steps.append(Step(Action.RESTART, host, instance.name, f"port {instance.port}"))
+                steps.append(Step(Action.HEALTH, host, instance.name, f"/api/health answers as {release_id}"))
             if env.worker:
-                steps.append(Step("restart", host, WORKER, "the recovery worker (one leader across the hosts)"))
-            if drain and env.load_balancer != "none":
-                steps.append(Step("undrain", host, detail="back into the balancer"))
+                steps.append(Step(Action.RESTART, host, WORKER, "the recovery worker (one leader across the hosts)"))
+            if _drains(env, drain):
+                steps.append(Step(Action.UNDRAIN, host, detail="back into the balancer"))
     return steps
 
 
@@ -94,41 +149,44 @@ def plan_release(env: Environment, *, version: str, release_id: str, deployed: D
     if deployed.current_version == version:
         return Plan("release", env.name, version, release_id, deployed.current, (), no_op=True)
     web = env.web_hosts
-    migrate_on = web[0]
-    preflight = [Step("lock", detail=f"lease for {env.lock_ttl_seconds} s")]
-    preflight += [Step("reach", host) for hosts in env.hosts.values() for host in hosts]
-    preflight += [Step("database", detail="reachable; pg_dump's major version >= the server's")]
-    preflight += [Step("checks", detail="pre-deploy checks (checks/catalogue.yml); a failed required one refuses")]
+    preflight = [Step(Action.LOCK, detail=f"lease for {env.lock_ttl_seconds} s")]
+    preflight += [Step(Action.REACH, host) for hosts in env.hosts.values() for host in hosts]
+    preflight += [Step(Action.DATABASE, detail="reachable; pg_dump's major version >= the server's")]
+    preflight += [
+        Step(Action.CHECKS, target="pre-deploy", detail="checks/catalogue.yml; a failed required one refuses")
+    ]
     keep_protected = {deployed.current, deployed.previous, release_id}
     prune = prunable((*deployed.releases, release_id), env.keep_releases, keep_protected)
     phases = (
-        Phase("preflight", tuple(preflight)),
-        Phase("build", (Step("artifact", detail=f"{version}: source + wheelhouse, sha256"),)),
-        Phase("stage", tuple(_stage_steps(env, release_id))),
-        Phase(
-            "backup",
-            (
-                Step("backup", detail="pg_dump -Fc + checksum"),
-                Step("prove", detail="restore into a scratch database, compare row counts"),
-            ),
-        ),
-        Phase("migrate", (Step("migrate", migrate_on, release_id, "alembic upgrade head, verified"),)),
+        Phase("preflight", tuple(preflight), changes=False),
+        Phase("build", (Step(Action.ARTIFACT, detail=f"{version}: source + wheelhouse, sha256"),), changes=False),
+        Phase("stage", tuple(_stage_steps(env, release_id)), changes=False),
+        Phase("backup", _backup_steps(env), changes=False),
+        Phase("migrate", (Step(Action.MIGRATE, web[0], release_id, "alembic upgrade head, verified"),)),
         Phase("deploy", tuple(switch_steps(env, release_id, drain=True))),
         Phase(
             "verify",
             (
-                Step("smoke", detail="health, version, M-Pesa auth, a payment end to end"),
-                Step("checks", detail="post-deploy checks (checks/catalogue.yml); a failed required one rolls back"),
+                Step(Action.SMOKE, detail="health, version, M-Pesa auth, blockchain, a payment end to end"),
+                Step(Action.CHECKS, target="post-deploy", detail="a failed required one rolls back"),
             ),
         ),
-        Phase("gates", (Step("observe", detail=_gates_detail(env)), *_loadtest_steps(env))),
-        Phase("finish", (*(Step("prune", host, old) for host in web for old in prune), Step("unlock"))),
+        Phase("gates", (Step(Action.OBSERVE, detail=_gates_detail(env)), *_loadtest_steps(env))),
+        Phase("finish", (*(Step(Action.PRUNE, host, old) for host in web for old in prune), Step(Action.UNLOCK))),
     )
-    return Plan("release", env.name, version, release_id, deployed.current, phases)
+    notes = (
+        f"on a failure after the migration: every web host back to {deployed.current} (host by host, drained), "
+        "the database restored first only where an applied revision is irreversible"
+        if deployed.current
+        else "on a failure after the migration: no previous release to return to (the instances stay as they are)",
+    )
+    return Plan("release", env.name, version, release_id, deployed.current, phases, notes=notes)
 
 
-def plan_rollback(env: Environment, *, deployed: Deployed, to: str | None = None) -> Plan:
-    """Every host back to `to` (default: the previous release), all batches at once: it must be fast."""
+def plan_rollback(env: Environment, *, deployed: Deployed, to: str | None = None, drain: bool = True) -> Plan:
+    """Every web host back to `to` (default: the previous release): the emergency path. With `drain` (and a
+    balancer), host by host out of rotation as a release goes, hosts a dead release left out of rotation
+    (deployed.drained) first; without it every host is switched at once and then put back into rotation."""
     target = to or deployed.previous
     if target is None:
         raise ValueError("nothing to roll back to: there is no previous release")
@@ -136,20 +194,54 @@ def plan_rollback(env: Environment, *, deployed: Deployed, to: str | None = None
         raise ValueError(f"release {target} is not on the hosts; known: {', '.join(deployed.releases) or 'none'}")
     if target == deployed.current:
         return Plan("rollback", env.name, target, target, deployed.current, (), no_op=True)
-    # No draining: a rollback is the emergency path and the release being left is the broken one.
-    steps = switch_steps(env, target, drain=False)
+    steps = switch_steps(env, target, drain=drain, first=deployed.drained if drain else ())
+    if not drain and env.load_balancer != "none":
+        # Every host answers as the release now: none stays out of rotation (a release that died mid-deploy may
+        # have left one drained); undraining a host in rotation changes nothing.
+        steps += [Step(Action.UNDRAIN, host, detail="in the balancer") for host in env.web_hosts]
     phases = (
-        Phase("preflight", (Step("lock", detail="lease (a held lock from a crashed release must have expired)"),)),
+        Phase("preflight", (Step(Action.LOCK, detail="lease (a crashed release's lock must have expired)"),), False),
         Phase("deploy", tuple(steps)),
-        Phase("finish", (Step("unlock"),)),
+        Phase("finish", (Step(Action.UNLOCK),)),
     )
     return Plan("rollback", env.name, target, target, deployed.current, phases)
 
 
+def plan_recovery(
+    env: Environment,
+    failed: Plan,
+    *,
+    prior_previous: str | None,
+    switched: bool,
+    drained: tuple[str, ...] = (),
+    restore: str | None = None,
+) -> Plan:
+    """After `failed` broke past its first change: the database restored from its pre-migration backup when
+    `restore` names it (an applied revision is irreversible), then every web host — not only those switched: a
+    failure mid-batch must not leave a split fleet — back to the previous release, drained host by host with the
+    hosts this run left out of rotation first; `previous` pointing where it pointed before the release (the switch
+    back made the failed release `previous`, and a later `fab rollback` must not return to it)."""
+    phases: list[Phase] = []
+    notes: list[str] = []
+    if restore:
+        phases.append(Phase("restore", (Step(Action.RESTORE, target=restore, detail="an irreversible migration"),)))
+    if not switched:
+        notes.append("no host was switched: nothing to roll back")
+    elif failed.previous is None:
+        notes.append("first release failed and there is no previous release: instances stopped as they are")
+    else:
+        steps = switch_steps(env, failed.previous, drain=True, first=drained)
+        link = f"-> {prior_previous}" if prior_previous else "none (as before the release)"
+        steps += [Step(Action.PREVIOUS, host, prior_previous, link) for host in env.web_hosts]
+        phases.append(Phase("rollback", tuple(steps)))
+    return Plan(
+        "recovery", env.name, failed.version, failed.previous or "-", failed.previous, tuple(phases), notes=tuple(notes)
+    )
+
+
 def _gates_detail(env: Environment) -> str:
-    window = env.gates.window_seconds
     traffic = " with synthetic payments" if env.synthetic_traffic.enabled else ""
-    return f"{window} s window{traffic}; inconclusive -> {env.inconclusive}"
+    return f"{env.gates.window_seconds:g} s window{traffic}; inconclusive -> {env.inconclusive}"
 
 
 def _loadtest_steps(env: Environment) -> tuple[Step, ...]:
@@ -157,4 +249,4 @@ def _loadtest_steps(env: Environment) -> tuple[Step, ...]:
     if not env.loadtest.required:
         return ()
     users, duration = env.loadtest.users, env.loadtest.duration
-    return (Step("loadtest", detail=f"{users} users for {duration:g} s on the entry point; its SLO must pass"),)
+    return (Step(Action.LOADTEST, detail=f"{users} users for {duration:g} s on the entry point; its SLO must pass"),)

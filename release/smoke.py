@@ -26,32 +26,32 @@ def _check(condition: bool, message: str) -> None:
 
 
 def run(env: Environment, release_id: str, reporter: Reporter, *, payment_timeout: float = 20.0) -> dict[str, Any]:
+    """Each smoke test in turn (the first that fails stops them: SmokeFailed); a line for each that passed."""
     results: dict[str, Any] = {}
-    verify_tls = env.tls_verify
-    with httpx.Client(base_url=env.entry_url, timeout=10, verify=verify_tls) as client:
-        with reporter.step("health"):
-            health = client.get("/api/health")
-            _check(health.status_code == 200, f"/api/health answered {health.status_code}: {health.text[:200]}")
-            results["health"] = "ok"
-        with reporter.step("version"):
-            version = client.get("/api/version").json()
-            _check(version.get("release_id") == release_id, f"/api/version says {version.get('release_id')}")
-            _check(
-                version.get("schema_revision") == version.get("schema_head"),
-                f"schema {version.get('schema_revision')} is not the code's head {version.get('schema_head')}",
-            )
-            results["schema"] = version.get("schema_revision")
-        with reporter.step("M-Pesa auth"):
-            auth = client.post("/api/mpesa/test-auth")
-            _check(auth.status_code == 200, f"/api/mpesa/test-auth answered {auth.status_code}: {auth.text[:200]}")
-            results["mpesa_auth"] = "ok"
-        with reporter.step("blockchain RPC"):
-            chain = client.get("/api/blockchain/health")
-            _check(chain.status_code == 200, f"/api/blockchain/health answered {chain.status_code}: {chain.text[:300]}")
-            results["chain_head"] = chain.json()["head"]["number"]
+    with httpx.Client(base_url=env.entry_url, timeout=10, verify=env.tls_verify) as client:
+        health = client.get("/api/health")
+        _check(health.status_code == 200, f"/api/health answered {health.status_code}: {health.text[:200]}")
+        results["health"] = "ok"
+        reporter.line("health: ok")
+        version = client.get("/api/version").json()
+        _check(version.get("release_id") == release_id, f"/api/version says {version.get('release_id')}")
+        _check(
+            version.get("schema_revision") == version.get("schema_head"),
+            f"schema {version.get('schema_revision')} is not the code's head {version.get('schema_head')}",
+        )
+        results["schema"] = version.get("schema_revision")
+        reporter.line(f"version: {release_id}, schema {results['schema']}")
+        auth = client.post("/api/mpesa/test-auth")
+        _check(auth.status_code == 200, f"/api/mpesa/test-auth answered {auth.status_code}: {auth.text[:200]}")
+        results["mpesa_auth"] = "ok"
+        reporter.line("M-Pesa auth: ok")
+        chain = client.get("/api/blockchain/health")
+        _check(chain.status_code == 200, f"/api/blockchain/health answered {chain.status_code}: {chain.text[:300]}")
+        results["chain_head"] = chain.json()["head"]["number"]
+        reporter.line(f"blockchain RPC: head {results['chain_head']}")
         if env.synthetic_traffic.enabled:
-            with reporter.step("a payment end to end (simulator)"):
-                results["payment_seconds"] = round(_payment(client, payment_timeout), 2)
+            results["payment_seconds"] = round(_payment(client, payment_timeout), 2)
+            reporter.line(f"a payment end to end (simulator): paid in {results['payment_seconds']} s")
     return results
 
 

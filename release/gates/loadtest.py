@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from foundation.admin_client import AdminKeyMissing, admin_key
-from foundation.environment import REPO_ROOT, Environment
+from foundation.environment import Environment
 from foundation.reporter import Reporter
+from foundation.repository import REPO_ROOT
+from foundation.state import StateLayout
 from loadtests import runner, slo
 from loadtests.knobs import KnobInvalid, from_environ
 from loadtests.runner import LoadResult, LoadSpec, LoadTestError
@@ -93,10 +95,10 @@ def ensure_running(env: Environment) -> None:
         raise LoadTestError(f"the {env.name} environment is not running or not healthy: {exc}") from None
 
 
-def resolve_admin_key(env: Environment, state: Path, db_url: str | None = None) -> str:
+def resolve_admin_key(env: Environment, state: StateLayout, db_url: str | None = None) -> str:
     """As the release does (foundation.admin_client.admin_key): GOLIVE_ADMIN_API_KEY, else the tooling's key kept
     for an environment with generated secrets (made in its database on first use)."""
-    kept = (state / env.name / "release-api-key").exists()
+    kept = state.admin_key(env.name).exists()
     if db_url is None and not os.environ.get("GOLIVE_ADMIN_API_KEY") and env.secrets == "generated" and not kept:
         if env.database == "embedded":
             db_url = local_env.database_url(local_env.LocalPaths(env.root))
@@ -110,25 +112,24 @@ def resolve_admin_key(env: Environment, state: Path, db_url: str | None = None) 
         raise LoadTestError(str(exc)) from None
 
 
-def run(spec: LoadSpec, state: Path, reporter: Reporter) -> LoadResult:
+def run(spec: LoadSpec, state: StateLayout, reporter: Reporter) -> LoadResult:
     result = runner.run(spec, runner.run_folder(state, spec.env), progress=reporter.line)
     for line in result.summary_lines():
         reporter.line(line)
     return result
 
 
-def gate(env: Environment, db_url: str, state: Path, record: dict[str, Any], reporter: Reporter) -> None:
+def gate(env: Environment, db_url: str, state: StateLayout, record: dict[str, Any], reporter: Reporter) -> None:
     """The release's load-test gate: the figures and the verdict go into `record` (the audit record);
     LoadTestFailed when it did not pass (the release rolls back as for a failed gate)."""
-    with reporter.step(f"loadtest: {env.entry_url} under load, held to its SLO"):
-        try:
-            ensure_running(env)
-            spec = spec_for(env, admin=resolve_admin_key(env, state, db_url))
-            result = run(spec, state, reporter)
-        except LoadTestError as exc:
-            record["loadtest"] = {"passed": False, "error": str(exc)}
-            raise LoadTestFailed(f"the load test could not run: {exc}") from None
-        record["loadtest"] = result.audit()
-        if not result.passed:
-            failed = [name for name, check in record["loadtest"]["checks"].items() if not check["passed"]]
-            raise LoadTestFailed(f"the load test missed its SLO: {', '.join(failed) or 'no verdict'}")
+    try:
+        ensure_running(env)
+        spec = spec_for(env, admin=resolve_admin_key(env, state, db_url))
+        result = run(spec, state, reporter)
+    except LoadTestError as exc:
+        record["loadtest"] = {"passed": False, "error": str(exc)}
+        raise LoadTestFailed(f"the load test could not run: {exc}") from None
+    record["loadtest"] = result.audit()
+    if not result.passed:
+        failed = [name for name, check in record["loadtest"]["checks"].items() if not check["passed"]]
+        raise LoadTestFailed(f"the load test missed its SLO: {', '.join(failed) or 'no verdict'}")

@@ -14,8 +14,7 @@ from lab import status as lab_status
 from lab import up as lab_up
 from lab.errors import LabError
 from lab.layout import Layout
-
-REFUSED = 2
+from release.exit_codes import ExitCode
 
 
 @task
@@ -46,7 +45,7 @@ def _run(action) -> None:
     try:
         action(Layout.default(), reporter)
     except LabError as exc:
-        raise Exit(f"lab: {exc}", code=REFUSED) from None
+        raise Exit(f"lab: {exc}", code=int(ExitCode.REFUSED)) from None
 
 
 collection = Collection("lab", up, down, status)

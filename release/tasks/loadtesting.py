@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
-from pathlib import Path
-
 from invoke import task
-from invoke.exceptions import Exit
 
-from foundation.audit import AuditLog
-from foundation.environment import REPO_ROOT
-from foundation.reporter import Reporter
-from release.engine import controller_identity
-from release.gates import loadtest as loadtest_gate
-from release.tasks.context import environment
-
-PASSED, FAILED, REFUSED = 0, 1, 2
+from release.exit_codes import ExitCode
+from release.operations.loadtesting import loadtest as run_loadtest
+from release.tasks.context import controller, exits
 
 
 @task(
@@ -29,27 +19,13 @@ PASSED, FAILED, REFUSED = 0, 1, 2
         "slo": "a thresholds file over loadtests/slo/<env>.yml (see loadtests/README.md)",
     }
 )
-def loadtest(c, env=None, users=None, duration=None, spawn_rate=None, workers=None, slo=None) -> None:  # noqa: PLR0917 (fab options)
+@exits
+def loadtest(c, env=None, users=None, duration=None, spawn_rate=None, workers=None, slo=None) -> ExitCode:  # noqa: PLR0917 (fab options)
     """Load-test an environment: fab loadtest --env local [--users 20 --duration 30 --spawn-rate 5 --workers 2].
 
     Writes CSV, HTML and JSON reports to state/loadtests/<env>/<timestamp>/ and an audit record.
     Exit codes: 0 every SLO threshold passed, 1 a threshold failed, 2 could not run (bad option, environment down).
     """
-    target = environment(env)
-    reporter = Reporter()
-    state = Path(os.environ.get("GOLIVE_RELEASE_STATE", REPO_ROOT / "state"))
-    try:
-        spec = loadtest_gate.spec_for(
-            target, users=users, duration=duration, spawn_rate=spawn_rate, workers=workers, slo_file=slo
-        )
-        loadtest_gate.ensure_running(target)
-        spec = dataclasses.replace(spec, admin_key=loadtest_gate.resolve_admin_key(target, state))
-        reporter.title(f"load test of {target.name} ({target.entry_url})")
-        result = loadtest_gate.run(spec, state, reporter)
-    except loadtest_gate.LoadTestError as exc:
-        raise Exit(f"loadtest refused: {exc}", code=REFUSED) from None
-    AuditLog(state / target.name / "audit.jsonl").append(
-        {"kind": "loadtest", "env": target.name, "by": controller_identity(), "loadtest": result.audit()}
+    return run_loadtest(
+        controller(env), users=users, duration=duration, spawn_rate=spawn_rate, workers=workers, slo_file=slo
     )
-    if not result.passed:
-        raise Exit(code=FAILED)

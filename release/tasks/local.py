@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from invoke import Collection, task
 
-from foundation.reporter import Reporter
 from release import local_env
-from release.tasks.context import environment
+from release.tasks.context import controller, exits
 
 
 @task
+@exits
 def up(c) -> None:
     """Start the local environment (embedded PostgreSQL, Daraja simulator, supervisord); idempotent."""
-    reporter = Reporter()
-    local_env.up(environment("local"), progress=reporter.line)
-    reporter.line("local environment up (the service starts with the first release: fab release --env local)")
+    local = controller("local")
+    local_env.up(local.env, progress=local.reporter.line)
+    local.reporter.line("local environment up (the service starts with the first release: fab release --env local)")
 
 
 @task
+@exits
 def down(c) -> None:
     """Stop everything the local environment runs; nothing is left behind."""
-    reporter = Reporter()
-    local_env.down(environment("local"), progress=reporter.line)
-    reporter.line("local environment down")
+    local = controller("local")
+    local_env.down(local.env, progress=local.reporter.line)
+    local.reporter.line("local environment down")
 
 
 collection = Collection("local", up, down)

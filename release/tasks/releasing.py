@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from invoke import task
 
-from release.engine import Outcome
-from release.tasks.context import engine_for, exits
+from release.exit_codes import ExitCode
+from release.tasks.context import controller, exits
 
 
 @task(
     help={
         "env": "target environment: local, lab, staging, production",
         "version": "git ref to release (tag, branch, sha); default: the working tree",
-        "dry-run": "print the plan and change nothing",
+        "dry-run": "print the plan (exactly the steps a release runs) and change nothing",
     }
 )
 @exits
-def release(c, env=None, version=None, dry_run=False) -> Outcome:
+def release(c, env=None, version=None, dry_run=False) -> ExitCode:
     """Release a version: preflight -> build -> stage -> backup -> migrate -> deploy -> verify -> gates.
 
     Exit codes: 0 released (or already deployed), 1 rolled back, 2 refused before any change, 3 held for a person.
     """
-    return engine_for(env).release(version, dry_run=dry_run)
+    return controller(env).engine.release(version, dry_run=dry_run)
 
 
 @task(
@@ -34,11 +34,11 @@ def release(c, env=None, version=None, dry_run=False) -> Outcome:
     }
 )
 @exits
-def rollback(c, env=None, to=None, reason="emergency rollback", no_drain=False) -> Outcome:
+def rollback(c, env=None, to=None, reason="emergency rollback", no_drain=False) -> ExitCode:
     """Return every host to the previous release (or --to RELEASE): the emergency path, in seconds.
 
     Host by host out of the balancer while it restarts, as a release goes (a host a dead release left drained
     goes first). Exit codes: 0 rolled back (or already there), 1 the rollback failed (read the output, then
     fab status), 2 refused (nothing changed).
     """
-    return engine_for(env).rollback(to, reason=reason, drain=not no_drain)
+    return controller(env).engine.rollback(to, reason=reason, drain=not no_drain)

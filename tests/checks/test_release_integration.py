@@ -9,8 +9,9 @@ import pytest
 
 from foundation.environment import load_environment
 from foundation.fleet import Deployed
-from foundation.reporter import Reporter
-from release.engine import Engine, Outcome
+from foundation.state import StateLayout
+from release.controller import Controller
+from release.exit_codes import ExitCode
 from release.plan import plan_release
 from tests.checks.conftest import environment
 
@@ -20,7 +21,8 @@ def test_the_plan_runs_pre_deploy_checks_in_preflight_and_post_deploy_checks_in_
     phases = {phase.name: [step.action for step in phase.steps] for phase in plan.phases}
     assert phases["preflight"][-1] == "checks"
     assert phases["verify"] == ["smoke", "checks"]
-    assert any("pre-deploy checks" in line for line in plan.describe())
+    described = "\n".join(plan.describe())
+    assert "checks [pre-deploy]" in described and "checks [post-deploy]" in described
 
 
 @pytest.mark.slow
@@ -31,8 +33,8 @@ def test_a_failed_required_pre_deploy_check_refuses_the_release_before_any_chang
         root,
         checks={"junit_report": str(tmp_path / "no-such-junit.xml"), "unverified": "warn"},
     )
-    engine = Engine(env, db_url, reporter=Reporter(), state_dir=state)
-    assert engine.release(None) == Outcome.REFUSED
+    engine = Controller(env, state=StateLayout(state), db_url=db_url).engine
+    assert engine.release(None) == ExitCode.REFUSED
     record = engine.audit.entries()[-1]
     assert record["outcome"] == "refused"
     assert "pre-1-1" in record["checks"]["pre-deploy"]["blocking"]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from foundation.admin_client import admin_key
+from foundation.state import StateLayout
 from tests.docs import runbook_commands as rc
 from tests.release.local_harness import (
     ROOT,
@@ -226,7 +227,7 @@ def released() -> Iterator[Released]:
         stage = LocalStage(env_file, state)
         result = Fab(repo.path, state, env_file).run("release", "--version", "v1")
         assert result.code == 0, result
-        yield Released(repo.path, env_file, state, stage, admin_key(stage.env, stage.db_url(), state))
+        yield Released(repo.path, env_file, state, stage, admin_key(stage.env, stage.db_url(), StateLayout(state)))
     finally:
         leftovers = bring_down(stage, base) if stage is not None else []
         shutil.rmtree(base, ignore_errors=True)

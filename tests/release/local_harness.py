@@ -32,6 +32,7 @@ import yaml
 from foundation.admin_client import FlagClient, admin_key
 from foundation.audit import AuditLog
 from foundation.environment import Environment, load_environment
+from foundation.state import StateLayout
 from release import local_env, lock
 from tests.support.processes import free_port
 
@@ -390,13 +391,13 @@ class LocalStage:
     def set_flag(self, feature: str, *, enabled: bool, percentage: int) -> dict[str, Any]:
         """Through the service's admin API, with the key the release tooling keeps for this environment."""
         env = self.env
-        client = FlagClient(env.entry_url, admin_key(env, self.db_url(), self.state), verify=False)
+        client = FlagClient(env.entry_url, admin_key(env, self.db_url(), StateLayout(self.state)), verify=False)
         return client.set(feature, enabled=enabled, percentage=percentage)
 
     # -- the audit log --
     @property
     def audit(self) -> AuditLog:
-        return AuditLog(self.state / self.env.name / "audit.jsonl")
+        return AuditLog(StateLayout(self.state).audit_log(self.env.name))
 
     def audit_entries(self) -> list[dict[str, Any]]:
         return self.audit.entries()

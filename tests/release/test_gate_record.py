@@ -1,5 +1,5 @@
-"""The release engine's gates phase: the gates' source, and a fallback from Prometheus, reach the reporter and the
-audit record (the observation itself is stubbed: tests/release/test_gates_prometheus.py runs it for real)."""
+"""The release's gates step: the gates' source, and a fallback from Prometheus, reach the reporter and the audit
+record (the observation itself is stubbed: tests/release/test_gates_prometheus.py runs it for real)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ import pytest
 
 from foundation.metrics.gates import GateResult, Thresholds
 from foundation.sections import Monitoring, SyntheticTraffic
-from release.engine import Engine, GateFailed
-from release.gates import sources as gate_sources
+from release.gates import watch
 from release.gates.sources import Observation
+from release.plan import Action, Step
+from release.run import GateFailed
+from release.steps import verify
 
 PASSING = [GateResult(name, 0.0, 1.0, 100, 10, "pass", "fine", "scrape") for name in ("error_rate", "p95_latency")]
 FAILING = [GateResult("error_rate", 0.2, 0.01, 100, 10, "fail", "bad", "prometheus")]
+OBSERVE = Step(Action.OBSERVE)
 
 
 def engine(monitoring: Monitoring | None) -> tuple[SimpleNamespace, list[tuple[str, str]]]:
@@ -40,11 +43,11 @@ def test_a_fallback_is_warned_about_and_recorded(monkeypatch: pytest.MonkeyPatch
         seen["monitoring"] = monitoring
         return Observation(PASSING, "scrape", fallback)
 
-    monkeypatch.setattr(gate_sources, "observe_gates", observed)
+    monkeypatch.setattr(watch, "observe_gates", observed)
     fake, said = engine(Monitoring("http://198.18.0.40:9090"))
     run = SimpleNamespace(record={})
 
-    Engine._gates(fake, run)  # type: ignore[arg-type]
+    verify.observe(fake, OBSERVE, run)  # type: ignore[arg-type]
 
     assert seen["monitoring"] == Monitoring("http://198.18.0.40:9090")
     assert run.record["gate_source"] == "scrape" and run.record["gate_fallback"] == fallback
@@ -55,12 +58,12 @@ def test_a_fallback_is_warned_about_and_recorded(monkeypatch: pytest.MonkeyPatch
 
 
 def test_prometheus_figures_that_fail_fail_the_release(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(gate_sources, "observe_gates", lambda *_, **__: Observation(FAILING, "prometheus"))
+    monkeypatch.setattr(watch, "observe_gates", lambda *_, **__: Observation(FAILING, "prometheus"))
     fake, said = engine(Monitoring("http://198.18.0.40:9090"))
     run = SimpleNamespace(record={})
 
     with pytest.raises(GateFailed, match="error_rate"):
-        Engine._gates(fake, run)  # type: ignore[arg-type]
+        verify.observe(fake, OBSERVE, run)  # type: ignore[arg-type]
 
     assert run.record["gate_source"] == "prometheus" and "gate_fallback" not in run.record
     assert run.record["gate_verdict"] == "fail"

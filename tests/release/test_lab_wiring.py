@@ -9,9 +9,19 @@ import pytest
 
 from foundation import host_commands
 from foundation.environment import REPO_ROOT, load_environment, parse_environment
+from foundation.fleet import Deployed
+from foundation.state import StateLayout
 from foundation.transport import Result
+from release import engine as engine_module
 from release import tunnel
 from release.engine import Engine
+from release.exit_codes import ExitCode
+from release.plan import Action, plan_recovery, plan_release
+from release.run import Run
+
+
+def no_checks(phase: str, record: dict) -> tuple[dict, list[str]]:
+    return {}, []
 
 
 def _lab(tmp_path: Path, **overrides):
@@ -100,49 +110,65 @@ class _Balancer:
 
 
 def _rollback_engine(tmp_path, monkeypatch, out: tuple[str, ...] = ()) -> tuple[Engine, list[str]]:
+    """An engine over fake hosts and a fake balancer, recording what it is asked to do; the lock's steps only
+    pretend (there is no database)."""
     env = _lab(tmp_path, worker=False)
-    engine = Engine(env, "postgresql://u@127.0.0.1:1/golive", state_dir=tmp_path / "state")
+    engine = Engine(
+        env, "postgresql://u@127.0.0.1:1/golive", state=StateLayout(tmp_path / "state"), run_checks=no_checks
+    )
     log: list[str] = []
     engine.fleet.transports = {host: _Host(host, log) for host in ("lb", "web1", "web2", "db")}
     engine._balancer = _Balancer(log, out)
     monkeypatch.setattr(engine.fleet, "wait_healthy", lambda url, release, timeout: log.append(f"health {url}"))
+    monkeypatch.setattr(engine.fleet, "deployed", lambda split_ok=False: DEPLOYED)
+    monkeypatch.setitem(
+        engine_module.HANDLERS, Action.LOCK, lambda _engine, _step, run: run.record.update(lock_fence=1)
+    )
+    monkeypatch.setitem(engine_module.HANDLERS, Action.UNLOCK, lambda *_: None)
     return engine, log
+
+
+DEPLOYED = Deployed("R2", "v2", "R1", ("R1", "R2"))
 
 
 def _balancer_calls(log: list[str]) -> list[str]:
     return [line for line in log if line.startswith(("drain", "undrain"))]
 
 
-def test_a_rollback_puts_the_host_left_drained_back_first(tmp_path, monkeypatch):
+def test_a_failed_release_returns_the_host_it_left_drained_first(tmp_path, monkeypatch):
     """web2 failed its health check while drained: draining web1 first would take the last host out of
     nginx (golive-upstream refuses), so web2 returns to the previous release first, then web1."""
     engine, log = _rollback_engine(tmp_path, monkeypatch)
-    engine._drained = ["web2"]
-    engine._switch_fleet("R1", engine.env.web_hosts, drain=True)
+    failed = plan_release(engine.env, version="v3", release_id="R3", deployed=DEPLOYED)
+    run = Run.of(failed, {}, prior_previous="R1")
+    run.switched, run.drained = ["web1", "web2"], ["web2"]
+    recovery = plan_recovery(engine.env, failed, prior_previous="R1", switched=True, drained=("web2",))
+    engine._run(recovery, run)
     assert _balancer_calls(log) == ["drain web2", "undrain web2", "drain web1", "undrain web1"]
     assert log.index("health http://198.18.0.12:8000") < log.index("drain web1")
-    assert engine._drained == []
+    assert run.drained == []
 
 
 def test_fab_rollback_takes_each_host_out_of_the_balancer_while_it_restarts(tmp_path, monkeypatch):
     engine, log = _rollback_engine(tmp_path, monkeypatch)
-    engine._rollback_drained("R1")
+    assert engine.rollback("R1") == ExitCode.OK
     assert _balancer_calls(log) == ["drain web1", "undrain web1", "drain web2", "undrain web2"]
     assert log.index("drain web1") < log.index("health http://198.18.0.11:8000") < log.index("undrain web1")
-    assert engine._drained == []
+    assert engine.audit.entries()[-1]["drained"] is True
 
 
 def test_fab_rollback_asks_the_balancer_which_host_a_dead_release_left_out_and_returns_it_first(tmp_path, monkeypatch):
     engine, log = _rollback_engine(tmp_path, monkeypatch, out=("web2",))
-    engine._rollback_drained("R1")
+    assert engine.rollback("R1") == ExitCode.OK
     assert _balancer_calls(log) == ["drain web2", "undrain web2", "drain web1", "undrain web1"]
 
 
 def test_fab_rollback_no_drain_switches_every_host_then_puts_each_back(tmp_path, monkeypatch):
     engine, log = _rollback_engine(tmp_path, monkeypatch, out=("web2",))
-    engine._rollback_at_once("R1")
+    assert engine.rollback("R1", drain=False) == ExitCode.OK
     assert _balancer_calls(log) == ["undrain web1", "undrain web2"]
     assert log.index("health http://198.18.0.12:8000") < log.index("undrain web1")
+    assert engine.audit.entries()[-1]["drained"] is False
 
 
 def test_a_restart_clears_a_units_start_limit_first():

@@ -26,9 +26,10 @@ import yaml
 
 from app.db import migrator
 from foundation.backups import dumps as backups
-from foundation.reporter import Reporter
+from foundation.state import StateLayout
 from release import lock
-from release.engine import Engine, Outcome
+from release.controller import Controller
+from release.exit_codes import ExitCode
 from tests.release.local_harness import (
     ROOT,
     Fab,
@@ -306,11 +307,11 @@ def test_backup_that_does_not_restore_refuses_before_migrating(world: World, mon
         )
 
     monkeypatch.setattr(backups, "take", take_then_truncate)
-    engine = Engine(
-        world.stage.env, world.stage.db_url(), reporter=Reporter(), repo=world.repo.path, state_dir=world.fab.state
-    )
+    engine = Controller(
+        world.stage.env, state=StateLayout(world.fab.state), repo=world.repo.path, db_url=world.stage.db_url()
+    ).engine
     outcome = engine.release("v3")
-    assert outcome == Outcome.REFUSED
+    assert outcome == ExitCode.REFUSED
     assert corrupted, "the engine took its backup through foundation.backups.dumps.take"
     assert world.stage.schema_revision() == V2, "refused before migrating"
     assert "more" not in world.stage.columns("payments")

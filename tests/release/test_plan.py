@@ -10,7 +10,7 @@ import pytest
 
 from foundation.environment import EnvironmentInvalid, load_environment, parse_environment
 from foundation.fleet import Deployed
-from release.plan import PHASES, plan_release, plan_rollback, prunable
+from release.plan import PHASES, plan_recovery, plan_release, plan_rollback, prunable
 
 DEPLOYED = Deployed(current="r3", current_version="v3", previous="r2", releases=("r1", "r2", "r3"))
 
@@ -76,13 +76,55 @@ def test_release_prunes_beyond_keep_but_not_current_previous_or_new():
     assert [target for action, _, target in _actions(plan, "finish") if action == "prune"] == ["r1", "r2"]
 
 
-def test_rollback_goes_to_previous_on_every_host_without_draining():
+def test_rollback_goes_to_previous_on_every_host_draining_each_while_it_restarts():
     env = load_environment("lab")
     plan = plan_rollback(env, deployed=DEPLOYED)
     assert plan.release_id == "r2"
     deploy = _actions(plan, "deploy")
-    assert [a for a, *_ in deploy] == ["switch", "restart", "health", "restart"] * 2  # the app, then the worker
-    assert {host for _, host, _ in deploy} == {"web1", "web2"}
+    # the app, then the worker, each host out of nginx meanwhile
+    assert [a for a, *_ in deploy] == ["drain", "switch", "restart", "health", "restart", "undrain"] * 2
+    assert [host for _, host, _ in deploy if host][:6] == ["web1"] * 6
+    assert [phase.name for phase in plan.phases] == ["preflight", "deploy", "finish"]
+
+
+def test_rollback_returns_a_host_a_dead_release_left_drained_first():
+    plan = plan_rollback(load_environment("lab"), deployed=replace(DEPLOYED, drained=("web2",)))
+    assert [(a, h) for a, h, _ in _actions(plan, "deploy") if a in ("drain", "undrain")] == [
+        ("drain", "web2"), ("undrain", "web2"), ("drain", "web1"), ("undrain", "web1"),
+    ]  # fmt: skip
+
+
+def test_rollback_without_draining_switches_every_host_then_puts_each_back_into_rotation():
+    plan = plan_rollback(load_environment("lab"), deployed=replace(DEPLOYED, drained=("web2",)), drain=False)
+    deploy = _actions(plan, "deploy")
+    assert [a for a, *_ in deploy] == ["switch", "restart", "health", "restart"] * 2 + ["undrain"] * 2
+    assert [h for a, h, _ in deploy if a == "undrain"] == ["web1", "web2"]
+
+
+def test_a_local_rollback_has_no_balancer_to_drain():
+    plan = plan_rollback(load_environment("local"), deployed=DEPLOYED)
+    assert {a for a, *_ in _actions(plan, "deploy")} == {"switch", "restart", "health"}
+
+
+def test_the_recovery_of_a_failed_release_restores_first_where_irreversible_then_returns_every_host():
+    env = load_environment("lab")
+    failed = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
+    recovery = plan_recovery(env, failed, prior_previous="r2", switched=True, drained=("web2",), restore="b-1")
+    assert [phase.name for phase in recovery.phases] == ["restore", "rollback"]
+    assert _actions(recovery, "restore") == [("restore", None, "b-1")]
+    rollback = _actions(recovery, "rollback")
+    assert rollback[0] == ("drain", "web2", None)  # the host the release left out of rotation comes back first
+    assert {target for action, _, target in rollback if action == "switch"} == {"r3"}
+    assert [(h, t) for a, h, t in rollback if a == "previous"] == [("web1", "r2"), ("web2", "r2")]
+
+
+def test_a_failure_before_any_switch_restores_at_most_and_a_first_release_has_nowhere_to_go():
+    env = load_environment("lab")
+    failed = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
+    unswitched = plan_recovery(env, failed, prior_previous="r2", switched=False)
+    assert unswitched.phases == () and "nothing to roll back" in unswitched.describe()[-1]
+    first = plan_release(env, version="v1", release_id="r1", deployed=Deployed())
+    assert "no previous release" in plan_recovery(env, first, prior_previous=None, switched=True).describe()[-1]
 
 
 def test_rollback_refuses_what_is_not_there():

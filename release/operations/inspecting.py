@@ -1,0 +1,87 @@
+"""What runs where (status), what happened (history), and breaking a crashed release's lock (unlock)."""
+
+from __future__ import annotations
+
+import httpx
+from rich.table import Table
+
+from release import lock
+from release.controller import Controller
+from release.exit_codes import ExitCode, Refused
+from release.run import controller_identity
+
+
+def status(controller: Controller) -> ExitCode:
+    """Current and previous release, every instance's health, release and schema, the lock."""
+    env, console = controller.env, controller.reporter.console
+    deployed = controller.fleet.deployed()
+    console.print(
+        f"[bold]{env.name}[/bold]: current {deployed.current or '-'} ({deployed.current_version or '-'}),"
+        f" previous {deployed.previous or '-'}, {len(deployed.releases)} releases kept"
+    )
+    table = Table("instance", "health", "release", "schema")
+    for url in env.instance_urls():
+        try:
+            health = httpx.get(f"{url}/api/health", timeout=3)
+            version = httpx.get(f"{url}/api/version", timeout=3).json()
+            table.add_row(
+                url,
+                health.json().get("status", str(health.status_code)),
+                version.get("release_id"),
+                f"{version.get('schema_revision')} (code {version.get('schema_head')})",
+            )
+        except (httpx.TransportError, ValueError) as exc:
+            table.add_row(url, f"down ({type(exc).__name__})", "-", "-")
+    console.print(table)
+    with lock.connect(controller.db_url) as conn:
+        held = lock.current(conn, env.name)
+    console.print(f"lock: {f'held by {held.owner} ({held.reason}) until {held.expires_at}' if held else 'free'}")
+    return ExitCode.OK
+
+
+def history(controller: Controller, limit: int = 20) -> ExitCode:
+    """The audit log, newest last; the hash chain verified (exit 1, naming the line, when it breaks)."""
+    console = controller.reporter.console
+    verification = controller.audit.verify()
+    if not verification.ok:
+        console.print(f"[red]audit log broken at line {verification.broken_at}: {verification.problem}[/red]")
+        return ExitCode.FAILED
+    table = Table("#", "at", "kind", "by", "release", "outcome", "artifact", "backup", "schema", "gates")
+    for entry in controller.audit.entries()[-int(limit) :]:
+        table.add_row(
+            str(entry["seq"]),
+            entry["at"][:19],
+            entry.get("kind", "-"),
+            entry.get("by", "-"),
+            entry.get("release_id", "-"),
+            entry.get("outcome", "-"),
+            (entry.get("artifact") or {}).get("sha256", "-")[:12],
+            (entry.get("backup") or {}).get("id", "-"),
+            f"{entry.get('schema_before') or '-'} -> {entry.get('schema_after') or '-'}",
+            entry.get("gate_verdict", "-"),
+        )
+    console.print(table)
+    console.print(f"chain verified: {verification.count} records")
+    return ExitCode.OK
+
+
+def unlock(controller: Controller, reason: str | None, *, force: bool) -> ExitCode:
+    """Breaks the environment's release lock (a crashed release's), recorded with the reason."""
+    if not force or not reason:
+        raise Refused("refusing: pass --force and --reason '...' (the reason goes into the audit log)")
+    with lock.connect(controller.db_url) as conn:
+        broken = lock.force_unlock(conn, controller.env.name)
+    if broken is None:
+        controller.reporter.line("no lock was held")
+        return ExitCode.OK
+    controller.audit.append(
+        {
+            "kind": "unlock",
+            "env": controller.env.name,
+            "by": controller_identity(),
+            "reason": reason,
+            "broken": {"owner": broken.owner, "fence": broken.token, "reason": broken.reason},
+        }
+    )
+    controller.reporter.line(f"broke the lock held by {broken.owner} (token {broken.token})")
+    return ExitCode.OK

@@ -1,0 +1,82 @@
+"""One run of a plan: what it learned (the audit record, never a secret) and what it holds (the lease, the artifact,
+the backup, which hosts it switched or took out of the balancer), and how a step tells the engine to stop."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+
+from foundation.environment import Environment
+from foundation.fleet import Fleet
+from foundation.reporter import Reporter
+from foundation.state import StateLayout
+from foundation.transport import Transport
+from release import balancers, lock
+from release.build.artifact import Artifact
+from release.plan import Phase, Plan, Step
+
+# A phase of the deployment checklist against the release being made (`record`): its summary for the audit
+# record, and the ids of the boxes that block. Given to the engine by the controller (checks/ sits beside it).
+RunChecks = Callable[[str, dict[str, Any]], tuple[dict[str, Any], list[str]]]
+
+
+class StepContext(Protocol):
+    """What a step's handler (release/steps/) may use of the engine running it."""
+
+    env: Environment
+    db_url: str
+    reporter: Reporter
+    repo: Path
+    owner: str
+    state: StateLayout
+    fleet: Fleet
+    run_checks: RunChecks
+
+    def connect(self) -> psycopg.Connection: ...
+
+    def transport(self, step: Step) -> Transport: ...
+
+    def balancer(self) -> balancers.Balancer: ...
+
+    def unlock(self, run: Run) -> None: ...
+
+
+class GateFailed(Exception):
+    pass
+
+
+class GateHeld(Exception):
+    pass
+
+
+class ChecksFailed(Exception):
+    """A required check of the deployment checklist failed (checks/)."""
+
+
+def controller_identity() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+@dataclass
+class Run:
+    plan: Plan  # what the run is for (a release, a rollback)
+    executing: Plan  # whose steps run now: the plan, or the recovery after it failed
+    record: dict[str, Any] = field(default_factory=dict)
+    switched: list[str] = field(default_factory=list)  # hosts now on the new release
+    drained: list[str] = field(default_factory=list)  # hosts this run took out of the balancer, not yet back
+    lease: lock.Lease | None = None
+    heartbeat: lock.Heartbeat | None = None
+    prior_previous: str | None = None  # the `previous` link before this release (kept by a recovery)
+    artifact: Artifact | None = None
+    backup: Any = None  # the release's proven backup (foundation/backups or release/backups/on_host)
+    phase: Phase | None = None  # the phase running now
+
+    @classmethod
+    def of(cls, plan: Plan, record: dict[str, Any], prior_previous: str | None = None) -> Run:
+        return cls(plan, plan, record, prior_previous=prior_previous)

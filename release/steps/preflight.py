@@ -1,0 +1,43 @@
+"""Steps around the plan: the release lock taken and given back, every host and the database reached, the
+deployment checklist's phases (through the controller's `run_checks`)."""
+
+from __future__ import annotations
+
+from foundation.backups import dumps as backups
+from release import lock
+from release.exit_codes import Refused
+from release.plan import Step
+from release.run import ChecksFailed, Run, StepContext
+
+
+def take_lock(engine: StepContext, step: Step, run: Run) -> None:
+    with lock.connect(engine.db_url) as conn:
+        run.lease = lock.acquire(conn, engine.env.name, engine.owner, engine.env.lock_ttl_seconds, run.plan.kind)
+    run.heartbeat = lock.Heartbeat(engine.db_url, run.lease, engine.env.lock_ttl_seconds).__enter__()
+    run.record["lock_fence"] = run.lease.token
+    engine.balancer()  # an environment whose balancer cannot be driven is refused here, before any change
+
+
+def release_lock(engine: StepContext, step: Step, run: Run) -> None:
+    engine.unlock(run)
+
+
+def reach(engine: StepContext, step: Step, run: Run) -> None:
+    assert step.host is not None
+    engine.fleet.transports[step.host].run("true", timeout=20)
+
+
+def database(engine: StepContext, step: Step, run: Run) -> None:
+    client, server = backups.tool_versions(engine.db_url)
+    run.record["pg"] = {"client": client, "server": server}
+    if client < server:
+        raise Refused(f"pg_dump {client} is older than the server ({server}): backups would fail")
+
+
+def checks(engine: StepContext, step: Step, run: Run) -> None:
+    """A phase of the checklist (checks/); its summary goes into the audit record, its report to state/checks."""
+    assert step.target is not None
+    summary, blocking = engine.run_checks(step.target, run.record)
+    run.record.setdefault("checks", {})[step.target] = summary
+    if blocking:
+        raise ChecksFailed(f"required {step.target} checks failed: {', '.join(blocking)}")
