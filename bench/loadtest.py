@@ -27,15 +27,13 @@ from pathlib import Path
 
 import yaml
 
-from foundation.environment import ENVIRONMENTS_DIR, REPO_ROOT, Environment, load_environment
+from foundation.environment import ENVIRONMENTS_DIR, Environment, load_environment
 from foundation.reporter import Reporter
+from foundation.repository import REPO_ROOT
+from foundation.state import StateLayout
 from loadtests.runner import LoadResult, LoadTestError, free_port
 from release import local_env
 from release.gates import loadtest as loadtest_gate
-
-
-def state_dir() -> Path:
-    return Path(os.environ.get("GOLIVE_RELEASE_STATE", REPO_ROOT / "state"))
 
 
 @contextmanager
@@ -54,7 +52,7 @@ def throwaway_environment() -> Iterator[Path]:
     env_file = base / "benchlocal.yml"
     env_file.write_text(yaml.safe_dump(raw, sort_keys=False))
     # The tooling's admin key is kept per environment name; this environment's database is new every time.
-    stale_key = state_dir() / "benchlocal" / "release-api-key"
+    stale_key = StateLayout.default().admin_key("benchlocal")
     stale_key.unlink(missing_ok=True)
     try:
         print(f"releasing the working tree onto a throwaway local environment ({raw['entry_url']}) ...", flush=True)
@@ -69,7 +67,7 @@ def throwaway_environment() -> Iterator[Path]:
         stale_key.unlink(missing_ok=True)
 
 
-def step(env: Environment, state: Path, users: int, args: argparse.Namespace, admin: str) -> LoadResult:
+def step(env: Environment, state: StateLayout, users: int, args: argparse.Namespace, admin: str) -> LoadResult:
     spec = loadtest_gate.spec_for(
         env, users=users, duration=args.duration, spawn_rate=users, workers=args.workers, slo_file=args.slo
     )
@@ -80,7 +78,7 @@ def step(env: Environment, state: Path, users: int, args: argparse.Namespace, ad
 
 
 def measure(env: Environment, args: argparse.Namespace) -> None:
-    state = state_dir()
+    state = StateLayout.default()
     loadtest_gate.ensure_running(env)
     admin = loadtest_gate.resolve_admin_key(env, state)
     rows: list[tuple[int, LoadResult]] = []

@@ -15,8 +15,9 @@ import httpx
 
 from checks import config
 from foundation.audit import AuditLog
-from foundation.environment import REPO_ROOT, Environment
+from foundation.environment import Environment
 from foundation.fleet import Fleet
+from foundation.repository import REPO_ROOT
 from foundation.transport import Transport
 
 STRICT = ("staging", "production")

@@ -13,7 +13,8 @@ from checks import registry, report
 from checks.catalogue import load, share
 from checks.context import Context
 from checks.runner import Outcome, PhaseRun, run_phase
-from foundation.environment import REPO_ROOT, Environment
+from foundation.environment import Environment
+from foundation.repository import REPO_ROOT
 
 
 def state_dir(repo: Path = REPO_ROOT) -> Path:

@@ -22,7 +22,7 @@ class HostUnreachable(Exception):
 
 
 @dataclass(frozen=True)
-class Result:
+class CommandResult:
     code: int
     output: str
 
@@ -32,7 +32,7 @@ class Transport(Protocol):
 
     def run(
         self, command: str, *, env: dict[str, str] | None = None, timeout: float = 600, check: bool = True
-    ) -> Result: ...
+    ) -> CommandResult: ...
 
     def put(self, local: Path, remote: str) -> None: ...
 
@@ -43,7 +43,7 @@ class LocalTransport:
 
     def run(
         self, command: str, *, env: dict[str, str] | None = None, timeout: float = 600, check: bool = True
-    ) -> Result:
+    ) -> CommandResult:
         completed = subprocess.run(
             ["/bin/bash", "-o", "pipefail", "-c", command],
             env=env,
@@ -55,7 +55,7 @@ class LocalTransport:
         output = completed.stdout + completed.stderr
         if check and completed.returncode != 0:
             raise CommandFailed(self.host, command, completed.returncode, output)
-        return Result(completed.returncode, output)
+        return CommandResult(completed.returncode, output)
 
     def put(self, local: Path, remote: str) -> None:
         self.run(f"cp {shlex.quote(str(local))} {shlex.quote(remote)}")
@@ -71,7 +71,7 @@ class SshTransport:
 
     def run(
         self, command: str, *, env: dict[str, str] | None = None, timeout: float = 600, check: bool = True
-    ) -> Result:
+    ) -> CommandResult:
         try:
             result = self._connection.run(
                 command, env=env or {}, hide=True, warn=True, timeout=timeout, in_stream=False
@@ -81,7 +81,7 @@ class SshTransport:
         output = result.stdout + result.stderr
         if check and result.return_code != 0:
             raise CommandFailed(self.host, command, result.return_code, output)
-        return Result(result.return_code, output)
+        return CommandResult(result.return_code, output)
 
     def put(self, local: Path, remote: str) -> None:
         try:

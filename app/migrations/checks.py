@@ -23,12 +23,6 @@ def require_columns(connection: Connection, table: str, columns: set[str]) -> No
         raise SchemaVerificationError(f"table {table} lacks columns: {', '.join(sorted(missing))}")
 
 
-def require_absent(connection: Connection, table: str) -> None:
-    found = connection.execute(text("SELECT to_regclass(:t)"), {"t": f"public.{table}"}).scalar()
-    if found is not None:
-        raise SchemaVerificationError(f"table {table} should not exist at this revision")
-
-
 def require_index(connection: Connection, name: str) -> None:
     found = connection.execute(text("SELECT to_regclass(:n)"), {"n": f"public.{name}"}).scalar()
     if found is None:

@@ -9,6 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.chain.rpc import ChainRpc
 from app.chain.token import DECIMALS, decode_uint
+from app.payouts.signing import treasury_account
 from app.settings import Settings
 
 
@@ -45,8 +46,8 @@ class PayoutContext:
             self._decimals = value
         return self._decimals
 
-    async def check_chain(self) -> None:
-        """The node is on the chain the settings name (a payout signed for one chain is refused by another)."""
-        found = int(await self.rpc.call("eth_chainId"), 16)
-        if found != self.chain_id:
-            raise PayoutsNotConfigured(f"the chain RPC serves chain id {found}, GOLIVE_CHAIN_ID says {self.chain_id}")
+
+def payout_context(settings: Settings, pool: AsyncConnectionPool, rpc: ChainRpc) -> PayoutContext:
+    if settings.treasury_private_key is None:
+        raise PayoutsNotConfigured("GOLIVE_TREASURY_PRIVATE_KEY is not set: payouts cannot be signed")
+    return PayoutContext(settings, pool, rpc, treasury_account(settings.treasury_private_key.get_secret_value()))

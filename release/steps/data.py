@@ -25,15 +25,14 @@ def backup(engine: StepContext, step: Step, run: Run) -> None:
     else:
         taken = backups.take(engine.db_url, engine.state.backups(engine.env.name))
         engine.reporter.line(f"backup {taken.id}: {taken.size / 1e3:.0f} kB, sha256 {taken.sha256[:16]}…")
-        run.record["backup"] = {"id": taken.id, "sha256": taken.sha256}
-    run.backup = taken
+    run.backup = taken  # the audit record names it once it is proven
 
 
 def prove(engine: StepContext, step: Step, run: Run) -> None:
     if not isinstance(run.backup, backups.Backup):
         raise RuntimeError("no controller backup to prove: the plan proves before it backs up")
     counts = backups.prove(run.backup, engine.db_url)
-    run.record["backup"]["rows"] = sum(counts.values())
+    run.record["backup"] = {"id": run.backup.id, "sha256": run.backup.sha256, "rows": sum(counts.values())}
 
 
 def migrate(engine: StepContext, step: Step, run: Run) -> None:

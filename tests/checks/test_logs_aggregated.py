@@ -14,7 +14,7 @@ from checks.context import Context
 from checks.model import Status
 from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, load_environment, parse_environment
 from foundation.sections import Monitoring
-from foundation.transport import Result
+from foundation.transport import CommandResult
 
 LAB_PROMETHEUS = "http://198.18.0.40:9090"
 
@@ -56,9 +56,9 @@ class Printing:
     def __init__(self, output: str, code: int = 0):
         self.output, self.code, self.commands = output, code, []
 
-    def run(self, command: str, **_: object) -> Result:
+    def run(self, command: str, **_: object) -> CommandResult:
         self.commands.append(command)
-        return Result(self.code, self.output)
+        return CommandResult(self.code, self.output)
 
 
 @pytest.mark.parametrize(

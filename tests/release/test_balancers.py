@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from foundation.environment import load_environment
-from foundation.transport import Result
+from foundation.transport import CommandResult
 from release.balancers import AlbTargetGroup, DrainTimeout, NginxUpstreams, NoBalancer, balancer_for
 
 REGION = "eu-west-1"
@@ -110,7 +110,7 @@ class _Upstreams:
     def run(self, command: str, **_):
         self.commands.append(command)
         host = command.rsplit(maxsplit=1)[-1]
-        return Result(0, f"{host} {self.states[host]}\n")
+        return CommandResult(0, f"{host} {self.states[host]}\n")
 
 
 def test_the_lab_balancer_reads_which_host_is_out_of_rotation():

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, parse_environment
-from foundation.transport import Result
+from foundation.transport import CommandResult
 from release.backups import on_host as host_backup
 
 REPORT = {"name": "golive-20261126T180000Z", "sha256": "ab" * 32, "bytes": 52100, "tables": 12, "rows": 340}
@@ -24,9 +24,9 @@ class ScriptedHost:
     def __init__(self, output: str):
         self.output, self.commands = output, []
 
-    def run(self, command: str, **kwargs: Any) -> Result:
+    def run(self, command: str, **kwargs: Any) -> CommandResult:
         self.commands.append(command)
-        return Result(0, self.output)
+        return CommandResult(0, self.output)
 
     def put(self, local: Path, remote: str) -> None:
         raise AssertionError("a host backup never uploads")

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from foundation import host_commands
-from foundation.environment import REPO_ROOT, load_environment, parse_environment
+from foundation.environment import load_environment, parse_environment
 from foundation.fleet import Deployed
+from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
-from foundation.transport import Result
+from foundation.transport import CommandResult
 from release import engine as engine_module
 from release import tunnel
 from release.engine import Engine
@@ -90,9 +91,9 @@ class _Host:
     def __init__(self, host: str, log: list[str]):
         self.host, self.log = host, log
 
-    def run(self, command: str, **_kwargs) -> Result:
+    def run(self, command: str, **_kwargs) -> CommandResult:
         self.log.append(f"run {self.host}")
-        return Result(0, "")
+        return CommandResult(0, "")
 
 
 class _Balancer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 import signal
 import time
@@ -210,11 +211,28 @@ def test_re_releasing_the_current_version_is_a_no_op(world: World):
     assert len([r for r in world.stage.releases() if r.endswith(world.version("v1"))]) == 1
 
 
+def _planned(output: str) -> list[str]:
+    """The steps --dry-run prints (`       <step>` under `  N. <phase>`), a release id's timestamp left out."""
+    return [_same_id(line.strip()) for line in output.splitlines() if re.match(r"^ {11}\S", line)]
+
+
+def _ran(output: str) -> list[str]:
+    """The steps a release said it ran (`  ✓ <step> (0.1 s)`), a release id's timestamp left out."""
+    return [_same_id(match) for match in re.findall(r"^  ✓ (.*) \(\d+\.\d s\)$", output, re.M)]
+
+
+def _same_id(line: str) -> str:
+    return re.sub(r"\b\d{14}-", "<id>-", line)
+
+
 def test_upgrade_runs_the_new_migration_and_keeps_the_previous_release(world: World):
     before = world.released("v1")
     assert "note" not in world.stage.columns("payments")
+    dry = world.fab.run("release", "--version", "v2", "--dry-run")
+    assert dry.code == RELEASED, dry
     result = world.release("v2")
     assert result.code == RELEASED, result
+    assert _ran(result.output) == _planned(dry.output), "--dry-run printed exactly the steps the release ran"
     current = world.stage.assert_consistent()
     assert current.endswith(world.version("v2"))
     assert world.stage.schema_revision() == V2

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from foundation.environment import load_environment
-from foundation.transport import CommandFailed, HostUnreachable, Result
+from foundation.transport import CommandFailed, CommandResult, HostUnreachable
 from release.balancers import BalancerUnavailable, NginxUpstreams, balancer_for
 
 
@@ -19,11 +19,11 @@ class Recorder:
         self.commands: list[tuple[str, float]] = []
         self._output, self._fail = output, fail
 
-    def run(self, command: str, *, env=None, timeout: float = 600, check: bool = True) -> Result:
+    def run(self, command: str, *, env=None, timeout: float = 600, check: bool = True) -> CommandResult:
         self.commands.append((command, timeout))
         if self._fail is not None:
             raise self._fail
-        return Result(0, self._output)
+        return CommandResult(0, self._output)
 
     def put(self, local: Path, remote: str) -> None:
         raise AssertionError("the driver uploads nothing")

@@ -8,8 +8,7 @@ pay one payment twice."""
 from __future__ import annotations
 
 from app.payouts import confirm, send, start, track
-from app.payouts.context import PayoutContext
-from app.payouts.sweeps import payout_context
+from app.payouts.context import PayoutContext, payout_context
 from app.worker.context import SweepContext
 
 _contexts: dict[int, PayoutContext] = {}

@@ -18,11 +18,19 @@ from app.chain.rpc import ChainRpc, build_rpc_session
 from app.chain.token import TRANSFER_TOPIC
 from app.db import migrator
 from app.db.pool import open_pool
-from app.payouts.sweeps import PAYOUT_SWEEPS, payout_context
+from app.payouts import confirm, send, start, track
+from app.payouts.context import payout_context
 from app.settings import load_settings
 from tests.simulators.chain.chain_harness import TREASURY_KEY, Control
 
 TREASURY = Account.from_key(TREASURY_KEY).address
+# One pass of the payout steps, in the order the worker's sweeps run them (app/worker/registry.py).
+STEPS = {
+    "payouts.start": start.start_payouts,
+    "payouts.send": send.send_payouts,
+    "payouts.track": track.track_payouts,
+    "payouts.confirm": confirm.confirm_payouts,
+}
 
 
 class PayoutWorld:
@@ -48,7 +56,7 @@ class PayoutWorld:
         return self.loop.run_until_complete(awaitable)
 
     def sweep(self, *names: str) -> dict[str, int]:
-        steps = [(name, step) for name, step in PAYOUT_SWEEPS if not names or name.split(".")[1] in names]
+        steps = [(name, step) for name, step in STEPS.items() if not names or name.split(".")[1] in names]
         return {name: self.run(step(self.ctx)) for name, step in steps}
 
     def close(self) -> None:
