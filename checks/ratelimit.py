@@ -36,7 +36,7 @@ from foundation.transport import CommandFailed, HostUnreachable
 
 CONNECTIONS = 8
 PER_CONNECTION = 500  # requests pipelined on one connection per round (nginx closes one after 1000 by default)
-FIRST_ROUND_MARGIN = 1.5  # the first round asks for this many times the fleet's burst
+MARGIN = 1.5  # a round asks for this many times what the fleet still allows (the refill goes on while it is answered)
 
 
 @dataclass(frozen=True)
@@ -79,12 +79,10 @@ def configured(ctx: Context, command: str) -> Allowance:
 
 
 def next_round(allowance: Allowance, answered: int, elapsed: float, budget: float) -> int:
-    """Requests for the next round: past what the fleet allows by now, with a margin for the refill while they are
-    answered; never more than the rest of the time budget holds at the pace seen so far."""
-    if answered == 0:
-        wanted = allowance.allowed(0) * FIRST_ROUND_MARGIN
-    else:
-        wanted = (allowance.allowed(elapsed) - answered) * 1.5
+    """Requests for the next round: past what the fleet allows by now, with a margin; never more than the rest of
+    the time budget holds at the pace seen so far."""
+    wanted = (allowance.allowed(elapsed) - answered) * MARGIN
+    if answered:
         wanted = min(wanted, answered / elapsed * max(budget - elapsed, 1))
     return int(min(max(wanted, 2 * CONNECTIONS), CONNECTIONS * PER_CONNECTION))
 

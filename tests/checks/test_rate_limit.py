@@ -59,7 +59,7 @@ def test_a_slow_service_with_a_small_allowance_answers_429(against, service_fact
     result = ratelimit.rate_limit(ctx, {})
     assert result.status == Status.PASS, result.detail
     assert result.detail.startswith(f"429 after {result.value} requests in ")
-    assert result.value > limits["rate_limit_burst"] * ratelimit.FIRST_ROUND_MARGIN, result.detail
+    assert result.value > limits["rate_limit_burst"] * ratelimit.MARGIN, result.detail
     assert "(allowance 60 at once + 18/s, from " in result.command
 
 
