@@ -27,10 +27,11 @@ DEFAULTS: dict[str, Any] = {
     # any other origin must be refused.
     "cors_origins": None,
     "cors_probe_origin": "https://not-allowed.invalid",
-    # Rate limiting: a path limited like the API (the admin group by default, so payments are not starved)
-    # and how many requests may go before a 429 must have come.
+    # Rate limiting: a path limited like the API (the admin group by default, so payments are not starved) and how
+    # long the check may keep asking before it says it could not outspend the allowance (checks/ratelimit.py; the
+    # allowance itself is the service's settings).
     "rate_limit_path": "/api/admin/feature-flags",
-    "rate_limit_max_requests": 400,
+    "rate_limit_max_seconds": 30,
     # Ports that must be closed (and open) from the controller, by host: {lb: {closed: [5432], open: [443]}}.
     "firewall": {},
     "port_timeout_seconds": 2.0,

@@ -16,7 +16,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from checks.context import Context
-from checks.model import Result, failed, passed, unverified
+from checks.model import CheckError, Result, Status, failed, passed
 from checks.registry import check
 
 
@@ -25,12 +25,24 @@ def _where(url: str) -> tuple[str, str, str]:
     return (str(params.get("host") or "localhost"), str(params.get("port") or "5432"), str(params.get("dbname")))
 
 
+def database_url(ctx: Context) -> str:
+    if ctx.db_url is None:
+        raise CheckError(
+            "could not check: no database URL for this environment (GOLIVE_DATABASE_URL)", status=Status.UNVERIFIED
+        )
+    return ctx.db_url
+
+
 def app_db(ctx: Context, command: str) -> tuple[int, str]:
     """`python -m app.db <command>` from the repository, the URL in its environment (never on its command line)."""
-    assert ctx.db_url is not None
     with tempfile.TemporaryDirectory(prefix="golive-appdb-") as scratch:
         # GOLIVE_ENV=local makes throwaway secrets (unused here) in a scratch folder, not in anyone's state.
-        env = {**os.environ, "GOLIVE_DATABASE_URL": ctx.db_url, "GOLIVE_ENV": "local", "GOLIVE_STATE_DIR": scratch}
+        env = {
+            **os.environ,
+            "GOLIVE_DATABASE_URL": database_url(ctx),
+            "GOLIVE_ENV": "local",
+            "GOLIVE_STATE_DIR": scratch,
+        }
         done = subprocess.run(
             [sys.executable, "-m", "app.db", command],
             cwd=ctx.repo,
@@ -45,17 +57,16 @@ def app_db(ctx: Context, command: str) -> tuple[int, str]:
 
 @check("database.reachable")
 def reachable(ctx: Context, args: dict[str, Any]) -> Result:
-    if ctx.db_url is None:
-        return unverified("could not check: no database URL for this environment (GOLIVE_DATABASE_URL)")
+    url = database_url(ctx)
     service_url = ctx.service_settings.get("GOLIVE_DATABASE_URL", "")
     command = f"compare GOLIVE_DATABASE_URL of {ctx.settings_file} with the release's; SELECT version()"
     if not service_url:
         return failed(f"GOLIVE_DATABASE_URL is not set in {ctx.settings_file}", command)
-    ours, theirs = _where(ctx.db_url), _where(service_url)
+    ours, theirs = _where(url), _where(service_url)
     if ours[2] != theirs[2] or (ctx.env.is_local and ours != theirs):
         return failed(f"the service uses database {theirs[2]!r} on {theirs[0]}, the release {ours[2]!r}", command)
     try:
-        with psycopg.connect(ctx.db_url, connect_timeout=10) as conn:
+        with psycopg.connect(url, connect_timeout=10) as conn:
             row = conn.execute("SHOW server_version").fetchone()
     except psycopg.Error as exc:
         return failed(f"database {ours[2]!r} on {ours[0]}:{ours[1]} does not answer: {str(exc).splitlines()[0]}")
@@ -64,8 +75,6 @@ def reachable(ctx: Context, args: dict[str, Any]) -> Result:
 
 @check("database.at_head")
 def at_head(ctx: Context, args: dict[str, Any]) -> Result:
-    if ctx.db_url is None:
-        return unverified("could not check: no database URL for this environment (GOLIVE_DATABASE_URL)")
     code, current = app_db(ctx, "current")
     _, head = app_db(ctx, "head")
     command = "python -m app.db current; python -m app.db head"
@@ -78,8 +87,6 @@ def at_head(ctx: Context, args: dict[str, Any]) -> Result:
 
 @check("database.verify")
 def verify(ctx: Context, args: dict[str, Any]) -> Result:
-    if ctx.db_url is None:
-        return unverified("could not check: no database URL for this environment (GOLIVE_DATABASE_URL)")
     code, output = app_db(ctx, "verify")
     line = output.splitlines()[-1] if output else "no output"
     if code != 0:
@@ -89,12 +96,11 @@ def verify(ctx: Context, args: dict[str, Any]) -> Result:
 
 @check("database.latency")
 def latency(ctx: Context, args: dict[str, Any]) -> Result:
-    if ctx.db_url is None:
-        return unverified("could not check: no database URL for this environment (GOLIVE_DATABASE_URL)")
+    url = database_url(ctx)
     query = "SELECT state, count(*) FROM payments GROUP BY state"
     timings = []
     try:
-        with psycopg.connect(ctx.db_url, connect_timeout=10, autocommit=True) as conn:
+        with psycopg.connect(url, connect_timeout=10, autocommit=True) as conn:
             for _ in range(20):
                 started = time.perf_counter()
                 conn.execute(query).fetchall()
@@ -110,11 +116,10 @@ def latency(ctx: Context, args: dict[str, Any]) -> Result:
 @check("database.worker_leader")
 def worker_leader(ctx: Context, args: dict[str, Any]) -> Result:
     """The recovery worker runs: one holder of its lease in PostgreSQL, renewed within the lease's lifetime."""
-    if ctx.db_url is None:
-        return unverified("could not check: no database URL for this environment (GOLIVE_DATABASE_URL)")
+    url = database_url(ctx)
     command = "SELECT holder, fence, expires_at - now() FROM worker_leases WHERE role = 'recovery'"
     try:
-        with psycopg.connect(ctx.db_url, connect_timeout=10) as conn:
+        with psycopg.connect(url, connect_timeout=10) as conn:
             row = conn.execute(
                 "SELECT holder, fence, extract(epoch FROM expires_at - now()) FROM worker_leases"
                 " WHERE role = 'recovery'"

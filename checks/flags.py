@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from checks.calls import admin_headers, request
 from checks.context import Context
-from checks.http import _call, admin_headers
 from checks.model import Result, failed, passed, unverified
 from checks.registry import check
 
@@ -16,12 +16,7 @@ from checks.registry import check
 def expected(ctx: Context, args: dict[str, Any]) -> Result:
     path = "/api/admin/feature-flags"
     command = f"curl -H 'x-api-key: <release tooling key>' {ctx.entry}{path}"
-    headers = admin_headers(ctx)
-    if isinstance(headers, str):
-        return failed(headers, command)
-    answer = _call(ctx, "GET", path, headers=headers)
-    if isinstance(answer, str):
-        return failed(answer, command)
+    answer = request(ctx, "GET", path, headers=admin_headers(ctx, command), command=command)
     if answer.status_code != 200:
         return failed(f"the flag system answered {answer.status_code}", command)
     flags = {flag["feature"]: flag for flag in answer.json()}

@@ -6,41 +6,30 @@ from __future__ import annotations
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import httpx
 
+from checks.calls import admin_headers, request
 from checks.context import Context
-from checks.model import Result, failed, not_applicable, passed, worst
+from checks.model import CheckError, Result, Status, failed, not_applicable, passed, result_of, worst
 from checks.registry import check
-from foundation.admin_client import AdminKeyMissing, admin_key
-from foundation.state import StateLayout
-
-
-def _call(ctx: Context, method: str, path: str, base: str | None = None, **kwargs: Any) -> httpx.Response | str:
-    """The response, or why there is none."""
-    try:
-        with ctx.http(base) as client:
-            return client.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        return f"{method} {(base or ctx.entry)}{path} got no answer ({type(exc).__name__}: {exc})"
 
 
 @check("http.health")
 def health(ctx: Context, args: dict[str, Any]) -> Result:
     """Every instance directly (probes bypass the balancer) and the entry point."""
-    results = []
-    for base in dict.fromkeys([*ctx.env.instance_urls(), ctx.entry]):
-        answer = _call(ctx, "GET", "/api/health", base)
-        command = f"curl {base}/api/health"
-        if isinstance(answer, str):
-            results.append(failed(answer, command))
-        elif answer.status_code != 200:
-            results.append(failed(f"{base}: {answer.status_code} {answer.text[:120]}", command))
-        else:
-            body = answer.json()
-            results.append(passed(f"{base}: {body.get('status')}, database {body.get('database')}", command))
-    return worst(results)
+    return worst([result_of(_health_of, ctx, base) for base in dict.fromkeys([*ctx.env.instance_urls(), ctx.entry])])
+
+
+def _health_of(ctx: Context, base: str) -> Result:
+    command = f"curl {base}/api/health"
+    answer = request(ctx, "GET", "/api/health", base=base, command=command)
+    if answer.status_code != 200:
+        return failed(f"{base}: {answer.status_code} {answer.text[:120]}", command)
+    body = answer.json()
+    return passed(f"{base}: {body.get('status')}, database {body.get('database')}", command)
 
 
 @check("http.version")
@@ -48,30 +37,24 @@ def version(ctx: Context, args: dict[str, Any]) -> Result:
     """Every instance runs the release this environment released, with its settings loaded (release id)."""
     release = ctx.last_release()
     expected = release.get("release_id") if release else None
-    results = []
-    for base in ctx.env.instance_urls():
-        answer = _call(ctx, "GET", "/api/version", base)
-        command = f"curl {base}/api/version"
-        if isinstance(answer, str):
-            results.append(failed(answer, command))
-            continue
-        body = answer.json()
-        running = body.get("release_id")
-        if expected and running != expected:
-            results.append(failed(f"{base} runs {running}, the release is {expected}", command, running))
-        elif running in (None, "dev"):
-            results.append(failed(f"{base} has no release id (GOLIVE_RELEASE_ID not loaded)", command, running))
-        else:
-            results.append(passed(f"{base}: {running}, schema {body.get('schema_revision')}", command, running))
-    return worst(results)
+    return worst([result_of(_version_of, ctx, base, expected) for base in ctx.env.instance_urls()])
+
+
+def _version_of(ctx: Context, base: str, expected: str | None) -> Result:
+    command = f"curl {base}/api/version"
+    body = request(ctx, "GET", "/api/version", base=base, command=command).json()
+    running = body.get("release_id")
+    if expected and running != expected:
+        return failed(f"{base} runs {running}, the release is {expected}", command, running)
+    if running in (None, "dev"):
+        return failed(f"{base} has no release id (GOLIVE_RELEASE_ID not loaded)", command, running)
+    return passed(f"{base}: {running}, schema {body.get('schema_revision')}", command, running)
 
 
 @check("http.mpesa_auth")
 def mpesa_auth(ctx: Context, args: dict[str, Any]) -> Result:
     command = f"curl -X POST {ctx.entry}/api/mpesa/test-auth"
-    answer = _call(ctx, "POST", "/api/mpesa/test-auth")
-    if isinstance(answer, str):
-        return failed(answer, command)
+    answer = request(ctx, "POST", "/api/mpesa/test-auth", command=command)
     if answer.status_code != 200:
         return failed(f"{answer.status_code}: {answer.text[:200]}", command, answer.status_code)
     return passed(answer.json().get("detail", "ok"), command, answer.status_code)
@@ -80,9 +63,7 @@ def mpesa_auth(ctx: Context, args: dict[str, Any]) -> Result:
 @check("http.blockchain_health")
 def blockchain_health(ctx: Context, args: dict[str, Any]) -> Result:
     command = f"curl {ctx.entry}/api/blockchain/health"
-    answer = _call(ctx, "GET", "/api/blockchain/health")
-    if isinstance(answer, str):
-        return failed(answer, command)
+    answer = request(ctx, "GET", "/api/blockchain/health", command=command)
     if answer.status_code == 404:
         return failed("404: this release has no /api/blockchain/health endpoint (the chain is not checked)", command)
     try:
@@ -133,15 +114,15 @@ def concurrency(ctx: Context, args: dict[str, Any]) -> Result:
     path = "/api/health"  # the process and its database pool, outside the rate limit (gates judge the API)
     command = f"{count} concurrent GET {ctx.entry}{path}"
 
-    def one(_: int) -> int | str:
-        answer = _call(ctx, "GET", path)
-        return answer if isinstance(answer, str) else answer.status_code
+    def one(_: int) -> Result:
+        answer = request(ctx, "GET", path, command=command)
+        return (passed if answer.status_code == 200 else failed)(str(answer.status_code), command)
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=count) as pool:
-        answers = list(pool.map(one, range(count)))
+        answers = list(pool.map(partial(result_of, one), range(count)))
     elapsed = time.perf_counter() - started
-    bad = [a for a in answers if a != 200]
+    bad = [a.detail for a in answers if a.status != Status.PASS]
     if bad:
         return failed(f"{len(bad)} of {count} concurrent requests failed: {bad[0]}", command, len(bad))
     return passed(f"{count} concurrent requests all answered 200 in {elapsed:.2f} s", command, round(elapsed, 3))
@@ -150,9 +131,7 @@ def concurrency(ctx: Context, args: dict[str, Any]) -> Result:
 @check("http.openapi")
 def openapi(ctx: Context, args: dict[str, Any]) -> Result:
     command = f"curl {ctx.entry}/openapi.json"
-    answer = _call(ctx, "GET", "/openapi.json")
-    if isinstance(answer, str):
-        return failed(answer, command)
+    answer = request(ctx, "GET", "/openapi.json", command=command)
     if answer.status_code != 200:
         return failed(f"the API description is not published: {answer.status_code}", command)
     paths = answer.json().get("paths", {})
@@ -161,26 +140,12 @@ def openapi(ctx: Context, args: dict[str, Any]) -> Result:
     return passed(f"published: {len(paths)} paths", command, len(paths))
 
 
-def admin_headers(ctx: Context) -> dict[str, str] | str:
-    if ctx.db_url is None:
-        return "no database to find the release tooling's admin key"
-    try:
-        return {"x-api-key": admin_key(ctx.env, ctx.db_url, StateLayout(ctx.state))}
-    except AdminKeyMissing as exc:
-        return str(exc)
-
-
 @check("http.admin_endpoint")
 def admin_endpoint(ctx: Context, args: dict[str, Any]) -> Result:
     """An admin endpoint answers 200 with the release tooling's key (args: path)."""
     path = args["path"]
     command = f"curl -H 'x-api-key: <release tooling key>' {ctx.entry}{path}"
-    headers = admin_headers(ctx)
-    if isinstance(headers, str):
-        return failed(headers, command)
-    answer = _call(ctx, "GET", path, headers=headers)
-    if isinstance(answer, str):
-        return failed(answer, command)
+    answer = request(ctx, "GET", path, headers=admin_headers(ctx, command), command=command)
     if answer.status_code == 404:
         return failed(f"404: this release has no {path}", command, 404)
     if answer.status_code != 200:
@@ -194,9 +159,12 @@ def balancer_answers(ctx: Context, args: dict[str, Any]) -> Result:
     if ctx.env.load_balancer == "none":
         return not_applicable(f"{ctx.env.name} has no load balancer (one entry port)")
     command = f"curl {ctx.entry}/api/health"
-    answer = _call(ctx, "GET", "/api/health")
-    if isinstance(answer, str):
-        return failed(f"the {ctx.env.load_balancer} does not answer: {answer}", command)
+    try:
+        answer = request(ctx, "GET", "/api/health", command=command)
+    except CheckError as error:
+        raise CheckError(
+            f"the {ctx.env.load_balancer} does not answer: {error.result.detail}", command=command
+        ) from error
     if answer.status_code in (502, 503, 504) and ctx.fleet.deployed().current is None:
         return not_applicable(
             f"nothing is deployed on {ctx.env.name} yet: the {ctx.env.load_balancer} answers "

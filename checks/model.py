@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class Status(StrEnum):
@@ -24,6 +26,26 @@ class Result:
 
     def as_dict(self) -> dict[str, object]:
         return {"status": str(self.status), "detail": self.detail, "command": self.command, "value": self.value}
+
+
+class CheckError(Exception):
+    """Raised by a check, or a helper it calls, when the box's answer is already known (the target did not answer,
+    there is no release to read): the check's result is then this one. Registered checks never let it escape
+    (checks/registry.py), so helpers return values, never error strings."""
+
+    def __init__(
+        self, detail: str, *, command: str = "", status: Status = Status.FAIL, value: str | float | int | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.result = Result(status, detail, command, value)
+
+
+def result_of(measure: Callable[..., Result], *args: Any) -> Result:
+    """What `measure(*args)` found: its Result, or the one a CheckError raised in it carries."""
+    try:
+        return measure(*args)
+    except CheckError as error:
+        return error.result
 
 
 def passed(detail: str, command: str = "", value: str | float | int | None = None) -> Result:

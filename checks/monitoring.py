@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from checks.context import Context
-from checks.model import Result, failed, not_applicable, passed, unverified
+from checks.model import CheckError, Result, Status, failed, passed, unverified
 from checks.registry import check
 
 UPTIME_JOB = "blackbox_https"
@@ -24,8 +24,15 @@ class PrometheusError(Exception):
     """Prometheus did not answer, or answered an error."""
 
 
-def prometheus_url(ctx: Context) -> str | None:
-    return ctx.env.monitoring.prometheus_url.rstrip("/") if ctx.env.monitoring else None
+def prometheus_url(ctx: Context) -> str:
+    """The environment's Prometheus; without one a CheckError (a failure in staging and production, elsewhere not
+    applicable)."""
+    if ctx.env.monitoring:
+        return ctx.env.monitoring.prometheus_url.rstrip("/")
+    where = "(monitoring: prometheus_url: in its description)"
+    if ctx.strict:
+        raise CheckError(f"{ctx.env.name} names no Prometheus {where}")
+    raise CheckError(f"{ctx.env.name} has no Prometheus {where}", status=Status.NOT_APPLICABLE)
 
 
 def api(base: str, path: str, timeout: float = 10, **params: str) -> Any:
@@ -40,18 +47,10 @@ def api(base: str, path: str, timeout: float = 10, **params: str) -> Any:
     return body["data"]
 
 
-def without_prometheus(ctx: Context) -> Result:
-    if ctx.strict:
-        return failed(f"{ctx.env.name} names no Prometheus (monitoring: prometheus_url: in its description)")
-    return not_applicable(f"{ctx.env.name} has no Prometheus (monitoring: prometheus_url: in its description)")
-
-
 @check("monitoring.targets_up")
 def targets_up(ctx: Context, args: dict[str, Any]) -> Result:
     """Every target Prometheus scrapes (or those of `args.jobs`) answering."""
     base = prometheus_url(ctx)
-    if base is None:
-        return without_prometheus(ctx)
     command = f"GET {base}/api/v1/targets?state=active"
     jobs_wanted = args.get("jobs")
     if jobs_wanted:
@@ -88,8 +87,6 @@ def targets_up(ctx: Context, args: dict[str, Any]) -> Result:
 @check("monitoring.uptime_probe")
 def uptime_probe(ctx: Context, args: dict[str, Any]) -> Result:
     base = prometheus_url(ctx)
-    if base is None:
-        return without_prometheus(ctx)
     query = f'probe_success{{job="{UPTIME_JOB}"}}'
     command = f"PromQL at {base}: {query}; probe_ssl_earliest_cert_expiry - time()"
     try:
@@ -112,8 +109,6 @@ def uptime_probe(ctx: Context, args: dict[str, Any]) -> Result:
 def alerting(ctx: Context, args: dict[str, Any]) -> Result:
     """The rules loaded and healthy, and at least one Alertmanager taking Prometheus' alerts."""
     base = prometheus_url(ctx)
-    if base is None:
-        return without_prometheus(ctx)
     command = f"GET {base}/api/v1/rules?type=alert, {base}/api/v1/alertmanagers, each Alertmanager's /api/v2/status"
     try:
         groups = api(base, "/api/v1/rules", type="alert")["groups"]

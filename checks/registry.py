@@ -1,49 +1,40 @@
-"""Automated checks by name. A check module registers its functions with @check("module.name"); the
-catalogue names them. A check gets the Context and the entry's `args` and returns a Result."""
+"""Automated checks by name. A module of the checks package registers its functions with @check("concern.name");
+the catalogue names them. A check gets the Context and the entry's `args` and returns a Result (or raises a
+CheckError, which becomes its Result). Every module of the package is imported to find them: a new module is
+found without being listed anywhere."""
 
 from __future__ import annotations
 
+import functools
 import importlib
+import pkgutil
 from collections.abc import Callable
 from typing import Any
 
 from checks.context import Context
-from checks.model import Result
+from checks.model import Result, result_of
 
 CheckFunction = Callable[[Context, dict[str, Any]], Result]
 REGISTRY: dict[str, CheckFunction] = {}
-MODULES = (
-    "testreports",
-    "deps",
-    "settings",
-    "database",
-    "backups",
-    "tls",
-    "http",
-    "websecurity",
-    "firewall",
-    "logs",
-    "metrics",
-    "monitoring",
-    "flags",
-    "hosts",
-    "releases",
-    "payments",
-    "dns",
-)
 
 
 def check(name: str) -> Callable[[CheckFunction], CheckFunction]:
     def register(function: CheckFunction) -> CheckFunction:
         if name in REGISTRY:
             raise ValueError(f"check {name} registered twice")
-        REGISTRY[name] = function
-        return function
+
+        @functools.wraps(function)
+        def measured(ctx: Context, args: dict[str, Any]) -> Result:
+            return result_of(function, ctx, args)
+
+        REGISTRY[name] = measured
+        return measured
 
     return register
 
 
-def load() -> dict[str, CheckFunction]:
-    for module in MODULES:
-        importlib.import_module(f"checks.{module}")
+def load(package: str = "checks") -> dict[str, CheckFunction]:
+    """Every registered check, each module of `package` imported first so that its @check decorators run."""
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        importlib.import_module(f"{package}.{module.name}")
     return REGISTRY

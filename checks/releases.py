@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from checks.context import Context
-from checks.model import Result, failed, not_applicable, passed, unverified, worst
+from checks.model import CheckError, Result, Status, failed, not_applicable, passed, unverified, worst
 from checks.registry import check
 from foundation import host_commands
 from foundation.audit import AuditLog
@@ -17,18 +17,18 @@ from foundation.backups import dumps as backups
 from foundation.files import sha256_of
 
 
-def _release(ctx: Context) -> dict[str, Any] | Result:
+def _release(ctx: Context) -> dict[str, Any]:
     found = ctx.last_release()
     if found is None:
-        return unverified(f"could not check: no release of {ctx.env.name} recorded in {ctx.audit.path}")
+        raise CheckError(
+            f"could not check: no release of {ctx.env.name} recorded in {ctx.audit.path}", status=Status.UNVERIFIED
+        )
     return found
 
 
-@check("foundation.backups.dumps")
+@check("release.backup")
 def backup_taken(ctx: Context, args: dict[str, Any]) -> Result:
     release = _release(ctx)
-    if isinstance(release, Result):
-        return release
     recorded = release.get("backup")
     command = f"release {release.get('release_id')}: its backup's manifest and file (sha256)"
     if not recorded:
@@ -51,8 +51,6 @@ def staging_tested(ctx: Context, args: dict[str, Any]) -> Result:
             f"{ctx.env.name} is where migrations are tried first; only production needs staging's proof"
         )
     release = _release(ctx)
-    if isinstance(release, Result):
-        return release
     staging = AuditLog(ctx.state / "staging" / "audit.jsonl")
     command = f"released records of {staging.path} with schema_after {release.get('schema_head')}"
     head = release.get("schema_head")
@@ -64,11 +62,9 @@ def staging_tested(ctx: Context, args: dict[str, Any]) -> Result:
     return failed(f"no released staging release migrated to {head}", command)
 
 
-@check("release.build.artifact")
+@check("release.artifact")
 def artifact(ctx: Context, args: dict[str, Any]) -> Result:
     release = _release(ctx)
-    if isinstance(release, Result):
-        return release
     built = release.get("artifact") or {}
     path = ctx.state / "artifacts" / str(built.get("name"))
     command = f"sha256sum {path}"
@@ -84,8 +80,6 @@ def artifact(ctx: Context, args: dict[str, Any]) -> Result:
 @check("release.deployed")
 def deployed(ctx: Context, args: dict[str, Any]) -> Result:
     release = _release(ctx)
-    if isinstance(release, Result):
-        return release
     wanted = release.get("release_id")
     command = host_commands.read_state(ctx.fleet.layout)
     results = []
@@ -134,8 +128,6 @@ def kept(ctx: Context, args: dict[str, Any]) -> Result:
 @check("release.rollback_compatible")
 def rollback_compatible(ctx: Context, args: dict[str, Any]) -> Result:
     release = _release(ctx)
-    if isinstance(release, Result):
-        return release
     irreversible = release.get("irreversible") or []
     command = f"irreversible migrations of release {release.get('release_id')}"
     if irreversible:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from checks.context import Context
-from checks.model import Result, failed, passed
+from checks.model import CheckError, Result, failed, passed
 from checks.registry import check
 
 PRODUCE = "make test-report"
@@ -18,15 +18,16 @@ PRODUCE = "make test-report"
 KIND_PROPERTY = "kind"
 
 
-def _fresh(ctx: Context, path: Path) -> str | None:
-    """None when the report is usable, else why not."""
+def require_fresh(ctx: Context, path: Path, command: str) -> None:
+    """A CheckError when the report is missing or too old to be evidence."""
     if not path.is_file():
-        return f"no report at {path}: produce it with `{PRODUCE}`"
+        raise CheckError(f"no report at {path}: produce it with `{PRODUCE}`", command=command)
     age = ctx.now.timestamp() - path.stat().st_mtime
     limit = ctx.config["report_max_age_hours"] * 3600
     if age > limit:
-        return f"{path} is {age / 3600:.0f} h old (at most {limit / 3600:.0f} h): run `{PRODUCE}` again"
-    return None
+        raise CheckError(
+            f"{path} is {age / 3600:.0f} h old (at most {limit / 3600:.0f} h): run `{PRODUCE}` again", command=command
+        )
 
 
 def _kind(case: ET.Element) -> str | None:
@@ -54,8 +55,7 @@ def _counts(root: ET.Element, kind: str) -> dict[str, list[str]]:
 def tests_result(ctx: Context, kind: str) -> Result:
     path = ctx.path(ctx.config["junit_report"])
     command = f"read {path} (from `{PRODUCE}`)"
-    if problem := _fresh(ctx, path):
-        return failed(problem, command)
+    require_fresh(ctx, path, command)
     try:
         root = ET.parse(path).getroot()  # noqa: S314 (our own test run's report)
     except ET.ParseError as exc:
@@ -92,8 +92,7 @@ def end_to_end(ctx: Context, args: dict[str, Any]) -> Result:
 def coverage(ctx: Context, args: dict[str, Any]) -> Result:
     path = ctx.path(ctx.config["coverage_report"])
     command = f"read {path} (from `{PRODUCE}`)"
-    if problem := _fresh(ctx, path):
-        return failed(problem, command)
+    require_fresh(ctx, path, command)
     try:
         rate = float(ET.parse(path).getroot().get("line-rate", "nan"))  # noqa: S314
     except (ET.ParseError, ValueError) as exc:

@@ -16,7 +16,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from checks.context import Context
-from checks.model import Result, failed, not_applicable, passed, unverified
+from checks.model import CheckError, Result, Status, failed, passed, unverified, worst
 from checks.registry import check
 
 LEGACY = {"TLS 1.0": ssl.TLSVersion.TLSv1, "TLS 1.1": ssl.TLSVersion.TLSv1_1}
@@ -81,13 +81,16 @@ def inspect(host: str, port: int, name: str, ca_file: str | None = None, timeout
     )
 
 
-def target(ctx: Context) -> tuple[str, int, str] | Result:
-    """(host, port, name) of the entry point, or the result when TLS does not apply / is missing."""
+def target(ctx: Context) -> tuple[str, int, str]:
+    """(host, port, name) of the entry point; a CheckError where it is plain http (a failure in staging and
+    production, elsewhere not applicable)."""
     url = urlsplit(ctx.entry)
     if url.scheme != "https":
         if ctx.strict:
-            return failed(f"the entry point {ctx.entry} is not https")
-        return not_applicable(f"{ctx.env.name}'s entry point {ctx.entry} is plain http (no TLS here)")
+            raise CheckError(f"the entry point {ctx.entry} is not https")
+        raise CheckError(
+            f"{ctx.env.name}'s entry point {ctx.entry} is plain http (no TLS here)", status=Status.NOT_APPLICABLE
+        )
     return url.hostname or "", url.port or 443, ctx.config["tls_name"] or url.hostname or ""
 
 
@@ -106,10 +109,7 @@ def judge(cert: Certificate, name: str, now: datetime, min_days: float) -> tuple
 
 @check("tls.certificate")
 def certificate(ctx: Context, args: dict[str, Any]) -> Result:
-    found = target(ctx)
-    if isinstance(found, Result):
-        return found
-    host, port, name = found
+    host, port, name = target(ctx)
     ca = str(ctx.path(ctx.config["tls_ca_file"])) if ctx.config["tls_ca_file"] else None
     command = f"TLS handshake with {host}:{port} as {name} (trusting {ca or 'the system CAs'})"
     try:
@@ -145,12 +145,8 @@ def offers(host: str, port: int, version: ssl.TLSVersion, timeout: float = 10) -
         return False
 
 
-@check("tls.legacy_refused")
 def legacy_refused(ctx: Context, args: dict[str, Any]) -> Result:
-    found = target(ctx)
-    if isinstance(found, Result):
-        return found
-    host, port, _ = found
+    host, port, _ = target(ctx)
     command = f"TLS handshakes with {host}:{port} offering only TLS 1.0, then only TLS 1.1"
     accepted, untested = [], []
     for label, version in LEGACY.items():
@@ -164,3 +160,9 @@ def legacy_refused(ctx: Context, args: dict[str, Any]) -> Result:
     if untested:
         return unverified(f"could not check {', '.join(untested)}: this controller's OpenSSL cannot offer it", command)
     return passed("TLS 1.0 and TLS 1.1 refused", command)
+
+
+@check("tls.working")
+def working(ctx: Context, args: dict[str, Any]) -> Result:
+    """The checklist's "SSL certificates working": the certificate valid and TLS 1.0 and 1.1 refused."""
+    return worst([certificate(ctx, args), legacy_refused(ctx, args)])

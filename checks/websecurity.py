@@ -1,20 +1,19 @@
 """What the outside sees: plain HTTP redirected to HTTPS, security headers on every answer, CORS only
-for the configured origins, rate limiting that answers 429, validation errors that name the problem,
-admin endpoints that refuse without a valid key."""
+for the configured origins, validation errors that name the problem, admin endpoints that refuse without a
+valid key. (The 429 of the rate limiter: checks/ratelimit.py.)"""
 
 from __future__ import annotations
 
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from checks.calls import request
 from checks.context import Context
-from checks.http import _call
-from checks.model import Result, failed, not_applicable, passed, unverified
+from checks.model import Result, failed, passed, unverified
 from checks.registry import check
+from checks.tls import target
 
 REQUIRED_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -23,18 +22,13 @@ REQUIRED_HEADERS = {
     "content-security-policy": None,
 }
 HSTS = "strict-transport-security"
-PARALLEL, BATCH = 8, 50
 
 
 @check("http.redirect_https")
 def redirect_https(ctx: Context, args: dict[str, Any]) -> Result:
-    url = urlsplit(ctx.entry)
-    if url.scheme != "https":
-        if ctx.strict:
-            return failed(f"the entry point {ctx.entry} is not https")
-        return not_applicable(f"{ctx.env.name}'s entry point {ctx.entry} is plain http (no TLS here)")
+    host, _, _ = target(ctx)
     port = int(ctx.config["http_port"])
-    plain = f"http://{url.hostname}{'' if port == 80 else f':{port}'}"
+    plain = f"http://{host}{'' if port == 80 else f':{port}'}"
     results = []
     for path in ("/api/health", "/api/payments"):
         command = f"curl -sI {plain}{path}"
@@ -57,9 +51,7 @@ def security_headers(ctx: Context, args: dict[str, Any]) -> Result:
         required[HSTS] = None
     problems, seen = [], []
     for path in ("/api/health", "/api/packages", "/api/no-such-path"):
-        answer = _call(ctx, "GET", path)
-        if isinstance(answer, str):
-            return failed(answer, f"curl -sI {ctx.entry}{path}")
+        answer = request(ctx, "GET", path, command=f"curl -sI {ctx.entry}{path}")
         for name, value in required.items():
             got = answer.headers.get(name)
             if got is None:
@@ -81,13 +73,13 @@ def configured_origins(ctx: Context) -> list[str]:
     return list(configured)
 
 
-def _preflight(ctx: Context, origin: str) -> httpx.Response | str:
+def _preflight(ctx: Context, origin: str, command: str) -> httpx.Response:
     headers = {
         "Origin": origin,
         "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type",
     }
-    return _call(ctx, "OPTIONS", "/api/payments", headers=headers)
+    return request(ctx, "OPTIONS", "/api/payments", headers=headers, command=command)
 
 
 @check("http.cors")
@@ -97,68 +89,31 @@ def cors(ctx: Context, args: dict[str, Any]) -> Result:
     command = f"curl -X OPTIONS {ctx.entry}/api/payments -H 'Origin: …' (each allowed origin and {probe})"
     problems, notes = [], []
     for origin in allowed:
-        answer = _preflight(ctx, origin)
-        if isinstance(answer, str):
-            return failed(answer, command)
+        answer = _preflight(ctx, origin, command)
         if answer.headers.get("access-control-allow-origin") not in (origin, "*"):
             problems.append(f"{origin} (configured) is not allowed")
         else:
             notes.append(f"{origin} allowed")
-    answer = _preflight(ctx, probe)
-    if isinstance(answer, str):
-        return failed(answer, command)
-    granted = answer.headers.get("access-control-allow-origin")
+    granted = _preflight(ctx, probe, command).headers.get("access-control-allow-origin")
     if granted in (probe, "*"):
         problems.append(f"{probe} (not configured) is allowed ({granted})")
     else:
         notes.append(f"{probe} refused")
-    simple = _call(ctx, "GET", "/api/packages", headers={"Origin": probe})
-    if not isinstance(simple, str) and simple.headers.get("access-control-allow-origin") in (probe, "*"):
+    simple = request(ctx, "GET", "/api/packages", headers={"Origin": probe}, command=command)
+    if simple.headers.get("access-control-allow-origin") in (probe, "*"):
         problems.append(f"GET with Origin {probe} gets access-control-allow-origin")
     if problems:
         return failed("; ".join(problems), command)
     return passed(f"{'; '.join(notes)} (configured: {', '.join(allowed) or 'none'})", command)
 
 
-@check("http.rate_limit")
-def rate_limit(ctx: Context, args: dict[str, Any]) -> Result:
-    """Requests in parallel batches (faster than the bucket refills) until a 429 comes, at most the configured count."""
-    path, limit = ctx.config["rate_limit_path"], int(ctx.config["rate_limit_max_requests"])
-    command = f"up to {limit} x curl {ctx.entry}{path} ({PARALLEL} at a time) until 429"
-    statuses: dict[int, int] = {}
-    sent = 0
-    with ctx.http() as client, ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-
-        def one(_: int) -> int:
-            try:
-                return client.get(path).status_code
-            except httpx.HTTPError:
-                return 0
-
-        while sent < limit:
-            batch = min(BATCH, limit - sent)
-            answers = list(pool.map(one, range(batch)))
-            sent += batch
-            for code in answers:
-                statuses[code] = statuses.get(code, 0) + 1
-            if 0 in statuses:
-                return failed(f"{statuses[0]} requests got no answer", command)
-            if 429 in statuses:
-                return passed(f"429 within {sent} requests ({_seen(statuses)})", command, sent)
-    return failed(f"no 429 after {limit} requests ({_seen(statuses)})", command, limit)
-
-
-def _seen(statuses: dict[int, int]) -> str:
-    return ", ".join(f"{code} x{count}" for code, count in sorted(statuses.items()))
-
-
 @check("http.validation")
 def validation(ctx: Context, args: dict[str, Any]) -> Result:
     body = {"phone": "12", "package_id": "usdt-10", "wallet_address": "not-a-wallet"}
     command = f'curl -X POST {ctx.entry}/api/payments -d \'{{"phone": "12", "wallet_address": "not-a-wallet"}}\''
-    answer = _call(ctx, "POST", "/api/payments", json=body, headers={"Idempotency-Key": uuid.uuid4().hex})
-    if isinstance(answer, str):
-        return failed(answer, command)
+    answer = request(
+        ctx, "POST", "/api/payments", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}, command=command
+    )
     if answer.status_code not in (400, 422):
         return failed(f"an invalid payment answered {answer.status_code}, not 422", command, answer.status_code)
     text = answer.text.lower()
@@ -172,9 +127,7 @@ def admin_auth(ctx: Context, args: dict[str, Any]) -> Result:
     path = "/api/admin/feature-flags"
     results = []
     for label, headers in (("no key", {}), ("a wrong key", {"x-api-key": "wrong-" + uuid.uuid4().hex})):
-        answer = _call(ctx, "GET", path, headers=headers)
-        if isinstance(answer, str):
-            return failed(answer, f"curl {ctx.entry}{path}")
+        answer = request(ctx, "GET", path, headers=headers, command=f"curl {ctx.entry}{path}")
         if answer.status_code == 429:
             return unverified(f"rate limited before the key was judged (429 with {label}); retry later")
         if answer.status_code not in (401, 403):

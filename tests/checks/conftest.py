@@ -1,4 +1,5 @@
-"""Fixtures for the checks' tests: an environment description pointing at real targets on loopback."""
+"""Fixtures for the checks' tests: an environment description pointing at real targets on loopback, and a context
+aimed at a running service."""
 
 from __future__ import annotations
 
@@ -39,5 +40,21 @@ def make_context(tmp_path: Path):
         root = tmp_path / "root"
         root.mkdir(exist_ok=True)
         return Context(environment(root, **kwargs), db_url, state=tmp_path / "state", record=record)
+
+    return make
+
+
+@pytest.fixture
+def against(make_context, db_url):
+    """against(running_service, checks={...}) -> a Context whose entry point and instance are that service."""
+
+    def make(running, **kwargs):
+        port = int(running.url.rsplit(":", 1)[1])
+        ctx = make_context(entry_url=running.url, ports=(port,), db_url=db_url, **kwargs)
+        release = ctx.env.root / "releases" / "r1"
+        release.mkdir(parents=True, exist_ok=True)
+        if not (ctx.env.root / "current").is_symlink():
+            (ctx.env.root / "current").symlink_to(release)  # a release is deployed (as the release engine leaves it)
+        return ctx
 
     return make

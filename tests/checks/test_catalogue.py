@@ -106,3 +106,14 @@ def test_the_repositorys_copy_of_the_checklist_is_the_shared_original():
     if original is None:
         pytest.skip("no shared/deployment-checklist.md beside this clone: the copy is all there is")
     assert VENDORED.read_text() == original.read_text(), f"{VENDORED} differs from {original}: copy it again"
+
+
+def test_the_readme_states_the_share_the_catalogue_has(items):
+    counted = share(items)
+    stated = (
+        f"Today: **{counted.automated} of {counted.machine_checkable} machine-checkable boxes automated "
+        f"({counted.ratio * 100:.1f} %)**; {counted.person} boxes need a person, "
+        f"{counted.not_applicable} does not apply"
+    )
+    readme = " ".join((CATALOGUE.parent / "README.md").read_text(encoding="utf-8").split())
+    assert stated in readme

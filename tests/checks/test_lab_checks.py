@@ -34,7 +34,7 @@ def run(name: str, **config: object) -> Result:
     return registry.load()[name](ctx, {})
 
 
-@pytest.mark.parametrize("name", ["tls.certificate", "tls.legacy_refused", "http.redirect_https", "firewall.ports"])
+@pytest.mark.parametrize("name", ["tls.certificate", "tls.working", "http.redirect_https", "firewall.ports"])
 def test_checks_pass_against_the_converged_lab(lab, name: str) -> None:
     result = run(name)
     assert result.status == Status.PASS, f"{name}: {result.detail} ({result.command})"

@@ -1,10 +1,10 @@
 """The HTTP checks against the real service (tests/support: a real uvicorn on a free port, the embedded
 PostgreSQL, the Daraja simulator), each with a failing case: a service without security headers, a CORS
-wildcard, no rate limit, bad M-Pesa credentials, a missing endpoint, a dead port, a flag in another state."""
+wildcard, bad M-Pesa credentials, a missing endpoint, a dead port, a flag in another state. Rate limiting has
+its own file (test_rate_limit.py)."""
 
 from __future__ import annotations
 
-import pytest
 from fastapi import FastAPI
 
 from checks import flags, http, metrics, payments, websecurity
@@ -12,20 +12,6 @@ from checks.model import Status
 from tests.support.processes import ThreadServer, free_port
 
 SHOP = "https://shop.example"
-
-
-@pytest.fixture
-def against(make_context, db_url):
-    def make(running, **kwargs):
-        port = int(running.url.rsplit(":", 1)[1])
-        ctx = make_context(entry_url=running.url, ports=(port,), db_url=db_url, **kwargs)
-        release = ctx.env.root / "releases" / "r1"
-        release.mkdir(parents=True, exist_ok=True)
-        if not (ctx.env.root / "current").is_symlink():
-            (ctx.env.root / "current").symlink_to(release)  # a release is deployed (as the release engine leaves it)
-        return ctx
-
-    return make
 
 
 def test_health_passes_on_a_running_service_and_fails_on_a_dead_port(against, service, make_context):
@@ -103,18 +89,6 @@ def test_cors_wildcard_or_a_configured_origin_refused_fails(against, service_fac
     assert result.status == Status.FAIL and "(not configured) is allowed" in result.detail
     result = websecurity.cors(against(service, checks={"cors_origins": [SHOP]}), {})
     assert result.status == Status.FAIL and f"{SHOP} (configured) is not allowed" in result.detail
-
-
-def test_rate_limiting_answers_429(against, service_factory):
-    limited = service_factory(rate_limit_per_minute=60, rate_limit_burst=5)
-    result = websecurity.rate_limit(against(limited, checks={"rate_limit_max_requests": 200}), {})
-    assert result.status == Status.PASS, result.detail
-    assert "429 within 50 requests" in result.detail
-
-
-def test_no_rate_limit_fails(against, service):
-    result = websecurity.rate_limit(against(service, checks={"rate_limit_max_requests": 100}), {})
-    assert result.status == Status.FAIL and "no 429 after 100 requests" in result.detail
 
 
 def test_validation_and_admin_authentication(against, service):

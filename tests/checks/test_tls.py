@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from checks.model import Status
-from checks.tls import certificate, legacy_refused
+from checks.tls import certificate, legacy_refused, working
 from checks.websecurity import redirect_https
 from tests.checks.tls_support import PlainServer, TlsServer, pki
 from tests.support.processes import free_port
@@ -94,6 +94,14 @@ def test_server_accepting_tls_1_0_fails(make_context, ca, serve):
     result = legacy_refused(_context(make_context, server, ca.ca_file), {})
     assert result.status == Status.FAIL, result.detail
     assert "TLS 1.0" in result.detail
+
+
+def test_certificates_working_means_a_valid_certificate_and_no_legacy_protocol(make_context, ca, serve):
+    modern = serve([ca.leaf(), ca.intermediate])
+    assert working(_context(make_context, modern, ca.ca_file), {}).status == Status.PASS
+    legacy = serve([ca.leaf(), ca.intermediate], oldest=ssl.TLSVersion.TLSv1)
+    result = working(_context(make_context, legacy, ca.ca_file), {})
+    assert result.status == Status.FAIL and "accepts TLS 1.0" in result.detail
 
 
 def test_plain_http_entry_is_not_applicable_locally_but_fails_in_production(make_context):

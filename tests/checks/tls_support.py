@@ -89,6 +89,8 @@ def pki(folder: Path) -> Pki:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive: a connection takes more than one request
+
     def do_GET(self) -> None:
         body = b'{"status": "ok"}'
         self.send_response(200)
