@@ -13,7 +13,7 @@ from foundation.files import sha256_of
 
 
 def folder(ctx: Context):
-    return ctx.state / ctx.env.name / "backups"
+    return ctx.state.backups(ctx.env.name)
 
 
 @check("backups.recent")

@@ -10,7 +10,6 @@ import httpx
 from checks.context import Context
 from checks.model import CheckError
 from foundation.admin_client import AdminKeyMissing, admin_key
-from foundation.state import StateLayout
 
 
 def request(
@@ -29,6 +28,6 @@ def admin_headers(ctx: Context, command: str) -> dict[str, str]:
     if ctx.db_url is None:
         raise CheckError("no database to find the release tooling's admin key", command=command)
     try:
-        return {"x-api-key": admin_key(ctx.env, ctx.db_url, StateLayout(ctx.state))}
+        return {"x-api-key": admin_key(ctx.env, ctx.db_url, ctx.state)}
     except AdminKeyMissing as exc:
         raise CheckError(str(exc), command=command) from exc

@@ -18,6 +18,7 @@ from foundation.audit import AuditLog
 from foundation.environment import Environment
 from foundation.fleet import Fleet
 from foundation.repository import REPO_ROOT
+from foundation.state import StateLayout
 from foundation.transport import Transport
 
 STRICT = ("staging", "production")
@@ -28,7 +29,7 @@ class Context:
     env: Environment
     db_url: str | None = None
     repo: Path = REPO_ROOT
-    state: Path = REPO_ROOT / "state"
+    state: StateLayout = field(default_factory=StateLayout.default)
     record: dict[str, Any] | None = None  # the release being made (during `fab release`)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
@@ -54,7 +55,7 @@ class Context:
 
     @cached_property
     def audit(self) -> AuditLog:
-        return AuditLog(self.state / self.env.name / "audit.jsonl")
+        return AuditLog(self.state.audit_log(self.env.name))
 
     def last_release(self) -> dict[str, Any] | None:
         """The release being made, else the newest audit record of a release that was released."""

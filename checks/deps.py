@@ -120,7 +120,7 @@ def _deployed_artifact(ctx: Context) -> Path | None:
     except Exception:  # an unreadable audit log: fall back to the controller's pins
         return None
     name = ((release or {}).get("artifact") or {}).get("name")
-    path = ctx.state / "artifacts" / str(name)
+    path = ctx.state.artifacts / str(name)
     return path if name and path.is_file() else None
 
 

@@ -1,9 +1,9 @@
-"""One entry for `fab check` and the release engine: run a phase against an environment, write its
-reports, return the run (the caller decides what blocks: release.engine refuses or rolls back)."""
+"""One entry for `fab check` and the release (release/controller.py gives it to the engine): run a phase against an
+environment, write its reports, return the run (the caller decides what blocks: the release refuses or rolls
+back)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,11 +15,7 @@ from checks.context import Context
 from checks.runner import Outcome, PhaseRun, run_phase
 from foundation.environment import Environment
 from foundation.repository import REPO_ROOT
-
-
-def state_dir(repo: Path = REPO_ROOT) -> Path:
-    """Where the release keeps its state (the engine's rule: GOLIVE_RELEASE_STATE, else <repo>/state)."""
-    return Path(os.environ.get("GOLIVE_RELEASE_STATE", repo / "state"))
+from foundation.state import StateLayout
 
 
 def run(
@@ -28,18 +24,18 @@ def run(
     phase: str,
     *,
     repo: Path = REPO_ROOT,
-    state: Path | None = None,
+    state: StateLayout | None = None,
     record: dict[str, Any] | None = None,
     progress: Callable[[Outcome], None] | None = None,
 ) -> tuple[PhaseRun, dict[str, Any], tuple[Path, Path]]:
-    state = state or state_dir(repo)
+    state = state or StateLayout.default(repo)
     ctx = Context(env, db_url, repo=repo, state=state, record=record)
     items = load(known_checks=set(registry.load()))
     phase_run = run_phase(ctx, phase, items=items, progress=progress)
     at = datetime.now(UTC)
     extra = {"release_id": record.get("release_id")} if record else {}
     document = report.as_json(phase_run, share(items), at=at, extra=extra)
-    paths = report.write(document, state / "checks" / env.name)
+    paths = report.write(document, state.checks(env.name))
     return phase_run, document, paths
 
 

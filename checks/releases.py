@@ -34,7 +34,7 @@ def backup_taken(ctx: Context, args: dict[str, Any]) -> Result:
     if not recorded:
         return failed(f"release {release.get('release_id')} recorded no backup", command)
     try:
-        found = backups.find(ctx.state / ctx.env.name / "backups", recorded["id"])
+        found = backups.find(ctx.state.backups(ctx.env.name), recorded["id"])
     except backups.BackupNotFound as exc:
         return failed(str(exc), command)
     if sha256_of(found.path) != recorded["sha256"]:
@@ -51,7 +51,7 @@ def staging_tested(ctx: Context, args: dict[str, Any]) -> Result:
             f"{ctx.env.name} is where migrations are tried first; only production needs staging's proof"
         )
     release = _release(ctx)
-    staging = AuditLog(ctx.state / "staging" / "audit.jsonl")
+    staging = AuditLog(ctx.state.audit_log("staging"))
     command = f"released records of {staging.path} with schema_after {release.get('schema_head')}"
     head = release.get("schema_head")
     for entry in reversed(staging.entries()):
@@ -66,7 +66,7 @@ def staging_tested(ctx: Context, args: dict[str, Any]) -> Result:
 def artifact(ctx: Context, args: dict[str, Any]) -> Result:
     release = _release(ctx)
     built = release.get("artifact") or {}
-    path = ctx.state / "artifacts" / str(built.get("name"))
+    path = ctx.state.artifacts / str(built.get("name"))
     command = f"sha256sum {path}"
     if not built:
         return failed(f"release {release.get('release_id')} recorded no artifact", command)
@@ -190,7 +190,7 @@ def rto_rpo(ctx: Context, args: dict[str, Any]) -> Result:
     else:
         results.append(unverified(f"no rollback recorded to measure the RTO ({rto:g} s)"))
     if not args.get("rto_only"):
-        found = backups.list_backups(ctx.state / ctx.env.name / "backups")
+        found = backups.list_backups(ctx.state.backups(ctx.env.name))
         if found:
             hours = (ctx.now - found[0].created_at).total_seconds() / 3600
             results.append(

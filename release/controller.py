@@ -64,7 +64,7 @@ class Controller:
             self.db_url,
             phase,
             repo=self.repo,
-            state=self.state.root,
+            state=self.state,
             record=record,
             progress=check_phases.progress_line(self.reporter.line),
         )

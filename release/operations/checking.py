@@ -24,7 +24,7 @@ def check(controller: Controller, phase: str | None) -> ExitCode:
     reporter.title(f"checks: {env.name}, {phase}")
     try:
         run, _, paths = phases.run(
-            env, db_url, phase, repo=controller.repo, state=controller.state.root,
+            env, db_url, phase, repo=controller.repo, state=controller.state,
             progress=phases.progress_line(reporter.line),
         )  # fmt: skip
     except ValueError as exc:

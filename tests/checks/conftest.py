@@ -10,6 +10,7 @@ import pytest
 
 from checks.context import Context
 from foundation.environment import Environment, parse_environment
+from foundation.state import StateLayout
 
 
 def environment(
@@ -39,7 +40,7 @@ def make_context(tmp_path: Path):
     def make(*, db_url: str | None = None, record: dict[str, Any] | None = None, **kwargs: Any) -> Context:
         root = tmp_path / "root"
         root.mkdir(exist_ok=True)
-        return Context(environment(root, **kwargs), db_url, state=tmp_path / "state", record=record)
+        return Context(environment(root, **kwargs), db_url, state=StateLayout(tmp_path / "state"), record=record)
 
     return make
 

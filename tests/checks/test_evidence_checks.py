@@ -211,7 +211,7 @@ def test_rollout_steps_from_the_audit_log(make_context):
 def test_release_record_evidence(make_context, tmp_path):
     ctx = make_context()
     assert releases.backup_taken(ctx, {}).status == Status.UNVERIFIED
-    artifact = ctx.state / "artifacts" / "golive-abc.tar.gz"
+    artifact = ctx.state.artifacts / "golive-abc.tar.gz"
     artifact.parent.mkdir(parents=True)
     artifact.write_bytes(b"artifact")
     record = {

@@ -167,7 +167,7 @@ def with_backup(make_context, database_factory):
     url = database_factory("checks_backup")
     migrator.migrate(url)
     ctx = make_context(db_url=url)
-    taken = release_backup.take(url, ctx.state / "local" / "backups")
+    taken = release_backup.take(url, ctx.state.backups("local"))
     return ctx, taken
 
 
