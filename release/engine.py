@@ -31,7 +31,8 @@ from foundation.host_commands import q
 from foundation.metrics import gates
 from foundation.reporter import Reporter
 from release import balancers, lock, smoke
-from release.backups import on_host as host_backup
+from release.backups import strategy as backup_strategy
+from release.backups.taken import Taken
 from release.build import artifact as artifacts
 from release.build import migrations as migrations_info
 from release.gates import loadtest as loadtest_gate
@@ -77,7 +78,7 @@ class Run:
     heartbeat: lock.Heartbeat | None = None
     prior_previous: str | None = None  # the `previous` link before this release (restored by a rollback)
     artifact: Path | None = None
-    backup: backups.Backup | host_backup.HostBackup | None = None
+    backup: Taken | None = None
 
 
 class Engine:
@@ -340,25 +341,17 @@ class Engine:
                         timeout=900,
                     )
 
-    def _backup(self, run: Run) -> None:
-        if self.env.backup_host:
-            self._backup_on_host(run, self.env.backup_host)
-            return
-        with self.reporter.step("backup: pg_dump -Fc"):
-            taken = backups.take(self.db_url, self.state / self.env.name / "backups")
-        self.reporter.line(f"backup {taken.id}: {taken.size / 1e3:.0f} kB, sha256 {taken.sha256[:16]}…")
-        with self.reporter.step("prove: restore into a scratch database"):
-            counts = backups.prove(taken, self.db_url)
-        run.record["backup"] = {"id": taken.id, "sha256": taken.sha256, "rows": sum(counts.values())}
-        run.backup = taken
+    def backups(self) -> backup_strategy.Backups:
+        """Where this environment's backups are taken and restored (the controller, or its backup_host)."""
+        return backup_strategy.for_environment(self.env, self.fleet, self.db_url, self.state)
 
-    def _backup_on_host(self, run: Run, host: str) -> None:
-        with self.reporter.step(f"backup on {host}: golive-backup release (pg_dump -Fc, proven in a scratch database)"):
-            taken = host_backup.take(self.fleet.transports[host])
-        self.reporter.line(
-            f"backup {taken.id} on {host}: {taken.size / 1e3:.0f} kB, sha256 {taken.sha256[:16]}…, "
-            f"{taken.tables} tables, {taken.rows} rows restored and counted"
-        )
+    def _backup(self, run: Run) -> None:
+        backups_here = self.backups()
+        with self.reporter.step(
+            f"backup {backups_here.where}: pg_dump -Fc, proven by a restore into a scratch database"
+        ):
+            taken = backups_here.take()
+        self.reporter.line(taken.describe())
         run.record["backup"] = taken.record()
         run.backup = taken
 
@@ -492,11 +485,9 @@ class Engine:
                     f"restore backup {run.backup.id} (irreversible: {', '.join(run.record['irreversible'])})"
                 ),
             ):
-                if isinstance(run.backup, host_backup.HostBackup):
-                    host_backup.restore(self.fleet.transports[run.backup.host], run.backup)
-                else:
-                    backups.restore(run.backup, self.db_url)
+                restored = self.backups().restore(run.backup.id, sha256=run.backup.sha256)
             run.record["database_restored"] = run.backup.id
+            run.record["database_replaced"] = restored.get("replaced")  # a dump of what the restore replaced
         if not run.switched:
             self.reporter.line("no host was switched: nothing to roll back")
             return
