@@ -830,16 +830,19 @@ def read_settings(path: Path) -> Settings:
         value = raw.get(key)
         if not isinstance(value, kind) or isinstance(value, bool):
             problems.append(f"{key} must be a {kind.__name__}, not {value!r}")
-    if not problems:
-        if raw["keep"] < 1:
-            problems.append(f"keep must be at least 1, not {raw['keep']}")
-        if not raw["database"] or raw["scratch_database"] in ("", raw["database"]):
-            problems.append("database and scratch_database must be two names (the scratch one is dropped)")
-        for key in ("folder", "metrics_folder"):
-            if raw[key] and not Path(raw[key]).is_absolute():
-                problems.append(f"{key} must be an absolute path, not {raw[key]!r}")
-        if not raw["folder"]:
-            problems.append("folder must be set")
+    good = {key: raw[key] for key, kind in _SETTINGS.items() if isinstance(raw.get(key), kind)}
+    if good.get("keep", 1) < 1:
+        problems.append(f"keep must be at least 1, not {good['keep']}")
+    names = (good.get("database"), good.get("scratch_database"))
+    if None not in names and ("" in names or names[0] == names[1]):
+        problems.append("database and scratch_database must be two names (the scratch one is dropped)")
+    if good.get("folder") == "":
+        problems.append("folder must be set")
+    problems.extend(
+        f"{key} must be an absolute path, not {good[key]!r}"
+        for key in ("folder", "metrics_folder")
+        if good.get(key) and not Path(good[key]).is_absolute()
+    )
     if problems:
         raise SettingsInvalid(f"{path}: " + "; ".join(problems))
     return Settings(
