@@ -26,6 +26,8 @@ from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from foundation.transport import Transport
 from release import balancers, lock
+from release.backups import strategy as backup_strategy
+from release.backups.strategy import Backups
 from release.build import artifact as artifacts
 from release.exit_codes import ExitCode
 from release.plan import Action, Plan, Step, plan_recovery, plan_release, plan_rollback
@@ -45,7 +47,6 @@ HANDLERS: dict[Action, Handler] = {
     Action.UNPACK: build.unpack,
     Action.INSTALL: build.install,
     Action.BACKUP: data.backup,
-    Action.PROVE: data.prove,
     Action.MIGRATE: data.migrate,
     Action.DRAIN: switching.drain,
     Action.SWITCH: switching.switch,
@@ -100,6 +101,10 @@ class Engine:
         if self._balancer is None:
             self._balancer = balancers.balancer_for(self.env)
         return self._balancer
+
+    def backups(self) -> Backups:
+        """Where this environment's backups are taken and restored (the controller, or its backup_host)."""
+        return backup_strategy.for_environment(self.env, self.fleet, self.db_url, self.state)
 
     def unlock(self, run: Run) -> None:
         if run.heartbeat is not None:

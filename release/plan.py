@@ -23,8 +23,7 @@ class Action(StrEnum):
     UPLOAD = "upload"  # the artifact onto a host, its checksum verified there
     UNPACK = "unpack"  # into releases/<id>
     INSTALL = "install"  # dependencies from the wheelhouse, offline
-    BACKUP = "backup"  # pg_dump -Fc: by the controller, or on a db host (there proven too)
-    PROVE = "prove"  # the controller's backup restored into a scratch database, row counts compared
+    BACKUP = "backup"  # pg_dump -Fc, proven by a restore into a scratch database: on the controller or a db host
     MIGRATE = "migrate"  # alembic upgrade head, verified
     DRAIN = "drain"  # the host out of the balancer
     SWITCH = "switch"  # current -> releases/<id>, atomically
@@ -103,19 +102,13 @@ def _stage_steps(env: Environment, release_id: str) -> list[Step]:
     return steps
 
 
-def _backup_steps(env: Environment) -> tuple[Step, ...]:
-    if env.backup_host:
-        return (
-            Step(
-                Action.BACKUP,
-                env.backup_host,
-                detail="golive-backup release: pg_dump -Fc of a snapshot, proven there by a restore into a scratch "
-                "database (row counts compared)",
-            ),
-        )
-    return (
-        Step(Action.BACKUP, detail="pg_dump -Fc + checksum"),
-        Step(Action.PROVE, detail="restore into a scratch database, compare row counts"),
+def _backup_step(env: Environment) -> Step:
+    """On the environment's backup_host when it has one (golive-backup, the dump stays there), else by the
+    controller: the same program either way (foundation/backups)."""
+    return Step(
+        Action.BACKUP,
+        env.backup_host,
+        detail="pg_dump -Fc of a snapshot, proven by a restore into a scratch database (every table's rows counted)",
     )
 
 
@@ -161,7 +154,7 @@ def plan_release(env: Environment, *, version: str, release_id: str, deployed: D
         Phase("preflight", tuple(preflight), changes=False),
         Phase("build", (Step(Action.ARTIFACT, detail=f"{version}: source + wheelhouse, sha256"),), changes=False),
         Phase("stage", tuple(_stage_steps(env, release_id)), changes=False),
-        Phase("backup", _backup_steps(env), changes=False),
+        Phase("backup", (_backup_step(env),), changes=False),
         Phase("migrate", (Step(Action.MIGRATE, web[0], release_id, "alembic upgrade head, verified"),)),
         Phase("deploy", tuple(switch_steps(env, release_id, drain=True))),
         Phase(

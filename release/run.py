@@ -18,6 +18,8 @@ from foundation.reporter import Reporter
 from foundation.state import StateLayout
 from foundation.transport import Transport
 from release import balancers, lock
+from release.backups.strategy import Backups
+from release.backups.taken import Taken
 from release.build.artifact import Artifact
 from release.plan import Phase, Plan, Step
 
@@ -43,6 +45,8 @@ class StepContext(Protocol):
     def transport(self, step: Step) -> Transport: ...
 
     def balancer(self) -> balancers.Balancer: ...
+
+    def backups(self) -> Backups: ...
 
     def unlock(self, run: Run) -> None: ...
 
@@ -74,7 +78,7 @@ class Run:
     heartbeat: lock.Heartbeat | None = None
     prior_previous: str | None = None  # the `previous` link before this release (kept by a recovery)
     artifact: Artifact | None = None
-    backup: Any = None  # the release's proven backup (foundation/backups or release/backups/on_host)
+    backup: Taken | None = None  # the release's proven pre-migration backup
     phase: Phase | None = None  # the phase running now
 
     @classmethod

@@ -1,35 +1,23 @@
-"""The release's backup taken on the database host itself (an environment with `backup_host:`, e.g. the lab):
-roles/backups' `golive-backup` dumps from an exported snapshot, proves the dump by restoring it into a scratch
-database there and comparing every table's row count, and — when an irreversible migration must be undone —
-restores it over the live database. The dump never leaves the host; the controller keeps its id and sha256."""
+"""Backups taken on the database host itself (an environment with `backup_host:`, e.g. the lab): the
+`golive-backup` program there (foundation/backups/dumps.py, installed by roles/backups) dumps, proves and
+restores; the dump never leaves the host. This module only builds its command lines and reads its answers:
+one JSON line at the end of what it prints, its complaints on lines starting `golive-backup: `."""
 
 from __future__ import annotations
 
 import json
 import shlex
-from dataclasses import dataclass
 from typing import Any
 
 from foundation.transport import Transport
+from release.backups.taken import Taken
 
 SCRIPT = "/usr/local/sbin/golive-backup"  # roles/backups: backups_script
+TIMEOUT = 3600.0
 
 
 class HostBackupFailed(RuntimeError):
-    """golive-backup on the database host did not say what it did."""
-
-
-@dataclass(frozen=True)
-class HostBackup:
-    host: str
-    id: str  # the dump's name on the host, <database>-<UTC time>
-    sha256: str
-    size: int
-    tables: int
-    rows: int
-
-    def record(self) -> dict[str, Any]:
-        return {"id": self.id, "sha256": self.sha256, "rows": self.rows, "host": self.host}
+    """golive-backup on the database host failed, or did not say what it did."""
 
 
 def command(subcommand: str, *arguments: str, script: str = SCRIPT) -> str:
@@ -42,26 +30,54 @@ def report(output: str, host: str, what: str) -> dict[str, Any]:
     for line in reversed(output.splitlines()):
         if line.startswith("{"):
             try:
-                return json.loads(line)
+                found = json.loads(line)
             except ValueError:
                 break
+            if isinstance(found, dict):
+                return found
+            break
     raise HostBackupFailed(
         f"{host}: golive-backup {what} gave no report (is the backups role converged?): {output[-300:]}"
     )
 
 
-def take(transport: Transport, *, script: str = SCRIPT) -> HostBackup:
+def _answer(transport: Transport, line: str, what: str) -> dict[str, Any]:
+    result = transport.run(line, timeout=TIMEOUT, check=False)
+    if result.code != 0:
+        said = [text for text in result.output.splitlines() if text.startswith("golive-backup: ")]
+        why = said[-1].removeprefix("golive-backup: ") if said else result.output.strip()[-300:]
+        raise HostBackupFailed(f"{transport.host}: golive-backup {what} failed (exit {result.code}): {why}")
+    return report(result.output, transport.host, what)
+
+
+def take(transport: Transport, *, script: str = SCRIPT) -> Taken:
     """Dump, then restore that very dump into the scratch database and compare row counts (exit 1 if they differ)."""
-    answer = transport.run(command("release", script=script), timeout=3600)
-    found = report(answer.output, transport.host, "release")
+    found = _answer(transport, command("release", script=script), "release")
+    try:
+        taken = Taken.from_summary(found, host=transport.host)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise HostBackupFailed(
+            f"{transport.host}: golive-backup release answered {found!r}, not a backup's summary ({exc!r})"
+        ) from None
     # As root, like the backup unit's ExecStartPost: node_exporter's textfile folder (GoliveBackupTooOld reads it).
     transport.run(shlex.join([script, "metric"]), timeout=60)
-    return HostBackup(
-        transport.host, found["name"], found["sha256"], int(found["bytes"]), int(found["tables"]), int(found["rows"])
-    )
+    return taken
 
 
-def restore(transport: Transport, backup: HostBackup, *, script: str = SCRIPT) -> dict[str, Any]:
-    """Over the live database: its sha256 checked first, row counts compared after."""
-    answer = transport.run(command("restore", backup.id, script=script), timeout=3600)
-    return report(answer.output, transport.host, "restore")
+def restore(
+    transport: Transport,
+    backup_id: str,
+    *,
+    sha256: str | None = None,
+    into: str | None = None,
+    keep_replaced: bool = True,
+    script: str = SCRIPT,
+) -> dict[str, Any]:
+    """Over the live database (what it held dumped first unless keep_replaced=False), or into a new database;
+    with `sha256`, refused unless the dump is the one recorded. The answer: id, sha256, tables, rows, into,
+    replaced (the id of the dump of what was replaced)."""
+    options = [*(["--sha256", sha256] if sha256 else []), *(["--into", into] if into else [])]
+    if not keep_replaced:
+        options.append("--discard-replaced")
+    # "--": whatever the id is, it is not an option (the program refuses what is no backup id).
+    return _answer(transport, command("restore", *options, "--", backup_id, script=script), f"restore {backup_id}")

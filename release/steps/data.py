@@ -1,38 +1,22 @@
-"""Steps on the database: the pre-migration backup (taken by the controller and proven here, or taken and proven
-on the db host), the migration, and — when a release that applied an irreversible revision is undone — the
-backup restored over the live database."""
+"""Steps on the database: the pre-migration backup (where the environment takes them: release/backups/strategy.py),
+the migration, and — when a release that applied an irreversible revision is undone — that backup restored over the
+live database."""
 
 from __future__ import annotations
 
 import psycopg
 
 from foundation import host_commands
-from foundation.backups import dumps as backups
-from release.backups import on_host
 from release.build import migrations
 from release.plan import Step
 from release.run import Run, StepContext
 
 
 def backup(engine: StepContext, step: Step, run: Run) -> None:
-    if step.host is not None:
-        taken = on_host.take(engine.transport(step))
-        engine.reporter.line(
-            f"backup {taken.id} on {step.host}: {taken.size / 1e3:.0f} kB, sha256 {taken.sha256[:16]}…, "
-            f"{taken.tables} tables, {taken.rows} rows restored and counted"
-        )
-        run.record["backup"] = taken.record()
-    else:
-        taken = backups.take(engine.db_url, engine.state.backups(engine.env.name))
-        engine.reporter.line(f"backup {taken.id}: {taken.size / 1e3:.0f} kB, sha256 {taken.sha256[:16]}…")
-    run.backup = taken  # the audit record names it once it is proven
-
-
-def prove(engine: StepContext, step: Step, run: Run) -> None:
-    if not isinstance(run.backup, backups.Backup):
-        raise RuntimeError("no controller backup to prove: the plan proves before it backs up")
-    counts = backups.prove(run.backup, engine.db_url)
-    run.record["backup"] = {"id": run.backup.id, "sha256": run.backup.sha256, "rows": sum(counts.values())}
+    taken = engine.backups().take()
+    engine.reporter.line(taken.describe())
+    run.record["backup"] = taken.record()
+    run.backup = taken
 
 
 def migrate(engine: StepContext, step: Step, run: Run) -> None:
@@ -55,11 +39,11 @@ def migrate(engine: StepContext, step: Step, run: Run) -> None:
 
 
 def restore(engine: StepContext, step: Step, run: Run) -> None:
-    if isinstance(run.backup, on_host.HostBackup):
-        on_host.restore(engine.fleet.transports[run.backup.host], run.backup)
-    else:
-        backups.restore(run.backup, engine.db_url)
+    if run.backup is None:
+        raise RuntimeError("no backup of this release to restore")
+    restored = engine.backups().restore(run.backup.id, sha256=run.backup.sha256)
     run.record["database_restored"] = run.backup.id
+    run.record["database_replaced"] = restored.get("replaced")  # a backup of what the restore replaced
 
 
 def schema_revision(conn: psycopg.Connection) -> str | None:

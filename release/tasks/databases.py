@@ -22,9 +22,11 @@ def backup(c, env=None) -> ExitCode:
         "env": "target environment",
         "backup": "backup id (see the backups folder or fab history)",
         "into": "restore into this new database instead of over the live one",
+        "discard-replaced": "over the live database: do not dump what it holds first (when that dump fails)",
     }
 )
 @exits
-def restore(c, env=None, backup=None, into=None) -> ExitCode:
-    """Restore a backup this controller took over the live database (one transaction), or --into a new database."""
-    return databases.restore(controller(env), backup, into)
+def restore(c, env=None, backup=None, into=None, discard_replaced=False) -> ExitCode:
+    """Restore a backup over the live database (one transaction, what it held dumped first), or --into a new one.
+    Exit codes: 0 restored, 1 the restore failed (the database is as it was), 2 refused (no such backup)."""
+    return databases.restore(controller(env), backup, into, keep_replaced=not discard_replaced)

@@ -1,13 +1,19 @@
-"""Backups on a real PostgreSQL: taken in one snapshot, proven by a restore, restored over the live database
-or into a new one; damaged dumps are refused and leave nothing behind."""
+"""Backups on a real PostgreSQL (foundation/backups/dumps.py, imported as the controller does): taken in one
+snapshot, proven by a restore, restored over the live database (what it held kept first) or into a new one;
+damaged dumps and names that are no backup id are refused and leave nothing behind; the metric file.
+The same file run as the db host's golive-backup program: tests/foundation/test_backup_program.py."""
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import os
 import stat
 import subprocess
+import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,7 +23,6 @@ import pytest
 
 from app.db import migrator
 from foundation.backups import dumps as backups
-from foundation.backups import pg_tools
 
 PAYMENTS = 12
 
@@ -106,6 +111,19 @@ def test_take_and_prove(service_db: str, pg_server: str, tmp_path: Path) -> None
         [f"{taken.id}.dump", f"{taken.id}.json"]
     )  # no partial files left
 
+    # Every payment is in there: the owner only.
+    assert stat.S_IMODE((tmp_path / "backups").stat().st_mode) == 0o700
+    for path in (tmp_path / "backups").iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert taken.summary() == {
+        "id": taken.id,
+        "sha256": taken.sha256,
+        "size": taken.size,
+        "tables": len(tables),
+        "rows": sum(taken.row_counts.values()),
+        "created_at": taken.created_at.isoformat(),
+    }
+
     assert backups.prove(taken, service_db) == taken.row_counts
     assert _databases(pg_server, "golive_prove_%") == []
 
@@ -147,7 +165,7 @@ def test_release_schema_is_left_out(service_db: str, tmp_path: Path) -> None:
     assert not any(key.startswith("golive_release") or key == "lease" for key in taken.row_counts)
     assert taken.row_counts["reports.daily"] == 2
     listing = subprocess.run(
-        [str(pg_tools.find_tool("pg_restore")), "--list", str(taken.path)], capture_output=True, text=True, check=True
+        [str(backups.find_tool("pg_restore")), "--list", str(taken.path)], capture_output=True, text=True, check=True
     ).stdout
     assert "golive_release" not in listing
     assert "reports daily" in listing
@@ -163,8 +181,13 @@ def test_corrupt_dump_is_unusable(service_db: str, pg_server: str, tmp_path: Pat
 
     with pytest.raises(backups.BackupUnusable, match="checksum mismatch"):
         backups.prove(taken, service_db)
+    # Over the live database: refused before anything, the database as it was, no dump of it taken either.
+    with psycopg.connect(service_db, autocommit=True) as conn:
+        conn.execute("DELETE FROM payment_events")
     with pytest.raises(backups.BackupUnusable, match="checksum mismatch"):
         backups.restore(taken, service_db)
+    assert _count(service_db, "payment_events") == 0 and _count(service_db, "payments") == PAYMENTS
+    assert [backup.id for backup in backups.list_backups(tmp_path)] == [taken.id]
 
     # Someone "fixed" the manifest: the restore itself finds the damage.
     forged = _rewrite_manifest(taken, sha256=_sha256(taken.path))
@@ -234,10 +257,22 @@ def test_restore_over_the_live_database(service_db: str, tmp_path: Path) -> None
         conn.execute("UPDATE alembic_version SET version_num = '0002'")
         conn.execute("INSERT INTO golive_release.lease VALUES ('the release in progress')")
 
-    backups.restore(taken, service_db)
+    answer = backups.restore(taken, service_db)
 
     assert _count(service_db, "payments") == PAYMENTS
     assert _count(service_db, "payment_events") == PAYMENTS
+    assert answer == {
+        "id": taken.id,
+        "sha256": taken.sha256,
+        "tables": len(taken.row_counts),
+        "rows": sum(taken.row_counts.values()),
+        "into": None,
+        "replaced": answer["replaced"],
+    }
+    # What the restore replaced is a backup of its own, for a person to reconcile: the rows lost, refunds.
+    replaced = backups.find(tmp_path, answer["replaced"])
+    assert replaced.row_counts["payments"] == 0 and replaced.row_counts["refunds"] == 0
+    assert backups.prove(replaced, service_db) == replaced.row_counts
     with psycopg.connect(service_db, autocommit=True) as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (migrator.head_revision(),)
         leftovers = conn.execute(
@@ -281,12 +316,35 @@ def test_list_and_find(service_db: str, tmp_path: Path) -> None:
     assert [backup.id for backup in listed] == [second.id, first.id]
     assert listed[1] == first
     assert backups.find(tmp_path, first.id) == first
-    with pytest.raises(backups.BackupNotFound, match=f"no backup 'nope'.*{second.id}, {first.id}"):
-        backups.find(tmp_path, "nope")
+    with pytest.raises(backups.BackupNotFound, match=f"no backup '20240101T000000Z-abcdef'.*{second.id}, {first.id}"):
+        backups.find(tmp_path, "20240101T000000Z-abcdef")
+    # The sha256 a release recorded: another file under the same id is not the backup it proved.
+    assert backups.find(tmp_path, first.id, sha256=first.sha256) == first
+    with pytest.raises(backups.BackupUnusable, match=f"backup {first.id} is not the one recorded"):
+        backups.find(tmp_path, first.id, sha256="0" * 64)
+
+
+@pytest.mark.parametrize(
+    "name", ["nope", "../etc/passwd", f"20240101T000000Z-abcdef/../../{'x' * 3}", "/var/backups/golive/x", ""]
+)
+def test_a_name_that_is_no_backup_id_is_refused(tmp_path: Path, name: str) -> None:
+    with pytest.raises(backups.BackupNotFound, match="is not a backup id"):
+        backups.find(tmp_path, name)
+
+
+def test_a_manifest_naming_another_file_is_no_backup(service_db: str, tmp_path: Path) -> None:
+    taken = backups.take(service_db, tmp_path)
+    outside = tmp_path.parent / f"outside-{taken.id}.dump"
+    outside.write_bytes(taken.path.read_bytes())
+    forged = {**taken.manifest(), "file": f"../{outside.name}"}
+    (tmp_path / f"{taken.id}.json").write_text(json.dumps(forged))
+    assert backups.list_backups(tmp_path) == []
+    with pytest.raises(backups.BackupNotFound, match="there are no backups"):
+        backups.find(tmp_path, taken.id)
 
 
 def test_missing_tools_are_named(service_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(pg_tools.ENV_VAR, str(tmp_path / "empty"))
+    monkeypatch.setenv(backups.PG_BIN_VARIABLE, str(tmp_path / "empty"))
     with pytest.raises(backups.ToolMissing, match=f"pg_dump not found in {tmp_path / 'empty'}"):
         backups.take(service_db, tmp_path / "backups")
     with pytest.raises(backups.ToolMissing, match="pg_dump"):
@@ -295,45 +353,45 @@ def test_missing_tools_are_named(service_db: str, tmp_path: Path, monkeypatch: p
 
 
 def test_tools_are_found_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(pg_tools.ENV_VAR, raising=False)
-    bundled = pg_tools._pgserver_bin()
+    monkeypatch.delenv(backups.PG_BIN_VARIABLE, raising=False)
+    bundled = backups._pgserver_bin()
     assert bundled is not None
-    assert pg_tools.find_tool("pg_dump") == bundled / "pg_dump"
+    assert backups.find_tool("pg_dump") == bundled / "pg_dump"
 
     fake = tmp_path / "bin"
     fake.mkdir()
     tool = fake / "pg_dump"
     tool.write_text("#!/bin/sh\necho 'pg_dump (PostgreSQL) 99.1'\n")
     tool.chmod(0o755)
-    monkeypatch.setenv(pg_tools.ENV_VAR, str(fake))
-    assert pg_tools.find_tool("pg_dump") == tool
-    assert pg_tools.tool_major("pg_dump") == 99
+    monkeypatch.setenv(backups.PG_BIN_VARIABLE, str(fake))
+    assert backups.find_tool("pg_dump") == tool
+    assert backups.tool_major("pg_dump") == 99
 
-    monkeypatch.delenv(pg_tools.ENV_VAR)
-    monkeypatch.setattr(pg_tools, "_pgserver_bin", lambda: None)
-    monkeypatch.setattr(pg_tools, "SYSTEM_ROOT", tmp_path / "no-such-root")
+    monkeypatch.delenv(backups.PG_BIN_VARIABLE)
+    monkeypatch.setattr(backups, "_pgserver_bin", lambda: None)
+    monkeypatch.setattr(backups, "SYSTEM_ROOT", tmp_path / "no-such-root")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
-    with pytest.raises(pg_tools.ToolMissing, match=r"pg_restore not found.*PATH.*GOLIVE_PG_BIN"):
-        pg_tools.find_tool("pg_restore")
+    with pytest.raises(backups.ToolMissing, match=r"pg_restore not found.*PATH.*GOLIVE_PG_BIN"):
+        backups.find_tool("pg_restore")
 
 
 def test_password_goes_in_a_private_passfile() -> None:
-    db = pg_tools.target("postgresql://release:s3:cr\\et@db.example:6543/golive?sslmode=require")
+    db = backups.target("postgresql://release:s3:cr\\et@db.example:6543/golive?sslmode=require")
     assert "s3" not in db.conninfo and "cr" not in db.conninfo
     assert "sslmode=require" in db.conninfo and "dbname=golive" in db.conninfo
     assert db.description == "database 'golive' on db.example:6543"
     assert db.with_dbname("scratch").password == "s3:cr\\et"
 
-    with pg_tools.tool_env(db) as env:
+    with backups.tool_env(db) as env:
         passfile = Path(env["PGPASSFILE"])
         assert stat.S_IMODE(passfile.stat().st_mode) == 0o600
         assert passfile.read_text() == "*:*:*:*:s3\\:cr\\\\et\n"
         assert "PGPASSWORD" not in env
     assert not passfile.exists()
 
-    no_password = pg_tools.target("postgresql://postgres:@/postgres?host=/tmp/sock")
+    no_password = backups.target("postgresql://postgres:@/postgres?host=/tmp/sock")
     assert no_password.password is None
-    with pg_tools.tool_env(no_password) as env:
+    with backups.tool_env(no_password) as env:
         assert env.get("PGPASSFILE") == os.environ.get("PGPASSFILE")
 
 
@@ -343,3 +401,117 @@ def test_unreachable_database_leaves_nothing(tmp_path: Path) -> None:
         backups.take(url, tmp_path / "backups")
     assert "secret" not in str(failure.value)
     assert list((tmp_path / "backups").iterdir()) == []
+
+
+def test_restore_refused_whole_when_what_it_replaces_cannot_be_kept(
+    service_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken = backups.take(service_db, tmp_path)
+    with psycopg.connect(service_db, autocommit=True) as conn:
+        conn.execute("DELETE FROM payment_events")
+    # Client programs without pg_dump: the dump of the live database cannot be made, so nothing is restored.
+    tools = tmp_path / "no-pg-dump"
+    tools.mkdir()
+    for name in ("pg_restore", "psql"):
+        (tools / name).symlink_to(backups.find_tool(name))
+    monkeypatch.setenv(backups.PG_BIN_VARIABLE, str(tools))
+    with pytest.raises(backups.RestoreFailed, match=r"could not be kept first \(pg_dump not found.*--discard-replaced"):
+        backups.restore(taken, service_db)
+    assert _count(service_db, "payment_events") == 0
+    # Told to go on without it: restored, and no other backup made.
+    answer = backups.restore(taken, service_db, keep_replaced=False)
+    assert answer["replaced"] is None
+    assert _count(service_db, "payment_events") == PAYMENTS
+    assert [backup.id for backup in backups.list_backups(tmp_path)] == [taken.id]
+
+
+def test_keep_leaves_the_newest(service_db: str, tmp_path: Path) -> None:
+    taken = [backups.take(service_db, tmp_path, keep=2) for _ in range(3)]
+    assert [backup.id for backup in backups.list_backups(tmp_path)] == [taken[2].id, taken[1].id]
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(
+        f"{backup.id}{suffix}" for backup in taken[1:] for suffix in (".dump", ".json")
+    )
+    with pytest.raises(ValueError, match="keep must be at least 1, not 0"):
+        backups.take(service_db, tmp_path, keep=0)
+
+
+def test_proofs_in_one_scratch_database_take_turns(service_db: str, pg_server: str, tmp_path: Path) -> None:
+    """The weekly restore test and a release's proof both use the configured scratch database: the second
+    waits for the first instead of dropping the database under it."""
+    taken = backups.take(service_db, tmp_path)
+    scratch = f"golive_scratch_{uuid.uuid4().hex[:8]}"
+    proven: list[dict[str, int]] = []
+    with psycopg.connect(service_db, autocommit=True) as holder:
+        holder.execute(f"SELECT pg_advisory_lock({backups._SCRATCH_LOCK}, hashtext(%s))", [scratch])
+        proof = threading.Thread(target=lambda: proven.append(backups.prove(taken, service_db, scratch=scratch)))
+        proof.start()
+        time.sleep(1.5)
+        assert proof.is_alive() and _databases(pg_server, scratch) == []  # waiting its turn
+        holder.execute(f"SELECT pg_advisory_unlock({backups._SCRATCH_LOCK}, hashtext(%s))", [scratch])
+        proof.join(timeout=120)
+    assert proven == [taken.row_counts]
+    assert _databases(pg_server, scratch) == []
+
+
+def test_the_scratch_database_is_never_the_database_itself(service_db: str, tmp_path: Path) -> None:
+    taken = backups.take(service_db, tmp_path)
+    with pytest.raises(backups.BackupUnusable, match=r"the scratch database cannot be .*, the database itself"):
+        backups.prove(taken, service_db, scratch=taken.database)
+    assert _count(service_db, "payments") == PAYMENTS
+
+
+def test_table_keys_are_unambiguous(service_db: str, tmp_path: Path) -> None:
+    with psycopg.connect(service_db, autocommit=True) as conn:
+        conn.execute('CREATE TABLE "a.b" (x int)')
+        conn.execute('INSERT INTO "a.b" VALUES (1)')
+        conn.execute("CREATE SCHEMA a")
+        conn.execute("CREATE TABLE a.b (x int)")
+        conn.execute("INSERT INTO a.b VALUES (1), (2)")
+    taken = backups.take(service_db, tmp_path)
+    assert (taken.row_counts['"a.b"'], taken.row_counts["a.b"], taken.row_counts["payments"]) == (1, 2, PAYMENTS)
+    assert backups.prove(taken, service_db) == taken.row_counts
+
+
+def test_the_metric_is_replaced_whole(service_db: str, tmp_path: Path) -> None:
+    folder, metrics = tmp_path / "backups", tmp_path / "textfile"
+    metrics.mkdir()
+    assert backups.write_metric(folder, metrics, "golive") is None
+    assert list(metrics.iterdir()) == []
+
+    first = backups.take(service_db, folder)
+    assert backups.write_metric(folder, metrics, "golive") == first
+    published = metrics / backups.METRIC_FILE
+    older = published.read_text()
+    umask = os.umask(0o077)
+    try:
+        with published.open() as reader:  # node_exporter in the middle of reading the older file
+            second = backups.take(service_db, folder)
+            assert backups.write_metric(folder, metrics, "golive") == second
+            # Renamed into place: the reader still has the older file, whole; the name is a new file.
+            assert os.fstat(reader.fileno()).st_ino != published.stat().st_ino
+            assert reader.read() == older
+    finally:
+        os.umask(umask)
+    text = published.read_text()
+    assert text.splitlines() == [
+        f"# HELP {backups.METRIC} When the newest good pg_dump of golive was taken (unix time).",
+        f"# TYPE {backups.METRIC} gauge",
+        f"{backups.METRIC} {second.created_at.timestamp():.0f}",
+    ]
+    assert stat.S_IMODE(published.stat().st_mode) == 0o644  # node_exporter reads it, whatever the umask
+    assert [path.name for path in metrics.iterdir()] == [backups.METRIC_FILE]  # no temporary file left
+    # A backup whose dump is gone is not the newest good one.
+    second.path.unlink()
+    assert backups.write_metric(folder, metrics, "golive") == first
+
+
+def test_the_module_imports_only_the_standard_library_and_psycopg() -> None:
+    """It runs alone on the db host (roles/backups copies this one file): nothing of golive, no other package."""
+    tree = ast.parse(Path(backups.__file__).read_text())
+    imported = {
+        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported - set(sys.stdlib_module_names) - {"__future__"} == {"psycopg"}

@@ -1,6 +1,7 @@
-"""The release's backup on the database host (release/backups/on_host.py): the command sent to the host, the report
-read back, a host that says nothing usable refused clearly, and the environment's `backup_host:` validated.
-The real golive-backup on a real db host runs in the lab tests (tests/release/test_lab_release.py)."""
+"""The backups on the database host (release/backups/on_host.py): the commands sent to the host, the answers read
+back, a host that fails or says nothing usable refused clearly, and the environment's `backup_host:` validated.
+The real program answering the real parser: tests/foundation/test_backup_program.py and
+tests/release/test_backup_strategy.py; on the lab's db host: tests/release/test_lab_backup.py."""
 
 from __future__ import annotations
 
@@ -14,46 +15,84 @@ import yaml
 from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, parse_environment
 from foundation.transport import CommandResult
 from release.backups import on_host as host_backup
+from release.backups.taken import Taken
 
-REPORT = {"name": "golive-20261126T180000Z", "sha256": "ab" * 32, "bytes": 52100, "tables": 12, "rows": 340}
+SUMMARY = {
+    "id": "20261126T180000Z-3fa2b1",
+    "sha256": "ab" * 32,
+    "size": 52100,
+    "tables": 12,
+    "rows": 340,
+    "created_at": "2026-11-26T18:00:00+00:00",
+}
 
 
 class ScriptedHost:
     host = "db"
 
-    def __init__(self, output: str):
-        self.output, self.commands = output, []
+    def __init__(self, output: str, code: int = 0):
+        self.output, self.code, self.commands = output, code, []
 
     def run(self, command: str, **kwargs: Any) -> CommandResult:
         self.commands.append(command)
-        return CommandResult(0, self.output)
+        return CommandResult(self.code, self.output)
 
     def put(self, local: Path, remote: str) -> None:
         raise AssertionError("a host backup never uploads")
 
 
-def test_take_runs_golive_backup_release_as_postgres_and_reads_its_report():
-    host = ScriptedHost("golive-backup: /var/backups/golive/x.dump (52100 bytes)\n" + json.dumps(REPORT) + "\n")
+def test_take_runs_golive_backup_release_as_postgres_and_reads_its_answer():
+    host = ScriptedHost(json.dumps(SUMMARY) + "\ngolive-backup: 20261126T180000Z-3fa2b1 restores: counts match\n")
     taken = host_backup.take(host)
     assert host.commands == [
         "runuser -u postgres -- /usr/local/sbin/golive-backup release",
         "/usr/local/sbin/golive-backup metric",  # as root: the backup's time for GoliveBackupTooOld
     ]
-    assert taken == host_backup.HostBackup("db", REPORT["name"], REPORT["sha256"], 52100, 12, 340)
-    assert taken.record() == {"id": REPORT["name"], "sha256": REPORT["sha256"], "rows": 340, "host": "db"}
+    assert taken == Taken(SUMMARY["id"], SUMMARY["sha256"], 52100, 12, 340, host="db")
+    assert taken.record() == {
+        "id": SUMMARY["id"],
+        "sha256": SUMMARY["sha256"],
+        "size": 52100,
+        "tables": 12,
+        "rows": 340,
+        "host": "db",
+    }
 
 
-def test_restore_names_the_dump_quoted():
-    host = ScriptedHost(json.dumps({"name": REPORT["name"], "tables": 12, "rows": 340}))
-    taken = host_backup.HostBackup("db", "golive-2026 x;rm", "ab" * 32, 1, 1, 1)
-    host_backup.restore(host, taken)
-    assert host.commands == ["runuser -u postgres -- /usr/local/sbin/golive-backup restore 'golive-2026 x;rm'"]
+def test_restore_names_the_backup_after_the_options_quoted():
+    host = ScriptedHost(json.dumps({"id": SUMMARY["id"], "tables": 12, "rows": 340, "replaced": None}))
+    host_backup.restore(host, "--into x; rm -rf /", sha256="ab" * 32, into="golive check", keep_replaced=False)
+    assert host.commands == [
+        "runuser -u postgres -- /usr/local/sbin/golive-backup restore --sha256 "
+        + "ab" * 32
+        + " --into 'golive check' --discard-replaced -- '--into x; rm -rf /'"
+    ]
+    host_backup.restore(host, SUMMARY["id"])
+    assert host.commands[-1] == f"runuser -u postgres -- /usr/local/sbin/golive-backup restore -- {SUMMARY['id']}"
 
 
-@pytest.mark.parametrize("output", ["", "usage: golive-backup dump | restore-test | list\n", "{not json"])
-def test_a_host_without_a_report_is_refused_naming_it(output: str):
+@pytest.mark.parametrize("output", ["", "usage: golive-backup dump | restore-test | list\n", "{not json", "[1]"])
+def test_a_host_without_an_answer_is_refused_naming_it(output: str):
     with pytest.raises(host_backup.HostBackupFailed, match="db: golive-backup release gave no report"):
         host_backup.take(ScriptedHost(output))
+
+
+def test_an_answer_that_is_no_summary_is_refused():
+    host = ScriptedHost(json.dumps({"name": "golive-20261126T180000Z", "bytes": 1}))
+    with pytest.raises(host_backup.HostBackupFailed, match=r"db: golive-backup release answered .*not a backup's"):
+        host_backup.take(host)
+    assert len(host.commands) == 1, "no metric for a backup that was not taken"
+
+
+def test_a_failing_program_is_refused_with_what_it_said():
+    said = "golive-backup: 20261126T180000Z-3fa2b1 not restored, the database is as it was: checksum mismatch\n"
+    host = ScriptedHost("some pg_restore noise\n" + said, code=1)
+    with pytest.raises(
+        host_backup.HostBackupFailed,
+        match=r"^db: golive-backup restore 20261126T180000Z-3fa2b1 failed \(exit 1\): 20261126T180000Z-3fa2b1 not "
+        r"restored, the database is as it was: checksum mismatch$",
+    ):
+        host_backup.restore(host, SUMMARY["id"])
 
 
 def lab(**changes: Any) -> dict[str, Any]:

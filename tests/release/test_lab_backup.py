@@ -1,10 +1,14 @@
-"""roles/backups' golive-backup on the lab's db host, as the release uses it (backup_host: db): `release` dumps and
-proves that very dump, `restore NAME` puts it back over the live database — swapped in whole, or, for a dump that
-does not match its checksum or a name that is no dump, nothing changed at all."""
+"""roles/backups' golive-backup on the lab's db host, as the release uses it (backup_host: db): the controller's
+own foundation/backups/dumps.py, copied there and run by Debian's python3 with python3-psycopg, reading the
+settings the role templated. `release` dumps and proves that very dump; `restore ID` puts it back over the live
+database in one transaction, what it replaced kept as a backup of its own — or, for a dump that does not match
+its checksum or a name that is no backup id, nothing changed at all. The same program off the lab, on the
+embedded PostgreSQL: tests/foundation/test_backup_program.py."""
 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 
 import pytest
@@ -30,56 +34,95 @@ def as_postgres(arguments: str) -> str:
     return f"runuser -u postgres -- {BACKUP} {arguments}"
 
 
+def psql(query: str, database: str = "golive") -> str:
+    return ssh("db", f"runuser -u postgres -- psql -XtAq {database} -c {shlex.quote(query)}").strip()
+
+
 def has_probe_table() -> bool:
-    answer = ssh("db", f"runuser -u postgres -- psql -tAq golive -c \"SELECT to_regclass('public.{PROBE_TABLE}')\"")
-    return answer.strip() == PROBE_TABLE
+    return psql(f"SELECT to_regclass('public.{PROBE_TABLE}')") == PROBE_TABLE
 
 
 def last_json(output: str) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
-def test_release_dumps_and_proves_then_restore_swaps_the_dump_in(lab) -> None:
+def manifests() -> set[str]:
+    return set(ssh("db", f"cd {DUMPS} && ls -1 -- *.json").split())
+
+
+def test_the_program_is_the_controllers_with_the_roles_settings(lab) -> None:
+    settings = last_json(ssh("db", as_postgres("settings")))
+    assert settings == {
+        "database": "golive",
+        "folder": DUMPS,
+        "keep": 3,  # playbooks/vars/lab.yml
+        "scratch_database": "golive_restore_test",
+        "metrics_folder": "/var/lib/prometheus/node-exporter",
+    }
+    assert ssh("db", "python3 -c 'import psycopg; print(psycopg.__version__)'").startswith("3.")
+
+
+def test_release_dumps_and_proves_then_restore_puts_the_dump_back(lab) -> None:
     rows = f"CREATE TABLE IF NOT EXISTS {DATA_TABLE} AS SELECT generate_series(1, 25) AS n"
     ssh("db", f"runuser -u postgres -- psql -q golive -c '{rows}'")
+    owners = psql("SELECT string_agg(tablename || ':' || tableowner, ',' ORDER BY tablename) FROM pg_tables")
     taken = last_json(ssh("db", as_postgres("release"), timeout=300))
     assert taken["rows"] >= 25 and taken["tables"] >= 1, taken
-    listed = ssh("db", f"sha256sum {DUMPS}/{taken['name']}.dump").split()[0]
-    assert listed == taken["sha256"]
-    # A change after the dump: the restore must take it away.
+    on_disk = ssh("db", f"sha256sum {DUMPS}/{taken['id']}.dump").split()[0]
+    assert on_disk == taken["sha256"]
+    assert psql("SELECT count(*) FROM pg_database WHERE datname = 'golive_restore_test'") == "0"
+    # A change after the dump: the restore must take it away, and keep it in a dump of its own.
     ssh("db", f"runuser -u postgres -- psql -q golive -c 'CREATE TABLE {PROBE_TABLE} (x int)'")
+    ssh("db", f"runuser -u postgres -- psql -q golive -c 'DELETE FROM {DATA_TABLE}'")
     assert has_probe_table()
-    restored = last_json(ssh("db", as_postgres(f"restore {taken['name']}"), timeout=300))
-    assert restored["rows"] == taken["rows"] and restored["replaced"].startswith("golive_replaced_"), restored
+
+    restored = last_json(ssh("db", as_postgres(f"restore --sha256 {taken['sha256']} -- {taken['id']}"), timeout=300))
+
+    assert (restored["id"], restored["rows"], restored["into"]) == (taken["id"], taken["rows"], None), restored
     assert not has_probe_table()
-    # The service's role still owns what it owns, and the replaced database is kept for a person to drop.
-    owner = ssh(
-        "db",
-        'runuser -u postgres -- psql -tAq -c "SELECT pg_get_userbyid(datdba) FROM pg_database '
-        "WHERE datname = 'golive'\"",
-    ).strip()
-    assert owner and owner != "postgres"
-    ssh("db", f"runuser -u postgres -- dropdb {restored['replaced']}")
+    assert psql(f"SELECT count(*) FROM {DATA_TABLE}") == "25"
+    # The same database, restored in place: its owner and every table's owner as they were.
+    assert psql("SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'golive'", "postgres") == "golive"
+    assert psql("SELECT string_agg(tablename || ':' || tableowner, ',' ORDER BY tablename) FROM pg_tables") == owners
+    replaced = json.loads(ssh("db", f"cat {DUMPS}/{restored['replaced']}.json"))
+    assert replaced["row_counts"][PROBE_TABLE] == 0 and replaced["row_counts"][DATA_TABLE] == 0
+    ssh("db", f"rm -f {DUMPS}/{restored['replaced']}.json {DUMPS}/{restored['replaced']}.dump")
 
 
-def test_a_dump_not_matching_its_checksum_or_no_dump_changes_nothing(lab) -> None:
+def test_a_dump_not_matching_its_checksum_or_no_backup_id_changes_nothing(lab) -> None:
     taken = last_json(ssh("db", as_postgres("release"), timeout=300))
     ssh("db", f"runuser -u postgres -- psql -q golive -c 'CREATE TABLE IF NOT EXISTS {PROBE_TABLE} (x int)'")
-    forged = "golive-19990101T000000Z"
+    forged = "19990101T000000Z-000000"
+    manifest = json.loads(ssh("db", f"cat {DUMPS}/{taken['id']}.json"))
+    manifest.update(id=forged, file=f"{forged}.dump", sha256="0" * 64)
     ssh(
         "db",
-        f"cd {DUMPS} && cp {taken['name']}.dump {forged}.dump && cp {taken['name']}.counts.json {forged}.counts.json"
-        f" && echo '{'0' * 64}  {forged}.dump' > {forged}.sha256 && chown postgres: {forged}.*",
+        f"cd {DUMPS} && cp {taken['id']}.dump {forged}.dump && echo {shlex.quote(json.dumps(manifest))} > {forged}.json"
+        f" && chown postgres: {forged}.*",
     )
+    before = manifests()
     try:
         refused = not probe("db", as_postgres(f"restore {forged}") + f" 2>/tmp/{forged}.err")
         assert refused
-        assert "does not match its sha256" in ssh("db", f"cat /tmp/{forged}.err")
+        said = ssh("db", f"cat /tmp/{forged}.err")
+        assert "checksum mismatch" in said and "not restored, the database is as it was" in said, said
         assert has_probe_table()  # the live database as it was
-        assert not probe("db", as_postgres("restore ../etc/passwd"))
-        assert not probe("db", as_postgres("restore golive-20000101T000000Z"))  # no such dump
+        assert manifests() == before  # not even a dump of it was taken
+        for name in ("../etc/passwd", "golive-20000101T000000Z", "20000101T000000Z-000000"):
+            assert not probe("db", as_postgres(f"restore -- {name}")), name
+        assert not probe("db", as_postgres(f"restore --sha256 {'ab' * 32} -- {taken['id']}"))  # not the one recorded
         assert has_probe_table()
-        databases = ssh("db", "runuser -u postgres -- psql -tAq -c 'SELECT datname FROM pg_database'")
-        assert "golive_restoring" not in databases
+        assert manifests() == before
+        databases = psql("SELECT string_agg(datname, ',') FROM pg_database", "postgres")
+        assert "golive_restore_test" not in databases and "golive_prove_" not in databases
     finally:
         ssh("db", f"rm -f {DUMPS}/{forged}.* /tmp/{forged}.err")
+
+
+def test_metric_publishes_the_newest_backup(lab) -> None:
+    ssh("db", f"{BACKUP} metric")
+    newest = ssh("db", as_postgres("list")).splitlines()[0]
+    taken_at = json.loads(ssh("db", f"cat {newest.removesuffix('.dump')}.json"))["created_at"]
+    published = ssh("db", "cat /var/lib/prometheus/node-exporter/golive_backup.prom")
+    stamp = ssh("db", f"date -d {shlex.quote(taken_at)} +%s").strip()
+    assert f"golive_backup_last_success_timestamp_seconds {stamp}" in published, (published, taken_at)

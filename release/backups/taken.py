@@ -1,0 +1,47 @@
+"""A backup taken and proven before a migration, wherever it was taken: what the release records and restores."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Taken:
+    id: str
+    sha256: str
+    size: int
+    tables: int
+    rows: int
+    host: str | None = None  # the database host it stays on; None: the controller's backup folder
+
+    @classmethod
+    def from_summary(cls, summary: Mapping[str, Any], *, host: str | None = None) -> Taken:
+        """From a backup's summary (foundation.backups.dumps.Backup.summary, golive-backup's JSON answer)."""
+        return cls(
+            str(summary["id"]),
+            str(summary["sha256"]),
+            int(summary["size"]),
+            int(summary["tables"]),
+            int(summary["rows"]),
+            host,
+        )
+
+    def record(self) -> dict[str, Any]:
+        """For the release's audit record (checks/releases.py reads id, sha256, rows)."""
+        recorded: dict[str, Any] = {
+            "id": self.id,
+            "sha256": self.sha256,
+            "size": self.size,
+            "tables": self.tables,
+            "rows": self.rows,
+        }
+        return {**recorded, "host": self.host} if self.host else recorded
+
+    def describe(self) -> str:
+        where = f" on {self.host}" if self.host else ""
+        return (
+            f"backup {self.id}{where}: {self.size / 1e3:.0f} kB, sha256 {self.sha256[:16]}…, "
+            f"{self.tables} tables, {self.rows} rows restored and counted"
+        )
