@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from foundation.audit import AuditLog
+from foundation.state import StateLayout
 from tests.support.processes import ROOT, free_port
 
 FAB = Path(sys.executable).parent / "fab"
@@ -50,7 +51,7 @@ def test_signoff_is_recorded_with_who_and_when(tmp_path):
         tmp_path, "signoff", "--env", str(env_file), "--item", "pre-1-6", "--by", "Wanjiru Kamau", "--note", "PR 7"
     )
     assert done.returncode == 0, done.stderr
-    entry = AuditLog(tmp_path / "state" / "checkslab" / "audit.jsonl").entries()[-1]
+    entry = AuditLog(StateLayout(tmp_path / "state").audit_log("checkslab")).entries()[-1]
     assert entry["kind"] == "signoff" and entry["item"] == "pre-1-6" and entry["by"] == "Wanjiru Kamau"
     assert entry["text"] == "Code review completed and approved" and entry["at"]
 
@@ -70,8 +71,10 @@ def test_check_exits_1_on_a_failed_required_check_and_writes_its_reports(tmp_pat
     assert done.returncode == 1, done.stdout + done.stderr
     assert "ready-1-1" in done.stdout and "verdict: fail" in done.stdout
     assert "machine-checkable boxes automated" in done.stdout
-    report = json.loads((tmp_path / "state" / "checks" / "checkslab" / "latest-go-live.json").read_text())
+    report = json.loads((StateLayout(tmp_path / "state").checks("checkslab") / "latest-go-live.json").read_text())
     assert report["verdict"] == "fail" and "ready-1-1" in report["blocking"]
     statuses = {row["id"]: row["status"] for row in report["results"]}
     assert statuses["ready-3-1"] == "needs sign-off" and statuses["ready-1-1"] == "fail"
-    assert (tmp_path / "state" / "checks" / "checkslab" / "latest-go-live.md").read_text().startswith("# Checks:")
+    assert (
+        (StateLayout(tmp_path / "state").checks("checkslab") / "latest-go-live.md").read_text().startswith("# Checks:")
+    )

@@ -39,8 +39,8 @@ def test_a_failed_required_pre_deploy_check_refuses_the_release_before_any_chang
     assert record["outcome"] == "refused"
     assert "pre-1-1" in record["checks"]["pre-deploy"]["blocking"]
     assert "required pre-deploy checks failed" in record["error"]
-    assert not (root / "current").exists() and not (state / "artifacts").exists()
-    reports = {path.name for path in (state / "checks" / env.name).glob("*-pre-deploy.json")}
+    assert not (root / "current").exists() and not StateLayout(state).artifacts.exists()
+    reports = {path.name for path in StateLayout(state).checks(env.name).glob("*-pre-deploy.json")}
     recorded = record["checks"]["pre-deploy"]["report"]
     # The run's own report (timestamped) is recorded; latest-pre-deploy.json is a copy beside it.
     assert recorded in reports and recorded != "latest-pre-deploy.json" and "latest-pre-deploy.json" in reports

@@ -440,9 +440,11 @@ def output_until(process: subprocess.Popen[str], marker: str, timeout: float) ->
 # --- the controller's cache ------------------------------------------------------------------------------
 
 
-def seed_wheelhouses(cache: Path, source: Path = ROOT / "state" / "artifacts" / "wheelhouses") -> int:
-    """Hard-links complete wheelhouses a developer's own releases built into the test's artifact cache (read
-    only: nothing there is changed). The build checks a wheelhouse is complete before using it."""
+def seed_wheelhouses(cache: Path, source: Path | None = None) -> int:
+    """Hard-links complete wheelhouses a developer's own releases built (`source`, default: the developer's state
+    folder) into the test's artifact cache (read only: nothing there is changed). The build checks a wheelhouse is
+    complete before using it."""
+    source = source or StateLayout.default().artifacts / "wheelhouses"
     if not source.is_dir():
         return 0
     seeded = 0

@@ -148,7 +148,7 @@ def world() -> Iterator[World]:
         repo = VersionRepo.copy_of(ROOT, base / "repo")
         _versions(repo)
         state = base / "ctl"
-        seed_wheelhouses(state / "artifacts")
+        seed_wheelhouses(StateLayout(state).artifacts)
         env_file = base / "proof.yml"
         raw = write_environment(env_file, base / "env")
         # The rollout's first step reaches only 10 % of the synthetic payers: a longer, denser window gives its
