@@ -44,7 +44,7 @@ test-fast: $(STAMP)
 test-report: $(STAMP)
 	mkdir -p state/reports
 	$(BIN)/python -m pytest -q --junitxml=state/reports/junit.xml \
-		--cov=app --cov=release --cov=checks --cov-report=xml:state/reports/coverage.xml
+		--cov=app --cov=foundation --cov=release --cov=checks --cov-report=xml:state/reports/coverage.xml
 
 ## lint: ruff, and the import contracts of pyproject.toml (the layers of design.md)
 lint: $(STAMP)
