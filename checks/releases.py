@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from checks.backups import ask, backups_of
 from checks.context import Context
-from checks.model import CheckError, Result, Status, failed, not_applicable, passed, unverified, worst
+from checks.model import CheckError, Result, Status, failed, not_applicable, passed, result_of, unverified, worst
 from checks.registry import check
 from foundation import host_commands
 from foundation.audit import AuditLog
-from foundation.backups import dumps as backups
+from foundation.backups import dumps
 from foundation.files import sha256_of
 
 
@@ -33,12 +34,15 @@ def backup_taken(ctx: Context, args: dict[str, Any]) -> Result:
     command = f"release {release.get('release_id')}: its backup's manifest and file (sha256)"
     if not recorded:
         return failed(f"release {release.get('release_id')} recorded no backup", command)
+    backups = backups_of(ctx)
     try:
-        found = backups.find(ctx.state.backups(ctx.env.name), recorded["id"])
-    except backups.BackupNotFound as exc:
+        found = ask(lambda: backups.find(recorded["id"]), command)
+        problem = ask(lambda: backups.verify(found.id), command).get(found.id)
+    except dumps.BackupNotFound as exc:
         return failed(str(exc), command)
-    if sha256_of(found.path) != recorded["sha256"]:
-        return failed(f"backup {found.id}'s file does not match the recorded sha256", command)
+    if problem is not None or found.sha256 != recorded["sha256"]:
+        why = f" ({problem})" if problem else ""
+        return failed(f"backup {found.id}'s file does not match the recorded sha256{why}", command)
     return passed(
         f"backup {found.id} ({found.size / 1e3:.0f} kB, {recorded.get('rows')} rows) proven before migrating", command
     )
@@ -190,14 +194,16 @@ def rto_rpo(ctx: Context, args: dict[str, Any]) -> Result:
     else:
         results.append(unverified(f"no rollback recorded to measure the RTO ({rto:g} s)"))
     if not args.get("rto_only"):
-        found = backups.list_backups(ctx.state.backups(ctx.env.name))
-        if found:
-            hours = (ctx.now - found[0].created_at).total_seconds() / 3600
-            results.append(
-                (passed if hours <= rpo else failed)(
-                    f"newest backup {hours:.1f} h old (RPO {rpo:g} h)", "backup manifests", hours
-                )
-            )
-        else:
-            results.append(failed(f"no backup: the RPO ({rpo:g} h) is not met"))
+        results.append(result_of(_rpo, ctx, rpo))
     return worst(results)
+
+
+def _rpo(ctx: Context, rpo: float) -> Result:
+    """The newest backup's age, wherever the environment keeps its backups."""
+    found = ask(backups_of(ctx).list, "backup manifests")
+    if not found:
+        return failed(f"no backup: the RPO ({rpo:g} h) is not met")
+    hours = (ctx.now - found[0].created_at).total_seconds() / 3600
+    return (passed if hours <= rpo else failed)(
+        f"newest backup {hours:.1f} h old (RPO {rpo:g} h)", "backup manifests", hours
+    )

@@ -19,6 +19,8 @@ import psycopg
 
 from app.contract import redact_text, register_secret
 from foundation.audit import AuditLog
+from foundation.backups import strategy as backup_strategy
+from foundation.backups.strategy import Backups
 from foundation.environment import Environment
 from foundation.fleet import Deployed, Fleet
 from foundation.reporter import Reporter
@@ -26,8 +28,6 @@ from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from foundation.transport import Transport
 from release import balancers, lock
-from release.backups import strategy as backup_strategy
-from release.backups.strategy import Backups
 from release.build import artifact as artifacts
 from release.exit_codes import ExitCode
 from release.plan import Action, Plan, Step, plan_recovery, plan_release, plan_rollback

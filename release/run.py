@@ -12,14 +12,14 @@ from typing import Any, Protocol
 
 import psycopg
 
+from foundation.backups.strategy import Backups
+from foundation.backups.taken import Taken
 from foundation.environment import Environment
 from foundation.fleet import Fleet
 from foundation.reporter import Reporter
 from foundation.state import StateLayout
 from foundation.transport import Transport
 from release import balancers, lock
-from release.backups.strategy import Backups
-from release.backups.taken import Taken
 from release.build.artifact import Artifact
 from release.plan import Phase, Plan, Step
 

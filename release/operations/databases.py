@@ -1,10 +1,10 @@
 """A proven backup where the environment's releases take theirs (its db host, or this controller), and a restore
-of one of them (release/backups/strategy.py)."""
+of one of them (foundation/backups/strategy.py)."""
 
 from __future__ import annotations
 
 from foundation.backups import dumps
-from release.backups.on_host import HostBackupFailed
+from foundation.backups.on_host import HostBackupFailed
 from release.controller import Controller
 from release.exit_codes import ExitCode, Refused
 from release.run import controller_identity

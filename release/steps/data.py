@@ -1,4 +1,4 @@
-"""Steps on the database: the pre-migration backup (where the environment takes them: release/backups/strategy.py),
+"""Steps on the database: the pre-migration backup (where the environment takes them: foundation/backups/strategy.py),
 the migration, and — when a release that applied an irreversible revision is undone — that backup restored over the
 live database."""
 

@@ -1,20 +1,32 @@
 """Settings and secrets (read from the settings file as the service loads them, never shown), M-Pesa
 credentials against the Daraja simulator, the database and migrations (`python -m app.db`), and backups
-proven by a real restore into a scratch database — each with its failing case."""
+proven by a real restore into a scratch database — each with its failing case. The backups' checks ask wherever
+the environment keeps them: the controller's folder, or the db host's golive-backup (here the real program,
+installed as roles/backups installs it, behind a transport standing in for the db host)."""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 import pytest
+import yaml
 
 from app.db import migrator
-from checks import backups, database, settings
+from checks import backups, database, releases, settings
+from checks.context import Context
 from checks.model import Status
 from foundation.backups import dumps as release_backup
+from foundation.environment import ENVIRONMENTS_DIR, parse_environment
+from foundation.state import StateLayout
+from foundation.transport import CommandResult, HostUnreachable
+from tests.support.backup_program import DbHostHere, install
 from tests.support.simulator import CONSUMER_KEY, CONSUMER_SECRET
 
 SECRETS = {
@@ -204,3 +216,112 @@ def test_an_old_backup_fails(with_backup):
     manifest.write_text(json.dumps(data))
     result = backups.recent(ctx, {})
     assert result.status == Status.FAIL and "h old (at most 26 h)" in result.detail
+
+
+@dataclass
+class Kept:
+    """A context whose environment keeps its backups in `folder` (on the controller, or on its db host), and a
+    way to take one there."""
+
+    ctx: Context
+    folder: Path
+    take: Callable[[], release_backup.Backup]
+
+
+def _lab(tmp_path: Path, db: object) -> Context:
+    """The lab's environment (backup_host: db) with `db` as its db host's transport, and no database URL: the
+    host proves its own backups."""
+    lab = parse_environment(yaml.safe_load((ENVIRONMENTS_DIR / "lab.yml").read_text()))
+    assert lab.backup_host == "db"
+    ctx = Context(lab, None, state=StateLayout(tmp_path / "state"))
+    ctx.fleet = SimpleNamespace(transports={"db": db})
+    return ctx
+
+
+def _on_db_host(tmp_path: Path, url: str) -> Kept:
+    program = install(tmp_path / "db", url, sys.executable)
+    ctx = _lab(tmp_path, DbHostHere(program))
+    return Kept(ctx, program.folder, lambda: release_backup.find(program.folder, program.answer("release")["id"]))
+
+
+@pytest.fixture(params=["controller", "db host"])
+def kept(request, make_context, database_factory, tmp_path: Path) -> Kept:
+    url = database_factory("checks_kept")
+    migrator.migrate(url)
+    if request.param == "db host":
+        return _on_db_host(tmp_path, url)
+    ctx = make_context(db_url=url)
+    folder = ctx.state.backups("local")
+    return Kept(ctx, folder, lambda: release_backup.take(url, folder))
+
+
+@pytest.mark.slow
+def test_backups_are_checked_where_the_environment_keeps_them(kept: Kept):
+    ctx = kept.ctx
+    place = str(kept.folder) if ctx.env.backup_host is None else "golive-backup's folder on db"
+    none = backups.recent(ctx, {})
+    assert none.status == Status.FAIL and none.detail.startswith(f"no backup in {place}: take one with `fab backup")
+    assert backups.intact(ctx, {}).detail == f"no backup in {place}"
+    assert releases.rto_rpo(ctx, {}).status == Status.FAIL
+
+    older, newer = kept.take(), kept.take()
+    ctx.now = datetime.now(UTC)  # the checks' clock, read once per run: after the backups
+    ctx.record = {"release_id": "r1", "backup": {"id": older.id, "sha256": older.sha256, "rows": 5}}
+
+    recent = backups.recent(ctx, {})
+    assert recent.status == Status.PASS, recent.detail
+    assert recent.detail.startswith(f"backup {newer.id}, 0.0 h old, restored into a scratch database: ")
+    assert f"{len(newer.row_counts)} tables, {sum(newer.row_counts.values())} rows, counts equal" in recent.detail
+    assert backups.intact(ctx, {}).detail == "2 of 2 backups intact (100 %)"
+    taken = releases.backup_taken(ctx, {})
+    assert taken.status == Status.PASS and taken.detail.startswith(f"backup {older.id} (")
+    ctx.audit.append({"kind": "rollback", "outcome": "rolled back", "timings": {"deploy": 4.2}})
+    rpo = releases.rto_rpo(ctx, {})
+    assert rpo.status == Status.PASS and rpo.detail.endswith("; newest backup 0.0 h old (RPO 24 h)"), rpo.detail
+
+    for damaged in (newer, older):
+        damaged.path.write_bytes(damaged.path.read_bytes()[:-10])
+    recent = backups.recent(ctx, {})
+    assert recent.status == Status.FAIL and f"backup {newer.id} does not restore: " in recent.detail
+    assert "checksum mismatch" in recent.detail
+    intact = backups.intact(ctx, {})
+    assert intact.status == Status.FAIL and intact.detail.startswith("2 of 2 backups damaged or missing: ")
+    taken = releases.backup_taken(ctx, {})
+    assert taken.status == Status.FAIL
+    assert taken.detail.startswith(f"backup {older.id}'s file does not match the recorded sha256 (checksum mismatch")
+
+    ctx.record = {"release_id": "r1", "backup": {"id": "20000101T000000Z-000000", "sha256": "ab" * 32}}
+    gone = releases.backup_taken(ctx, {})
+    assert gone.status == Status.FAIL and gone.detail.startswith(f"no backup '20000101T000000Z-000000' in {place};")
+
+
+class Unreachable:
+    host = "db"
+
+    def run(self, command: str, **kwargs) -> CommandResult:
+        raise HostUnreachable("db: [Errno 113] No route to host")
+
+
+class WithoutTheProgram:
+    host = "db"
+
+    def run(self, command: str, **kwargs) -> CommandResult:
+        return CommandResult(
+            127, "runuser: failed to execute /usr/local/sbin/golive-backup: No such file or directory\n"
+        )
+
+
+@pytest.mark.parametrize(
+    ("transport", "status", "detail"),
+    [
+        (Unreachable(), Status.UNVERIFIED, "could not check: db: [Errno 113] No route to host"),
+        (WithoutTheProgram(), Status.FAIL, "db: golive-backup list failed (exit 127): runuser: failed to execute"),
+    ],
+)
+def test_a_db_host_that_cannot_answer_is_named(tmp_path: Path, transport, status: Status, detail: str):
+    ctx = _lab(tmp_path, transport)
+    ctx.record = {"release_id": "r1", "backup": {"id": "20000101T000000Z-000000", "sha256": "ab" * 32}}
+    for result in (backups.recent(ctx, {}), releases.backup_taken(ctx, {}), releases.rto_rpo(ctx, {})):
+        assert result.status == status and detail in result.detail, result
+    verify = detail.replace("list", "verify")
+    assert backups.intact(ctx, {}).status == status and verify in backups.intact(ctx, {}).detail

@@ -1,17 +1,16 @@
-"""Backups on a real PostgreSQL (foundation/backups/dumps.py, imported as the controller does): taken in one
+"""Backups on a real PostgreSQL (foundation/backups/dumps, imported as the controller does): taken in one
 snapshot, proven by a restore, restored over the live database (what it held kept first) or into a new one;
-damaged dumps and names that are no backup id are refused and leave nothing behind; the metric file.
-The same file run as the db host's golive-backup program: tests/foundation/test_backup_program.py."""
+damaged dumps and names that are no backup id are refused and leave nothing behind; files verified against their
+manifests; the metric file. The same package run as the db host's golive-backup program:
+tests/foundation/test_backup_program.py; what it may import: tests/foundation/test_backup_package.py."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
 import stat
 import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,6 +22,8 @@ import pytest
 
 from app.db import migrator
 from foundation.backups import dumps as backups
+from foundation.backups.dumps import scratch as scratch_databases
+from foundation.backups.dumps import taking, tools
 
 PAYMENTS = 12
 
@@ -130,7 +131,7 @@ def test_take_and_prove(service_db: str, pg_server: str, tmp_path: Path) -> None
 
 def test_counts_and_dump_share_one_snapshot(service_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Rows written between the count and pg_dump are in neither; rows deleted after the dump don't matter."""
-    real_dump = backups._dump
+    real_dump = taking._dump
 
     def dump_after_concurrent_writes(*args, **kwargs):
         _insert_payments(service_db, 5, start=100)
@@ -138,7 +139,7 @@ def test_counts_and_dump_share_one_snapshot(service_db: str, tmp_path: Path, mon
             conn.execute("DELETE FROM packages WHERE id = 'usdt-1'")
         real_dump(*args, **kwargs)
 
-    monkeypatch.setattr(backups, "_dump", dump_after_concurrent_writes)
+    monkeypatch.setattr(taking, "_dump", dump_after_concurrent_writes)
     taken = backups.take(service_db, tmp_path)
     monkeypatch.undo()
 
@@ -324,6 +325,28 @@ def test_list_and_find(service_db: str, tmp_path: Path) -> None:
         backups.find(tmp_path, first.id, sha256="0" * 64)
 
 
+def test_verify_names_what_is_wrong_with_each_file(service_db: str, tmp_path: Path) -> None:
+    assert backups.verify(tmp_path) == {}
+    whole, damaged, gone = (backups.take(service_db, tmp_path) for _ in range(3))
+    with damaged.path.open("r+b") as handle:
+        handle.seek(100)
+        handle.write(b"garbage!")
+    gone.path.unlink()
+
+    verified = backups.verify(tmp_path)
+
+    assert list(verified) == [gone.id, damaged.id, whole.id]  # newest first
+    assert verified[whole.id] is None
+    actual = _sha256(damaged.path)
+    assert verified[damaged.id] == f"checksum mismatch (file {actual[:16]}…, manifest {damaged.sha256[:16]}…)"
+    assert verified[gone.id] == f"file {gone.path} is missing"
+    assert backups.verify(tmp_path, (whole.id,)) == {whole.id: None}
+    with pytest.raises(backups.BackupNotFound, match=f"no backup '20240101T000000Z-abcdef' in {tmp_path}"):
+        backups.verify(tmp_path, (whole.id, "20240101T000000Z-abcdef"))
+    with pytest.raises(backups.BackupNotFound, match="is not a backup id"):
+        backups.verify(tmp_path, (str(whole.path),))
+
+
 @pytest.mark.parametrize(
     "name", ["nope", "../etc/passwd", f"20240101T000000Z-abcdef/../../{'x' * 3}", "/var/backups/golive/x", ""]
 )
@@ -354,7 +377,7 @@ def test_missing_tools_are_named(service_db: str, tmp_path: Path, monkeypatch: p
 
 def test_tools_are_found_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(backups.PG_BIN_VARIABLE, raising=False)
-    bundled = backups._pgserver_bin()
+    bundled = tools.pgserver_bin()
     assert bundled is not None
     assert backups.find_tool("pg_dump") == bundled / "pg_dump"
 
@@ -368,8 +391,8 @@ def test_tools_are_found_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert backups.tool_major("pg_dump") == 99
 
     monkeypatch.delenv(backups.PG_BIN_VARIABLE)
-    monkeypatch.setattr(backups, "_pgserver_bin", lambda: None)
-    monkeypatch.setattr(backups, "SYSTEM_ROOT", tmp_path / "no-such-root")
+    monkeypatch.setattr(tools, "pgserver_bin", lambda: None)
+    monkeypatch.setattr(tools, "SYSTEM_ROOT", tmp_path / "no-such-root")
     monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
     with pytest.raises(backups.ToolMissing, match=r"pg_restore not found.*PATH.*GOLIVE_PG_BIN"):
         backups.find_tool("pg_restore")
@@ -442,12 +465,12 @@ def test_proofs_in_one_scratch_database_take_turns(service_db: str, pg_server: s
     scratch = f"golive_scratch_{uuid.uuid4().hex[:8]}"
     proven: list[dict[str, int]] = []
     with psycopg.connect(service_db, autocommit=True) as holder:
-        holder.execute(f"SELECT pg_advisory_lock({backups._SCRATCH_LOCK}, hashtext(%s))", [scratch])
+        holder.execute(f"SELECT pg_advisory_lock({scratch_databases.SCRATCH_LOCK}, hashtext(%s))", [scratch])
         proof = threading.Thread(target=lambda: proven.append(backups.prove(taken, service_db, scratch=scratch)))
         proof.start()
         time.sleep(1.5)
         assert proof.is_alive() and _databases(pg_server, scratch) == []  # waiting its turn
-        holder.execute(f"SELECT pg_advisory_unlock({backups._SCRATCH_LOCK}, hashtext(%s))", [scratch])
+        holder.execute(f"SELECT pg_advisory_unlock({scratch_databases.SCRATCH_LOCK}, hashtext(%s))", [scratch])
         proof.join(timeout=120)
     assert proven == [taken.row_counts]
     assert _databases(pg_server, scratch) == []
@@ -503,15 +526,3 @@ def test_the_metric_is_replaced_whole(service_db: str, tmp_path: Path) -> None:
     # A backup whose dump is gone is not the newest good one.
     second.path.unlink()
     assert backups.write_metric(folder, metrics, "golive") == first
-
-
-def test_the_module_imports_only_the_standard_library_and_psycopg() -> None:
-    """It runs alone on the db host (roles/backups copies this one file): nothing of golive, no other package."""
-    tree = ast.parse(Path(backups.__file__).read_text())
-    imported = {
-        (node.module if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert imported - set(sys.stdlib_module_names) - {"__future__"} == {"psycopg"}

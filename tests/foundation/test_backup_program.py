@@ -1,8 +1,9 @@
-"""foundation/backups/dumps.py run as the db host runs it: the file itself, copied as `golive-backup` beside its
-settings file, as a program (a subprocess) against the real embedded PostgreSQL, reached as libpq's defaults
-say (the host: the local socket as postgres). Under this venv's Python and under Debian 12's python3 with
-Debian's python3-psycopg — the db host's own interpreter and library. Its answers are read with the parser the
-controller uses (release/backups/on_host.py); its counts are the controller's.
+"""foundation/backups/dumps run as the db host runs it: its modules copied into a folder of their own and started
+by the role's launcher (as roles/backups installs them), beside its settings file, as a program (a subprocess)
+against the real embedded PostgreSQL, reached as libpq's defaults say (the host: the local socket as postgres).
+Under this venv's Python and under Debian 12's python3 with Debian's python3-psycopg — the db host's own
+interpreter and library, where nothing of golive but the copied folder can be imported. Its answers are read with
+the parser the controller uses (foundation/backups/on_host.py); its counts are the controller's.
 The program on the lab's real db host: tests/release/test_lab_backup.py."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pytest
 
 from app.db import migrator
 from foundation.backups import dumps
-from release.backups.taken import Taken
+from foundation.backups.taken import Taken
 from tests.support.backup_program import Host, add_payments, install
 from tests.support.debian_tools import ToolUnavailable, _unpacked
 
@@ -99,8 +100,30 @@ def test_release_answers_the_controller_with_the_controllers_counts(host: Host, 
 
     listed = host.run("list")
     assert listed.stdout.splitlines() == [str(host.folder / f"{taken.id}.dump")]
+    assert host.answer("list", "--json") == {"backups": [written.summary()]}
     tested = host.run("restore-test")
     assert tested.returncode == 0 and f"{taken.id} restores: " in tested.stderr and "counts match" in tested.stderr
+
+
+def test_verify_and_prove_answer_the_controller(host: Host) -> None:
+    first, second = host.answer("release"), host.answer("release")
+    assert host.answer("verify") == {"verified": {first["id"]: None, second["id"]: None}}
+    assert host.answer("prove", "--sha256", first["sha256"], "--", first["id"]) == first
+    settings = json.loads(host.settings.read_text())
+    assert not _exists(host.url, settings["scratch_database"])
+
+    damaged = host.folder / f"{first['id']}.dump"
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    verified = host.answer("verify")["verified"]
+    assert verified[second["id"]] is None and verified[first["id"]].startswith("checksum mismatch (file ")
+    assert host.answer("verify", "--", second["id"]) == {"verified": {second["id"]: None}}
+    refused = host.run("prove", "--", first["id"])
+    assert refused.returncode == 1 and "prove failed: " in refused.stderr and "checksum mismatch" in refused.stderr
+    recorded = host.run("prove", "--sha256", "ab" * 32, "--", second["id"])
+    assert recorded.returncode == 1 and "is not the one recorded" in recorded.stderr
+    for command in ("prove", "verify"):
+        unknown = host.run(command, "--", "20000101T000000Z-000000")
+        assert unknown.returncode == 2 and "no backup '20000101T000000Z-000000' in " in unknown.stderr, unknown.stderr
 
 
 def test_restore_over_the_live_database_keeps_what_it_replaced(host: Host) -> None:

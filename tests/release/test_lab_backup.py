@@ -1,23 +1,32 @@
-"""roles/backups' golive-backup on the lab's db host, as the release uses it (backup_host: db): the controller's
-own foundation/backups/dumps.py, copied there and run by Debian's python3 with python3-psycopg, reading the
-settings the role templated. `release` dumps and proves that very dump; `restore ID` puts it back over the live
-database in one transaction, what it replaced kept as a backup of its own — or, for a dump that does not match
-its checksum or a name that is no backup id, nothing changed at all. The same program off the lab, on the
-embedded PostgreSQL: tests/foundation/test_backup_program.py."""
+"""roles/backups' golive-backup on the lab's db host, as the release and the checks use it (backup_host: db): the
+controller's own package foundation/backups/dumps, its modules copied there as they are into the one folder the
+launcher names, run by Debian's python3 with python3-psycopg, reading the settings the role templated. `release`
+dumps and proves that very dump; `restore ID` puts it back over the live database in one transaction, what it
+replaced kept as a backup of its own — or, for a dump that does not match its checksum or a name that is no
+backup id, nothing changed at all. The checks find the backups there (foundation/backups/strategy.py). The same
+program off the lab, on the embedded PostgreSQL: tests/foundation/test_backup_program.py."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shlex
 from collections.abc import Iterator
 
 import pytest
 
+from checks import backups, releases
+from checks.context import Context
+from checks.model import Status
+from foundation.environment import load_environment
+from lab.layout import REPO
+from tests.support.backup_program import PACKAGE
 from tests.support.lab.fab import ssh
 from tests.support.lab.lab_state import converged_lab, probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(900)]
 BACKUP = "/usr/local/sbin/golive-backup"
+LIBRARY = "/usr/local/lib/golive-backup"  # roles/backups: backups_lib_dir
 DUMPS = "/var/backups/golive"
 PROBE_TABLE = "golive_restore_probe"
 DATA_TABLE = "golive_backup_probe_rows"  # rows to dump even in a lab no release has migrated yet
@@ -60,6 +69,14 @@ def test_the_program_is_the_controllers_with_the_roles_settings(lab) -> None:
         "metrics_folder": "/var/lib/prometheus/node-exporter",
     }
     assert ssh("db", "python3 -c 'import psycopg; print(psycopg.__version__)'").startswith("3.")
+    # The package as the role ships it: the controller's modules, byte for byte, in the one version folder that
+    # the launcher names (earlier versions removed).
+    versions = ssh("db", f"ls -1 {LIBRARY}").split()
+    assert len(versions) == 1, versions
+    shipped = ssh("db", f"cd {LIBRARY}/{versions[0]}/dumps && sha256sum -- *.py").splitlines()
+    here = {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in PACKAGE.glob("*.py")}
+    assert {line.split()[1]: line.split()[0] for line in shipped} == here
+    assert f'"{LIBRARY}/{versions[0]}"' in ssh("db", f"cat {BACKUP}")
 
 
 def test_release_dumps_and_proves_then_restore_puts_the_dump_back(lab) -> None:
@@ -126,3 +143,19 @@ def test_metric_publishes_the_newest_backup(lab) -> None:
     published = ssh("db", "cat /var/lib/prometheus/node-exporter/golive_backup.prom")
     stamp = ssh("db", f"date -d {shlex.quote(taken_at)} +%s").strip()
     assert f"golive_backup_last_success_timestamp_seconds {stamp}" in published, (published, taken_at)
+
+
+def test_the_checks_find_the_backups_on_db(lab) -> None:
+    taken = last_json(ssh("db", as_postgres("release"), timeout=300))
+    listed = last_json(ssh("db", as_postgres("list --json")))["backups"]
+    assert listed[0] == taken and len(listed) <= 3  # keep: 3
+    ctx = Context(env=load_environment("lab"), repo=REPO)  # no database URL: db proves its own backups
+    recent = backups.recent(ctx, {})
+    assert recent.status == Status.PASS, recent.detail
+    assert recent.detail.startswith(f"backup {taken['id']}, ") and "counts equal" in recent.detail
+    assert "golive-backup's folder on db" in recent.command
+    intact = backups.intact(ctx, {})
+    assert intact.status == Status.PASS and intact.detail == f"{len(listed)} of {len(listed)} backups intact (100 %)"
+    ctx.record = {"release_id": "lab-backup-test", "backup": {"id": taken["id"], "sha256": taken["sha256"]}}
+    assert releases.backup_taken(ctx, {}).status == Status.PASS
+    assert psql("SELECT count(*) FROM pg_database WHERE datname = 'golive_restore_test'") == "0"

@@ -1,22 +1,30 @@
-"""The golive-backup program as the db host has it, set up here: foundation/backups/dumps.py copied as
-`golive-backup` (what roles/backups does), its settings file, and the environment it runs in — libpq's defaults
-pointing at the embedded PostgreSQL's socket, as the db host's point at its own as postgres."""
+"""The golive-backup program as the db host has it, set up here as roles/backups installs it: the modules of
+foundation/backups/dumps copied into a folder of their own, the role's launcher (templates/golive-backup.j2)
+rendered to call them, its settings file — and the environment it runs in, libpq's defaults pointing at the
+embedded PostgreSQL's socket, as the db host's point at its own as postgres. DbHostHere is that host's shell."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import jinja2
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from foundation.backups import dumps
-from release.backups import on_host
+from foundation.backups import dumps, on_host
+from foundation.repository import REPO_ROOT
+from foundation.transport import CommandResult, LocalTransport
+
+PACKAGE = Path(dumps.__file__).parent
+LAUNCHER = REPO_ROOT / "roles" / "backups" / "templates" / "golive-backup.j2"
 
 
 @dataclass
@@ -56,12 +64,26 @@ class Host:
         self.settings.write_text(json.dumps({**settings, **changes}))
 
 
+def launcher(program_dir: Path) -> str:
+    """The role's launcher as Ansible renders it for a program folder."""
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    environment.filters["to_json"] = json.dumps
+    template = environment.from_string(LAUNCHER.read_text())
+    return template.render(ansible_managed="Ansible managed", backups_program_dir=str(program_dir))
+
+
 def install(root: Path, url: str, interpreter: str, extra_env: dict[str, str] | None = None) -> Host:
-    """The program under root/sbin, its settings root/golive-backup.json (database: the one of `url`), its
-    backups in root/backups, its metric in root/textfile."""
+    """The package's modules under root/lib/golive-backup/<version>/dumps, the launcher root/sbin/golive-backup,
+    its settings root/golive-backup.json (database: the one of `url`), its backups in root/backups, its metric in
+    root/textfile."""
+    program_dir = root / "lib" / "golive-backup" / "0123456789abcdef"
+    (program_dir / "dumps").mkdir(parents=True)
+    for module in PACKAGE.glob("*.py"):  # what the role copies: the modules, never a __pycache__
+        shutil.copy(module, program_dir / "dumps" / module.name)
     program = root / "sbin" / "golive-backup"
     program.parent.mkdir(parents=True)
-    shutil.copy(dumps.__file__, program)
+    program.write_text(launcher(program_dir))
+    program.chmod(0o755)
     server = conninfo_to_dict(url)
     env = {name: value for name, value in os.environ.items() if not name.startswith(("PG", "GOLIVE_"))}
     env.update(extra_env or {})
@@ -72,6 +94,22 @@ def install(root: Path, url: str, interpreter: str, extra_env: dict[str, str] | 
     host = Host([interpreter, str(program)], env, root / "golive-backup.json", root / "backups", metrics, url)
     host.write_settings()
     return host
+
+
+class DbHostHere(LocalTransport):
+    """The db host's shell, on this machine: `runuser -u postgres --` left out (the embedded server trusts its
+    socket) and the program at on_host.SCRIPT is the installed copy with its settings."""
+
+    def __init__(self, host: Host):
+        super().__init__("db")
+        self.program = host
+        self.commands: list[str] = []
+
+    def run(self, command: str, **kwargs: Any) -> CommandResult:
+        self.commands.append(command)
+        here = shlex.join([*self.program.argv, "--config", str(self.program.settings)])
+        local = command.removeprefix("runuser -u postgres -- ").replace(on_host.SCRIPT, here, 1)
+        return super().run(local, env=self.program.env, **kwargs)
 
 
 def add_payments(url: str, count: int) -> None:

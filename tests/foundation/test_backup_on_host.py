@@ -1,21 +1,22 @@
-"""The backups on the database host (release/backups/on_host.py): the commands sent to the host, the answers read
+"""The backups on the database host (foundation/backups/on_host.py): the commands sent to the host, the answers read
 back, a host that fails or says nothing usable refused clearly, and the environment's `backup_host:` validated.
 The real program answering the real parser: tests/foundation/test_backup_program.py and
-tests/release/test_backup_strategy.py; on the lab's db host: tests/release/test_lab_backup.py."""
+tests/foundation/test_backup_strategy.py; on the lab's db host: tests/release/test_lab_backup.py."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from foundation.backups import on_host as host_backup
+from foundation.backups.taken import Taken
 from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, parse_environment
 from foundation.transport import CommandResult
-from release.backups import on_host as host_backup
-from release.backups.taken import Taken
 
 SUMMARY = {
     "id": "20261126T180000Z-3fa2b1",
@@ -48,7 +49,8 @@ def test_take_runs_golive_backup_release_as_postgres_and_reads_its_answer():
         "runuser -u postgres -- /usr/local/sbin/golive-backup release",
         "/usr/local/sbin/golive-backup metric",  # as root: the backup's time for GoliveBackupTooOld
     ]
-    assert taken == Taken(SUMMARY["id"], SUMMARY["sha256"], 52100, 12, 340, host="db")
+    taken_at = datetime(2026, 11, 26, 18, tzinfo=UTC)
+    assert taken == Taken(SUMMARY["id"], SUMMARY["sha256"], 52100, 12, 340, taken_at, host="db")
     assert taken.record() == {
         "id": SUMMARY["id"],
         "sha256": SUMMARY["sha256"],
@@ -93,6 +95,47 @@ def test_a_failing_program_is_refused_with_what_it_said():
         r"restored, the database is as it was: checksum mismatch$",
     ):
         host_backup.restore(host, SUMMARY["id"])
+
+
+def test_list_verify_and_prove_ask_the_program_for_json():
+    older = {**SUMMARY, "id": "20261125T180000Z-000001", "created_at": "2026-11-25T18:00:00+00:00"}
+    host = ScriptedHost(json.dumps({"backups": [SUMMARY, older]}))
+    listed = host_backup.listed(host)
+    assert [taken.id for taken in listed] == [SUMMARY["id"], older["id"]] and {t.host for t in listed} == {"db"}
+    assert listed[1].created_at == datetime(2026, 11, 25, 18, tzinfo=UTC)
+
+    host.output = json.dumps({"verified": {SUMMARY["id"]: None, older["id"]: "checksum mismatch (file ab…)"}})
+    assert host_backup.verify(host) == {SUMMARY["id"]: None, older["id"]: "checksum mismatch (file ab…)"}
+    host_backup.verify(host, (SUMMARY["id"],))
+
+    host.output = "golive-backup: restores into golive_restore_test: counts match\n" + json.dumps(SUMMARY)
+    assert host_backup.prove(host, SUMMARY["id"], sha256=SUMMARY["sha256"]).rows == 340
+    assert host.commands == [
+        "runuser -u postgres -- /usr/local/sbin/golive-backup list --json",
+        "runuser -u postgres -- /usr/local/sbin/golive-backup verify --",
+        f"runuser -u postgres -- /usr/local/sbin/golive-backup verify -- {SUMMARY['id']}",
+        f"runuser -u postgres -- /usr/local/sbin/golive-backup prove --sha256 {SUMMARY['sha256']} -- {SUMMARY['id']}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("ask", "answer", "refusal"),
+    [
+        (host_backup.listed, {"backups": {"id": "x"}}, "list answered .* not a list of backups"),
+        (
+            host_backup.listed,
+            {"backups": [{**SUMMARY, "created_at": "2026-11-26T18:00:00"}]},
+            "list answered .* has no time zone",
+        ),
+        (host_backup.listed, {"backups": [{"id": "x"}]}, "list answered .* not a backup's summary"),
+        (host_backup.verify, {"verified": [SUMMARY["id"]]}, "verify answered .* not what it verified"),
+        (host_backup.verify, {"verified": {SUMMARY["id"]: 1}}, "verify answered .* not what it verified"),
+        (lambda host: host_backup.prove(host, SUMMARY["id"]), {"id": SUMMARY["id"]}, "prove .* not a backup's"),
+    ],
+)
+def test_answers_that_are_not_what_was_asked_are_refused(ask, answer: dict, refusal: str):
+    with pytest.raises(host_backup.HostBackupFailed, match=f"^db: golive-backup {refusal}"):
+        ask(ScriptedHost(json.dumps(answer)))
 
 
 def lab(**changes: Any) -> dict[str, Any]:

@@ -1,16 +1,17 @@
-"""Backups taken on the database host itself (an environment with `backup_host:`, e.g. the lab): the
-`golive-backup` program there (foundation/backups/dumps.py, installed by roles/backups) dumps, proves and
-restores; the dump never leaves the host. This module only builds its command lines and reads its answers:
-one JSON line at the end of what it prints, its complaints on lines starting `golive-backup: `."""
+"""Backups kept on the database host itself (an environment with `backup_host:`, e.g. the lab): the `golive-backup`
+program there (foundation/backups/dumps, installed by roles/backups) dumps, proves, verifies, lists and restores;
+the dump never leaves the host. This module only builds its command lines and reads its answers: one JSON line at
+the end of what it prints, its complaints on lines starting `golive-backup: `."""
 
 from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Mapping
 from typing import Any
 
+from foundation.backups.taken import Taken
 from foundation.transport import Transport
-from release.backups.taken import Taken
 
 SCRIPT = "/usr/local/sbin/golive-backup"  # roles/backups: backups_script
 TIMEOUT = 3600.0
@@ -50,15 +51,23 @@ def _answer(transport: Transport, line: str, what: str) -> dict[str, Any]:
     return report(result.output, transport.host, what)
 
 
-def take(transport: Transport, *, script: str = SCRIPT) -> Taken:
-    """Dump, then restore that very dump into the scratch database and compare row counts (exit 1 if they differ)."""
-    found = _answer(transport, command("release", script=script), "release")
+def _taken(found: Mapping[str, Any], host: str, what: str) -> Taken:
     try:
-        taken = Taken.from_summary(found, host=transport.host)
+        return Taken.from_summary(found, host=host)
     except (KeyError, TypeError, ValueError) as exc:
         raise HostBackupFailed(
-            f"{transport.host}: golive-backup release answered {found!r}, not a backup's summary ({exc!r})"
+            f"{host}: golive-backup {what} answered {found!r}, not a backup's summary ({exc!r})"
         ) from None
+
+
+def _backup(transport: Transport, line: str, what: str) -> Taken:
+    """A command answering one backup's summary."""
+    return _taken(_answer(transport, line, what), transport.host, what)
+
+
+def take(transport: Transport, *, script: str = SCRIPT) -> Taken:
+    """Dump, then restore that very dump into the scratch database and compare row counts (exit 1 if they differ)."""
+    taken = _backup(transport, command("release", script=script), "release")
     # As root, like the backup unit's ExecStartPost: node_exporter's textfile folder (GoliveBackupTooOld reads it).
     transport.run(shlex.join([script, "metric"]), timeout=60)
     return taken
@@ -81,3 +90,30 @@ def restore(
         options.append("--discard-replaced")
     # "--": whatever the id is, it is not an option (the program refuses what is no backup id).
     return _answer(transport, command("restore", *options, "--", backup_id, script=script), f"restore {backup_id}")
+
+
+def listed(transport: Transport, *, script: str = SCRIPT) -> list[Taken]:
+    """Every backup kept on the host, newest first (from their manifests)."""
+    found = _answer(transport, command("list", "--json", script=script), "list")
+    summaries = found.get("backups")
+    if not isinstance(summaries, list):
+        raise HostBackupFailed(f"{transport.host}: golive-backup list answered {found!r}, not a list of backups")
+    return [_taken(summary, transport.host, "list") for summary in summaries]
+
+
+def verify(transport: Transport, backup_ids: tuple[str, ...] = (), *, script: str = SCRIPT) -> dict[str, str | None]:
+    """Each named backup (every one when none is named): what is wrong with its file, None when it is whole."""
+    found = _answer(transport, command("verify", "--", *backup_ids, script=script), "verify")
+    verified = found.get("verified")
+    if not isinstance(verified, dict) or not all(
+        isinstance(key, str) and (value is None or isinstance(value, str)) for key, value in verified.items()
+    ):
+        raise HostBackupFailed(f"{transport.host}: golive-backup verify answered {found!r}, not what it verified")
+    return verified
+
+
+def prove(transport: Transport, backup_id: str, *, sha256: str | None = None, script: str = SCRIPT) -> Taken:
+    """Restore the backup into the host's scratch database and compare every table's row count (exit 1 if they
+    differ); with `sha256`, refused unless the dump is the one recorded."""
+    options = ["--sha256", sha256] if sha256 else []
+    return _backup(transport, command("prove", *options, "--", backup_id, script=script), f"prove {backup_id}")

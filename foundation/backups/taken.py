@@ -1,9 +1,11 @@
-"""A backup taken and proven before a migration, wherever it was taken: what the release records and restores."""
+"""A backup as the controller knows it, wherever it is kept (the controller's folder, or a database host's): what a
+release records and restores, what the checks list, prove and verify."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 
@@ -14,17 +16,23 @@ class Taken:
     size: int
     tables: int
     rows: int
+    created_at: datetime
     host: str | None = None  # the database host it stays on; None: the controller's backup folder
 
     @classmethod
     def from_summary(cls, summary: Mapping[str, Any], *, host: str | None = None) -> Taken:
-        """From a backup's summary (foundation.backups.dumps.Backup.summary, golive-backup's JSON answer)."""
+        """From a backup's summary (foundation.backups.dumps.Backup.summary, golive-backup's JSON answers);
+        KeyError, TypeError or ValueError for anything else."""
+        created_at = datetime.fromisoformat(str(summary["created_at"]))
+        if created_at.tzinfo is None:
+            raise ValueError(f"created_at {summary['created_at']!r} has no time zone")
         return cls(
             str(summary["id"]),
             str(summary["sha256"]),
             int(summary["size"]),
             int(summary["tables"]),
             int(summary["rows"]),
+            created_at,
             host,
         )
 
