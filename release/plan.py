@@ -144,7 +144,8 @@ def plan_release(env: Environment, *, version: str, release_id: str, deployed: D
     web = env.web_hosts
     preflight = [Step(Action.LOCK, detail=f"lease for {env.lock_ttl_seconds} s")]
     preflight += [Step(Action.REACH, host) for hosts in env.hosts.values() for host in hosts]
-    preflight += [Step(Action.DATABASE, detail="reachable; pg_dump's major version >= the server's")]
+    versions = "" if env.backup_host else "; pg_dump's major version >= the server's"
+    preflight += [Step(Action.DATABASE, detail=f"reachable{versions}")]
     preflight += [
         Step(Action.CHECKS, target="pre-deploy", detail="checks/catalogue.yml; a failed required one refuses")
     ]

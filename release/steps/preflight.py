@@ -4,6 +4,7 @@ deployment checklist's phases (through the controller's `run_checks`)."""
 from __future__ import annotations
 
 from foundation.backups import dumps as backups
+from foundation.backups.dumps import connection
 from release import lock
 from release.exit_codes import Refused
 from release.plan import Step
@@ -28,6 +29,12 @@ def reach(engine: StepContext, step: Step, run: Run) -> None:
 
 
 def database(engine: StepContext, step: Step, run: Run) -> None:
+    """The database answers; where this controller takes the backup, its pg_dump can dump that server (a db host's
+    own pg_dump comes with its server)."""
+    if engine.env.backup_host:
+        with engine.connect() as conn:
+            run.record["pg"] = {"server": connection.server_major(conn)}
+        return
     client, server = backups.tool_versions(engine.db_url)
     run.record["pg"] = {"client": client, "server": server}
     if client < server:

@@ -92,7 +92,7 @@ HOST_TOOLS = {
     "uptime": _tool(),
     "nginx": _tool(help=None, flags="-t"),
     "golive-upstream": _tool(help=None, flags="--wait", subs="drain undrain status"),  # roles/nginx
-    "/usr/local/sbin/golive-backup": _tool(help=None, subs="dump restore-test list release restore metric"),
+    "/usr/local/sbin/golive-backup": _tool(help=None, subs="dump restore-test list release restore metric prove verify settings"),
     "amtool": _tool(
         help=None,
         flags="--alertmanager.url --duration --comment --author --annotation",
