@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
@@ -49,7 +48,8 @@ def test_local_run_buys_a_package_and_stops_cleanly(tmp_path):
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert "stopped." in output
-    time.sleep(0.5)
-    assert not answers(f"{url}/api/health")
-    assert not answers(f"http://127.0.0.1:{sim_port}/__sim__/health")
+    wait_until(lambda: not answers(f"{url}/api/health"), "the service to stop answering", 10)
+    wait_until(
+        lambda: not answers(f"http://127.0.0.1:{sim_port}/__sim__/health"), "the simulator to stop answering", 10
+    )
     assert not (tmp_path / "state" / "pg" / "postmaster.pid").exists()

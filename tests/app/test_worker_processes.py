@@ -102,8 +102,8 @@ def test_one_active_worker_and_a_takeover_within_seconds_of_a_kill(workers, fres
 def test_sigterm_releases_the_lease_at_once(workers, fresh_db):
     a, _ = workers("worker-a")
     wait_until(lambda: _live_holder(fresh_db) == "worker-a", "worker-a leads", seconds=20)
-    b, _ = workers("worker-b")
-    time.sleep(0.5)
+    b, b_metrics = workers("worker-b")
+    wait_until(lambda: _leader_gauge(b_metrics) == 0.0, "worker-b running, following", seconds=20)
     assert stop_worker(a) == 0
     released_at = time.monotonic()
     wait_until(lambda: _live_holder(fresh_db) == "worker-b", "worker-b leads", seconds=TTL * 3)
@@ -163,7 +163,6 @@ def test_a_worker_killed_mid_pass_loses_and_duplicates_nothing(fresh_db, simulat
         try:
             progress = lambda v=victim, b=before: _paid(fresh_db, ids) > b or v.poll() is not None  # noqa: E731
             wait_until(progress, "this worker settles some", seconds=30)
-            time.sleep(0.3)
         finally:
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=5)

@@ -411,16 +411,28 @@ def test_rollback_returns_to_the_previous_release_in_seconds(world: World):
 def _kill_mid_deploy(world: World, tag: str) -> list[str]:
     """Starts `fab release --version tag` and SIGKILLs it in the deploy phase, just after `current` switched,
     while the first instance restarts: the instances are left on two releases."""
+    first = world.stage.instance_urls()[0]
+    running = _release_at(first)
     process = world.fab.start("release", "--version", tag)
     try:
         seen = output_until(process, "==> deploy", timeout=180)
         seen += output_until(process, "✓ switch", timeout=30)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while _release_at(first) == running:  # until the first instance restarts (down, or up as the new release)
+            assert time.monotonic() < deadline, f"{first} still runs {running} 30 s after the switch"
+            time.sleep(0.02)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     print("--- killed release\n" + "".join(seen))
     return seen
+
+
+def _release_at(url: str) -> str | None:
+    try:
+        return httpx.get(f"{url}/api/version", timeout=2).json()["release_id"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
 
 
 def _wait_for_lock_expiry(world: World) -> float:

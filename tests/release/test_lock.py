@@ -284,7 +284,10 @@ def test_a_crashed_holder_is_superseded_after_its_ttl(url, connect) -> None:
     lease = lock.acquire(holder_conn, "local", "alice", 1)
     heartbeat = Heartbeat(url, lease, 1)
     heartbeat.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while heartbeat.renewals < 1:  # it has renewed the lease at least once
+        assert time.monotonic() < deadline, "no renewal within 10 s"
+        time.sleep(0.02)
     heartbeat.stop()  # the controller dies: no more renewals, and no release
     last = heartbeat.lease
     assert last.expires_at > lease.expires_at

@@ -24,7 +24,16 @@ SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c
 SHORTCODE = "174379"
 CALLBACK_DELAY = 0.1
 NAIROBI = timezone(timedelta(hours=3))
-MISSING = object()  # a push/query override that removes the field
+
+
+class _Missing:
+    """A push/query override that removes the field (its repr is a stable test id)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
 
 
 def simulator_command(*args: str) -> list[str]:
