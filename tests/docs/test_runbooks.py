@@ -213,14 +213,14 @@ class Released:
 
 
 @pytest.fixture(scope="module")
-def released() -> Iterator[Released]:
+def released(shared_wheelhouses: Path) -> Iterator[Released]:
     """A throwaway local environment (tests/release/local_harness.py) with the working tree released onto it."""
     base = short_tmp("gl-rb-")
     stage = None
     try:
         repo = VersionRepo.copy_of(ROOT, base / "repo")
         state = base / "ctl"
-        seed_wheelhouses(state / "artifacts")
+        seed_wheelhouses(state / "artifacts", shared_wheelhouses)
         env_file = base / "proof.yml"
         write_environment(env_file, base / "env")
         stage = LocalStage(env_file, state)

@@ -47,7 +47,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world(shared_wheelhouses: Path) -> Iterator[World]:
     base = short_tmp("gl-lt-")
     stage = None
     try:
@@ -56,7 +56,7 @@ def world() -> Iterator[World]:
         signature = "async def list_packages(svc: ServicesDep) -> list[PackageOut]:\n"
         repo.version("slow-packages", {"app/api/payments.py": replace_once(payments, signature, signature + SLOW)})
         state = base / "ctl"
-        seed_wheelhouses(state / "artifacts")
+        seed_wheelhouses(state / "artifacts", shared_wheelhouses)
         slo = base / "slo.yml"
         slo.write_text(yaml.safe_dump(TEST_THRESHOLDS.as_dict()))
         env_file = base / "proof.yml"

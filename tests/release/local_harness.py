@@ -440,8 +440,9 @@ def output_until(process: subprocess.Popen[str], marker: str, timeout: float) ->
 
 
 def seed_wheelhouses(cache: Path, source: Path = ROOT / "state" / "artifacts" / "wheelhouses") -> int:
-    """Hard-links complete wheelhouses a developer's own releases built into the test's artifact cache (read
-    only: nothing there is changed). The build checks a wheelhouse is complete before using it."""
+    """Hard-links complete wheelhouses of `source` (a developer's own releases', or the run's: the
+    `shared_wheelhouses` fixture, tests/support/wheelhouses.py) into the test's artifact cache (read only: nothing
+    there is changed). The build checks a wheelhouse is complete before using it."""
     if not source.is_dir():
         return 0
     seeded = 0

@@ -139,14 +139,14 @@ def _versions(repo: VersionRepo) -> None:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world(shared_wheelhouses: Path) -> Iterator[World]:
     base = short_tmp()
     stage = None
     try:
         repo = VersionRepo.copy_of(ROOT, base / "repo")
         _versions(repo)
         state = base / "ctl"
-        seed_wheelhouses(state / "artifacts")
+        seed_wheelhouses(state / "artifacts", shared_wheelhouses)
         env_file = base / "proof.yml"
         raw = write_environment(env_file, base / "env")
         # The rollout's first step reaches only 10 % of the synthetic payers: a longer, denser window gives its

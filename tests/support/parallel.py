@@ -1,21 +1,32 @@
 """Running the suite on several xdist workers (`make test`: `-n N`; pyproject's addopts: `--dist loadgroup
 --no-loadscope-reorder`): what must share a worker shares one, and what waits longest starts first.
 
-Groups (the `xdist_group` mark; xdist sends a whole group to one worker, in collection order):
+Groups (a group goes whole to one worker, its tests in collection order):
 - `lab`: every test marked `lab`. They share ONE lab on this machine (fixed bridge, addresses and state/lab), booted
-  and converged once and used in turn (tests/support/lab/shared.py).
+  and converged once and used in turn (tests/support/lab/).
 - a module's own group for every test of a module that has a module- or class-scoped fixture of its own (a released
   local environment, a Prometheus, a built wheelhouse …): set up once, on one worker, rather than once per worker.
-- an explicit `pytest.mark.xdist_group(NAME)` for what shares a fixed port or path: kept as it is.
+- `pytest.mark.xdist_group(NAME)` for what shares a fixed port or path.
 Tests in no group go one by one to whichever worker is free. Session-scoped fixtures (the embedded PostgreSQL, the
 simulators, the service) start once per worker.
 
-Order (the scheduler hands units out in collection order): the lab group first, since its chain (boot, converge,
-releases, monitoring) is the longest; in it, the tests that take the lab down and up before the first converge, which
-starts from bare hosts; then groups and tests marked slow (the longest waits start early); then the rest.
-A plain `pytest tests/x` (no -n) runs everything in this process, in the same order."""
+Order (units are handed out in collection order): the lab group first, since its chain (boot, converge, releases,
+monitoring) is the longest; in it, the tests that take the lab down and up before the first converge, which starts
+from bare hosts; then groups and tests marked slow (the longest waits start early); then the rest. A plain
+`pytest tests/x` (no -n) runs everything in this one process, in the same order.
+
+How the groups reach xdist: xdist's own loadgroup appends `@group` to each test's node id in the workers, which
+pytest 9.2's structured node ids silently ignore (pytest-dev/pytest-xdist#1386: every test then goes its own way).
+So each worker writes the groups it collected to a file the controller names (`pytest_configure_node`), and the
+controller schedules with them (`pytest_xdist_make_scheduler`: xdist's load-scope scheduling, by these groups)."""
 
 from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +34,7 @@ LAB_GROUP = "lab"
 # The lab's own life cycle runs before anything else uses the lab: booting (which leaves it up, bare) and then
 # the converge from scratch. Every other lab test needs a converged lab and comes after, in collection order.
 LAB_FIRST = ("tests/lab/test_boot_lifecycle.py", "tests/roles/test_converge.py")
+GROUPS_FILE = "golive_groups_file"  # workerinput key: where a worker writes {node id: group}
 
 
 def group_of(item: pytest.Item) -> str | None:
@@ -57,12 +69,69 @@ def _rank(item: pytest.Item, group: str | None, slow_groups: set[str]) -> tuple[
     return (2, 0)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks into the node ids
+@pytest.hookimpl(tryfirst=True)  # node ids as collected, before any other plugin renames or reorders them
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     groups = {item: group_of(item) for item in items}
-    for item, group in groups.items():
-        if group is not None and item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(group))
     slow_groups = {group for item, group in groups.items() if group and item.get_closest_marker("slow")}
     position = {item: index for index, item in enumerate(items)}
     items.sort(key=lambda item: (*_rank(item, groups[item], slow_groups), position[item]))
+    target = getattr(config, "workerinput", {}).get(GROUPS_FILE)
+    if target:  # an xdist worker: every worker collects the same tests, so any one's file will do
+        draft = Path(f"{target}.{os.getpid()}")
+        draft.write_text(json.dumps({item.nodeid: group for item, group in groups.items() if group}))
+        draft.replace(target)
+
+
+# --- the controller's side (xdist) -----------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _grouping(config):
+        config.stash[_FOLDER] = Path(tempfile.mkdtemp(prefix="golive-xdist-"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(_FOLDER, None)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node) -> None:
+    folder = node.config.stash.get(_FOLDER, None)
+    if folder is not None:
+        node.workerinput[GROUPS_FILE] = str(folder / "groups.json")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    folder = config.stash.get(_FOLDER, None)
+    if folder is None:
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415 (xdist is there: it calls this hook)
+
+    class GroupScheduling(LoadScopeScheduling):
+        """Load-scope scheduling whose scope is the test's group (its own node id when it has none)."""
+
+        _groups: dict[str, str] | None = None
+
+        def _split_scope(self, nodeid: str) -> str:
+            if self._groups is None:  # read once every worker has collected (and so written the file)
+                self._groups = json.loads((folder / "groups.json").read_text())
+            plain, at, suffix = nodeid.rpartition("@")
+            if at and "]" not in suffix:  # an xdist that does rename grouped tests: `<id>@<group>`
+                return self._groups.get(plain, suffix)
+            return self._groups.get(nodeid, nodeid)
+
+    return GroupScheduling(config, log)
+
+
+_FOLDER = pytest.StashKey[Path]()
+
+
+def _grouping(config: pytest.Config) -> bool:
+    """The controller of an xdist run asked to group (`--dist loadgroup`): not a worker, not a serial run."""
+    if hasattr(config, "workerinput"):
+        return False
+    numprocesses = getattr(config.option, "numprocesses", None)
+    return bool(numprocesses) and getattr(config.option, "dist", "no") == "loadgroup"

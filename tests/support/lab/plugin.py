@@ -32,11 +32,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session")
-def lab_releases(tmp_path_factory: pytest.TempPathFactory):
+def lab_releases(tmp_path_factory: pytest.TempPathFactory, shared_wheelhouses: Path):
     """Versions to release onto the lab, and the state they are released from (one per session)."""
     from tests.support.lab.releases import LabReleases  # noqa: PLC0415 (only the lab tests pay for the copy)
 
-    return LabReleases.create(Path(tmp_path_factory.mktemp("lab-releases")))
+    return LabReleases.create(Path(tmp_path_factory.mktemp("lab-releases")), shared_wheelhouses)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

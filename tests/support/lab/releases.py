@@ -5,7 +5,7 @@ The versions are commits of a copy of the working tree (tests/release/local_harn
 tree, v2 changes a file only, bad-web2 is v2 with a service that refuses to start on web2 alone (so web1 is switched,
 healthy and undrained before web2 fails). They go out through the real CLI (`fab -r <copy> release --env <file>`)
 with an environment file derived from release/environments/lab.yml (tests/support/lab/lab_state.lab_env_file) and one
-controller state for the session (audit log, artifact cache: the wheelhouse is built once)."""
+controller state for the session (audit log, artifact cache: the run's wheelhouse linked in)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.layout import REPO
-from tests.release.local_harness import Fab, FabResult, VersionRepo, replace_once
+from tests.release.local_harness import Fab, FabResult, VersionRepo, replace_once, seed_wheelhouses
 from tests.support.lab.fab import ssh
 from tests.support.lab.lab_state import lab_env_file
 
@@ -34,7 +34,7 @@ class LabReleases:
     fab: Fab
 
     @classmethod
-    def create(cls, base: Path) -> LabReleases:
+    def create(cls, base: Path, wheelhouses: Path) -> LabReleases:
         repo = VersionRepo.copy_of(REPO, base / "repo")
         repo.version("v2", {"RELEASE_NOTES.txt": "v2: nothing but this file changes\n"})
         main = repo.read("app/main.py", "v2")
@@ -55,6 +55,7 @@ class LabReleases:
         env_file = lab_env_file(base / "lab.yml", health_timeout_seconds=30)  # bad-web2 never answers: fail it sooner
         state = base / "state"
         state.mkdir()
+        seed_wheelhouses(state / "artifacts", wheelhouses)
         return cls(repo, Fab(repo.path, state, env_file))
 
     def version(self, tag: str) -> str:
