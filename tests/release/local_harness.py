@@ -33,6 +33,7 @@ from foundation.admin_client import FlagClient, admin_key
 from foundation.audit import AuditLog
 from foundation.environment import Environment, load_environment
 from release import local_env, lock
+from tests.support.machine_bound import with_machine_bound_advisory
 from tests.support.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -191,7 +192,8 @@ def replace_once(text: str, old: str, new: str) -> str:
 
 
 def write_environment(path: Path, root: Path, **overrides: Any) -> dict[str, Any]:
-    """A copy of release/environments/local.yml with its own root, free loopback ports and short timings."""
+    """A copy of release/environments/local.yml with its own root, free loopback ports, short timings and the
+    checks that measure this machine advisory."""
     raw = yaml.safe_load((ROOT / "release" / "environments" / "local.yml").read_text())
     web1, web2, simulator, chain = free_port(), free_port(), free_port(), free_port()
     while len({web1, web2, simulator, chain}) < 4:
@@ -216,6 +218,7 @@ def write_environment(path: Path, root: Path, **overrides: Any) -> dict[str, Any
         },
         inconclusive="hold",
         synthetic_traffic={"enabled": True, "rate_per_second": 4},
+        checks=with_machine_bound_advisory(raw.get("checks", {})),  # it runs beside the rest of the suite
     )
     raw.update(overrides)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))

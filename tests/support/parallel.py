@@ -15,6 +15,11 @@ monitoring) is the longest; in it, the tests that take the lab down and up befor
 from bare hosts; then groups and tests marked slow (the longest waits start early); then the rest. A plain
 `pytest tests/x` (no -n) runs everything in this one process, in the same order.
 
+Priority: the lab's chain is the run's critical path and the other workers have slack, so on a machine with fewer
+cores than busy processes the lab should not wait for them. Every worker starts at a lower CPU priority
+(WORKER_NICE); the one that runs the lab tests (root: they need it anyway) returns to normal as they start, and
+whatever it starts — `fab lab.up`, the guests, ansible, the releases — inherits that.
+
 How the groups reach xdist: xdist's own loadgroup appends `@group` to each test's node id in the workers, which
 pytest 9.2's structured node ids silently ignore (pytest-dev/pytest-xdist#1386: every test then goes its own way).
 So each worker writes the groups it collected to a file the controller names (`pytest_configure_node`), and the
@@ -22,6 +27,7 @@ controller schedules with them (`pytest_xdist_make_scheduler`: xdist's load-scop
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -35,6 +41,7 @@ LAB_GROUP = "lab"
 # the converge from scratch. Every other lab test needs a converged lab and comes after, in collection order.
 LAB_FIRST = ("tests/lab/test_boot_lifecycle.py", "tests/roles/test_converge.py")
 GROUPS_FILE = "golive_groups_file"  # workerinput key: where a worker writes {node id: group}
+WORKER_NICE = 5  # a third of the CPU weight of normal priority: behind the lab's chain, never starved by it
 
 
 def group_of(item: pytest.Item) -> str | None:
@@ -82,12 +89,21 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         draft.replace(target)
 
 
+@pytest.hookimpl(tryfirst=True)  # before its fixtures boot or converge anything
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("lab") is not None and os.getpriority(os.PRIO_PROCESS, 0) > 0:
+        with contextlib.suppress(PermissionError):  # not root: the lab does not run here anyway
+            os.setpriority(os.PRIO_PROCESS, 0, 0)
+
+
 # --- the controller's side (xdist) -----------------------------------------------------------------------------
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if _grouping(config):
         config.stash[_FOLDER] = Path(tempfile.mkdtemp(prefix="golive-xdist-"))
+    if getattr(config, "workerinput", {}).get(GROUPS_FILE) and os.getpriority(os.PRIO_PROCESS, 0) < WORKER_NICE:
+        os.setpriority(os.PRIO_PROCESS, 0, WORKER_NICE)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -23,7 +23,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(check: Callable[[], bool], what: str, seconds: float = 20.0, interval: float = 0.05) -> None:
+def wait_until(check: Callable[[], bool], what: str, seconds: float = 60.0, interval: float = 0.05) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():

@@ -104,7 +104,7 @@ def _start(binary: Path, arguments: list[str], url: str, log: Path, wrapper: Seq
         return answers(f"{url}/-/ready")
 
     try:
-        wait_until(ready, f"{binary.name} on {url}", seconds=30, interval=0.2)
+        wait_until(ready, f"{binary.name} on {url}", seconds=60, interval=0.2)
     except BaseException:
         server.stop()
         raise

@@ -18,6 +18,7 @@ import yaml
 from lab.layout import REPO, Layout
 from tests.support.lab import ansible_run
 from tests.support.lab.fab import fab
+from tests.support.machine_bound import with_machine_bound_advisory
 
 LAYOUT = Layout.default()
 
@@ -83,20 +84,14 @@ def converged_lab() -> Iterator[None]:
         yield
 
 
-# Checks whose verdict in a test run says more about the machine than about the lab: every lab host shares the
-# controller's kernel, so a host's load average is the whole machine's, the test suite's own parallel workers
-# included. Reported, not blocking a test's release.
-MACHINE_BOUND_CHECKS = ("hosts.cpu",)
-
-
 def lab_env_file(path: Path, **overrides) -> Path:
     """release/environments/lab.yml with absolute paths to state/lab, the go-live Locust gate left out (a test
-    brings its own load, or none), the machine-bound checks advisory, and `overrides` on top."""
+    brings its own load, or none), the checks that measure this machine advisory (tests/support/machine_bound.py:
+    the lab's hosts share its kernel and CPUs with the suite's workers), and `overrides` on top."""
     raw = yaml.safe_load((REPO / "release" / "environments" / "lab.yml").read_text())
     raw["ssh_config"] = str(LAYOUT.ssh_config)
     raw["checks"]["tls_ca_file"] = str(REPO / raw["checks"]["tls_ca_file"])
-    advisory = raw["checks"].setdefault("advisory", [])
-    advisory += [name for name in MACHINE_BOUND_CHECKS if name not in advisory]
+    raw["checks"] = with_machine_bound_advisory(raw["checks"])
     raw["loadtest"] = {**raw["loadtest"], "required": False}
     raw.update(overrides)
     path.write_text(yaml.safe_dump(raw))
