@@ -46,9 +46,9 @@ test: $(STAMP) lint
 pytest-suite:
 	@printf '%s\n' '$(PYTEST_SUITE)'
 
-## test-fast: the inner loop — everything not marked slow
+## test-fast: the inner loop — everything not marked slow, on the same workers
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q -n $(PYTEST_WORKERS)
 
 ## test-report: the whole suite, leaving the evidence the checks read (fab check: tests green, coverage >= 80 %)
 test-report: $(STAMP)

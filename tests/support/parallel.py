@@ -7,6 +7,8 @@ Groups (a group goes whole to one worker, its tests in collection order):
 - a module's own group for every test of a module that has a module- or class-scoped fixture of its own (a released
   local environment, a Prometheus, a built wheelhouse …): set up once, on one worker, rather than once per worker.
 - `pytest.mark.xdist_group(NAME)` for what shares a fixed port or path.
+- testinfra's checks (tests/roles/hosts, run by the lab's converge test) one group per host: each host's checks in
+  turn (some drain an upstream, start a unit), different hosts side by side.
 Tests in no group go one by one to whichever worker is free. Session-scoped fixtures (the embedded PostgreSQL, the
 simulators, the service) start once per worker.
 
@@ -41,7 +43,9 @@ LAB_GROUP = "lab"
 # the converge from scratch. Every other lab test needs a converged lab and comes after, in collection order.
 LAB_FIRST = ("tests/lab/test_boot_lifecycle.py", "tests/roles/test_converge.py")
 GROUPS_FILE = "golive_groups_file"  # workerinput key: where a worker writes {node id: group}
-WORKER_NICE = 5  # a third of the CPU weight of normal priority: behind the lab's chain, never starved by it
+# A third of the CPU weight of normal priority: behind the lab's chain, never starved by it. A run inside the lab's
+# chain (testinfra) sets PYTEST_WORKER_NICE=0 to keep its workers at the chain's priority.
+WORKER_NICE = int(os.environ.get("PYTEST_WORKER_NICE", "5"))
 
 
 def group_of(item: pytest.Item) -> str | None:
@@ -50,6 +54,9 @@ def group_of(item: pytest.Item) -> str | None:
         return str(explicit.args[0] if explicit.args else explicit.kwargs.get("name", "default"))
     if item.get_closest_marker("lab") is not None:
         return LAB_GROUP
+    host = getattr(getattr(item, "callspec", None), "params", {}).get("_testinfra_host")
+    if host is not None:
+        return f"host {host.backend.get_hostname()}"
     if _has_module_fixture(item):
         return item.nodeid.split("::", 1)[0]
     return None

@@ -47,6 +47,7 @@ def run(command: list[str], timeout: float) -> Run:
     # A pytest run started here (testinfra) is a run of its own, not one of this run's xdist workers.
     env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_XDIST")}
     env |= {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "ANSIBLE_FORCE_COLOR": "0"}
+    env["PYTEST_WORKER_NICE"] = "0"  # its workers keep the lab chain's priority (tests/support/parallel.py)
     started = time.monotonic()
     completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     return Run(completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import subprocess
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -30,16 +31,21 @@ def probe(host: str, script: str) -> bool:
     return completed.returncode == 0
 
 
+CONVERGED = {  # what each host has once the roles have run
+    "lb": "test -e /etc/ssh/sshd_config.d/10-golive.conf",
+    "partners": "test -e /etc/golive-partners-chain.env",
+    "web1": "systemctl is-enabled --quiet golive-worker.service && "
+    "systemctl is-active --quiet systemd-journal-upload.service",
+    "monitoring": "systemctl is-active --quiet prometheus.service golive-alert-webhook.service",
+}
+
+
 def converged() -> bool:
     """The roles have run, including what a lab release needs (the chain's treasury key, the worker enabled) and
-    monitoring (Prometheus and the webhook receiver on the monitoring host, journal uploads)."""
-    return (
-        probe("lb", "test -e /etc/ssh/sshd_config.d/10-golive.conf")
-        and probe("partners", "test -e /etc/golive-partners-chain.env")
-        and probe("web1", "systemctl is-enabled --quiet golive-worker.service")
-        and probe("web1", "systemctl is-active --quiet systemd-journal-upload.service")
-        and probe("monitoring", "systemctl is-active --quiet prometheus.service golive-alert-webhook.service")
-    )
+    monitoring (Prometheus and the webhook receiver on the monitoring host, journal uploads). Asked of the hosts
+    at once: every lab test asks it."""
+    with ThreadPoolExecutor(max_workers=len(CONVERGED)) as pool:
+        return all(pool.map(lambda host: probe(host, CONVERGED[host]), CONVERGED))
 
 
 def is_up() -> bool:
