@@ -5,7 +5,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo down run test test-fast test-report lint format bench bench-release bench-loadtest infra-check infra-snapshot clean
+# The suite runs on this many xdist workers (`make test PYTEST_WORKERS=1`; 0 runs it in this one process). Most of
+# it waits — the lab boots and converges, gate windows, polls — so more workers than cores pay; tests/support/
+# parallel.py keeps what shares the lab, a fixed port or a module's fixture on one worker and starts the lab first.
+PYTEST_WORKERS ?= 4
+PYTEST_SUITE = -n $(PYTEST_WORKERS) --durations=30
+
+.PHONY: demo down run test test-fast test-report pytest-suite lint format bench bench-release bench-loadtest infra-check infra-snapshot clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,13 +38,17 @@ down: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m app.local
 
-## test: lint, then the whole suite (what CI runs)
+## test: lint, then the whole suite on PYTEST_WORKERS workers, the 30 slowest tests listed (what CI runs: .ci/run)
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_SUITE)
 
-## test-fast: the inner loop — everything not marked slow
+# The arguments `make test` gives pytest (.ci/run runs pytest itself with them, so that pytest's exit code is CI's)
+pytest-suite:
+	@printf '%s\n' '$(PYTEST_SUITE)'
+
+## test-fast: the inner loop — everything not marked slow, on the same workers
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q -n $(PYTEST_WORKERS)
 
 ## test-report: the whole suite, leaving the evidence the checks read (fab check: tests green, coverage >= 80 %)
 test-report: $(STAMP)

@@ -8,6 +8,7 @@ one folder (`state/` in the repository, or GOLIVE_RELEASE_STATE), laid out here 
 <root>/checks/<env>/                  the checklist's reports (JSON + Markdown)
 <root>/loadtests/<env>/<timestamp>/   load-test reports
 <root>/reports/                       the test suite's evidence (junit.xml, coverage.xml)
+<root>/tools/                         tools the tests fetch from Debian's packages (Prometheus' promtool, amtool)
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ class StateLayout:
     @property
     def reports(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def tools(self) -> Path:
+        return self.root / "tools"
 
     def environment(self, env: str) -> Path:
         return self.root / env

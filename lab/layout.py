@@ -9,8 +9,6 @@ from pathlib import Path
 
 from foundation.repository import REPO_ROOT
 
-REPO = REPO_ROOT  # the name the lab tests import
-
 LOCK = Path("/tmp/golive-lab.lock")  # noqa: S108  (fixed, well-known: users of the lab lock it shared)
 
 

@@ -15,7 +15,7 @@ import pytest
 from app.admin.keys import hash_key
 from app.flags.bucketing import bucket
 from app.payments.service import PAYMENTS_FEATURE
-from tests.support.processes import ROOT
+from foundation.repository import REPO_ROOT
 from tests.support.service import RunningService, msisdn, new_admin_key, phone
 
 FLAGS = "/api/admin/feature-flags"
@@ -191,7 +191,7 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {name: value for name, value in os.environ.items() if not name.startswith("GOLIVE_")}
     return subprocess.run(
         [sys.executable, "-m", "app.admin", *args],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env={**clean, **env},
         capture_output=True,
         text=True,

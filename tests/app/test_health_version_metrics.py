@@ -17,8 +17,9 @@ import pytest
 from prometheus_client import multiprocess
 
 from app.db import migrator
+from foundation.repository import REPO_ROOT
 from tests.support.metrics import Scrape, scrape
-from tests.support.processes import ROOT, answers, free_port, stop_process, wait_until
+from tests.support.processes import answers, free_port, stop_process, wait_until
 from tests.support.service import RunningService, phone
 from tests.support.simulator import CONSUMER_KEY, CONSUMER_SECRET
 
@@ -157,7 +158,7 @@ def _start_uvicorn(db_url: str, simulator, tmp_path: Path, *options: str) -> tup
     command += ["--no-access-log", "--no-proxy-headers", "--host", "127.0.0.1", "--port", str(port)]
     log = tmp_path / "service.log"
     with log.open("wb") as output:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
 
     def up() -> bool:
         assert process.poll() is None, f"the service exited early:\n{log.read_text()[-3000:]}"

@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 
 import httpx
 import pytest
 
-from tests.support.processes import ROOT, answers, free_port, wait_until
+from foundation.repository import REPO_ROOT
+from tests.support.processes import answers, free_port, wait_until
 from tests.support.service import WALLET
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def test_local_run_buys_a_package_and_stops_cleanly(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "app.local", "--port", str(port), "--simulator-port", str(sim_port),
          "--callback-delay", "0.2"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -49,7 +49,8 @@ def test_local_run_buys_a_package_and_stops_cleanly(tmp_path):
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, output
     assert "stopped." in output
-    time.sleep(0.5)
-    assert not answers(f"{url}/api/health")
-    assert not answers(f"http://127.0.0.1:{sim_port}/__sim__/health")
+    wait_until(lambda: not answers(f"{url}/api/health"), "the service to stop answering", 10)
+    wait_until(
+        lambda: not answers(f"http://127.0.0.1:{sim_port}/__sim__/health"), "the simulator to stop answering", 10
+    )
     assert not (tmp_path / "state" / "pg" / "postmaster.pid").exists()

@@ -12,7 +12,7 @@ import pytest
 
 from app.db import migrator
 from app.migrations.checks import SchemaVerificationError
-from tests.support.processes import ROOT
+from foundation.repository import REPO_ROOT
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def _cli(*args: str, url: str | None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GOLIVE_")}
     if url:
         env["GOLIVE_DATABASE_URL"] = url
-    return subprocess.run([sys.executable, "-m", "app.db", *args], cwd=ROOT, env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "app.db", *args], cwd=REPO_ROOT, env=env, capture_output=True,
                           text=True, timeout=60, check=False)  # fmt: skip
 
 

@@ -15,8 +15,9 @@ from tests.support.service import new_admin_key, phone, start_service
 ENDPOINTS = [
     ("GET", "/api/admin/recovery/stuck"),
     ("GET", "/api/admin/recovery/stats"),
-    ("POST", f"/api/admin/recovery/{uuid.uuid4()}/retry"),
-    ("POST", f"/api/admin/recovery/{uuid.uuid4()}/resolve"),
+    # A payment id no payment has, the same in every process (xdist's workers must collect the same test ids).
+    ("POST", f"/api/admin/recovery/{uuid.UUID(int=1)}/retry"),
+    ("POST", f"/api/admin/recovery/{uuid.UUID(int=2)}/resolve"),
 ]
 
 
@@ -135,7 +136,7 @@ def test_retry_when_daraja_is_down_is_a_502_naming_it(svc, sim, key):
 @pytest.mark.parametrize(
     ("path_id", "body", "status", "detail"),
     [
-        (str(uuid.uuid4()), None, 404, "no such payment"),
+        (str(uuid.UUID(int=3)), None, 404, "no such payment"),  # a fixed id: the same test id in every worker
         ("not-a-uuid", None, 422, "payment_id"),
         (None, {"reason": "   "}, 422, "reason: must be a written reason"),
         (None, {"reason": "x", "extra": 1}, 422, "extra"),

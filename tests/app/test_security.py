@@ -22,9 +22,10 @@ from app.db import migrator
 from app.domain.phone import mask_msisdn
 from app.observability.logging_json import JsonFormatter
 from app.settings import SettingsError, load_settings
+from foundation.repository import REPO_ROOT
 from tests.support import callbacks
 from tests.support.metrics import scrape
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import free_port
 from tests.support.service import WALLET, RunningService, msisdn, phone
 from tests.support.simulator import CONSUMER_SECRET
 
@@ -58,7 +59,7 @@ def _payment_body(number: str | None = None) -> dict[str, str]:
         ("GET", "/api/health", None, 200),
         ("GET", "/metrics", None, 200),
         ("GET", "/no/such/page", None, 404),
-        ("GET", f"/api/payments/{uuid.uuid4()}", None, 404),
+        ("GET", f"/api/payments/{uuid.UUID(int=1)}", None, 404),  # no such payment (a fixed id: a stable test id)
         ("GET", "/api/payments/not-a-uuid", None, 422),
         ("POST", "/api/payments", {"phone": "nope"}, 422),
         ("GET", "/api/admin/feature-flags", None, 401),
@@ -376,7 +377,7 @@ def test_processes_starting_together_share_one_set_of_generated_secrets(tmp_path
     """Run in a fresh interpreter (forking this one, with its server threads, is not safe)."""
     result = subprocess.run(
         [sys.executable, "-c", _START_TOGETHER, "40", str(tmp_path)],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env={name: value for name, value in os.environ.items() if not name.startswith("GOLIVE_")},
         capture_output=True,
         text=True,
@@ -395,7 +396,7 @@ def test_a_production_process_without_settings_refuses_to_start():
     command = [sys.executable, "-m", "uvicorn", "--factory", "app.main:create_app"]
     result = subprocess.run(
         [*command, "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,

@@ -5,6 +5,7 @@ refused (nothing of it lands)."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import psycopg
@@ -29,6 +30,25 @@ def _run(db_url: str, scenario) -> None:
 def _expire(db_url: str, role: str) -> None:
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("UPDATE worker_leases SET expires_at = now() - interval '1 second' WHERE role = %s", (role,))
+
+
+EXPIRED = "SELECT expires_at <= now() FROM worker_leases WHERE role = %s"
+# Another session's statement on the lease table waits for a lock (the takeover, held by the write's FOR SHARE).
+TAKEOVER_WAITING = """
+    SELECT count(*) > 0 FROM pg_stat_activity
+    WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%worker_leases%'
+      AND pid <> pg_backend_pid()"""
+
+
+async def _until(pool, query: str, params: tuple | None = None, seconds: float = 30) -> None:
+    """Until `query` answers true (polled; the lease's own timing is in whole seconds)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        async with pool.connection() as conn:
+            if (await (await conn.execute(query, params)).fetchone())[0]:
+                return
+        assert time.monotonic() < deadline, f"not within {seconds} s: {query}"
+        await asyncio.sleep(0.05)
 
 
 def test_one_holder_at_a_time_and_renewal_only_by_it(db_url):
@@ -80,15 +100,19 @@ def test_a_takeover_waits_for_a_fenced_write_in_flight(db_url, db):
     async def scenario(pool):
         old, new = Lease(pool, holder="old", ttl=1, role=role), Lease(pool, holder="new", ttl=30, role=role)
         assert await old.acquire()
+        in_flight = asyncio.Event()
 
         async def slow_write() -> None:
             async with pool.connection() as conn, old.fenced(conn):
-                await asyncio.sleep(1.5)  # the lease expires (in the database) while the write is in flight
+                in_flight.set()
+                # The lease expires (in the database) while the write is in flight, and the takeover comes meanwhile.
+                await _until(pool, TAKEOVER_WAITING)
                 await conn.execute("INSERT INTO api_keys (name, key_hash) VALUES (%s, %s)", (marker, "1" * 64))
                 order.append("write")  # still inside the transaction: not committed yet
 
         async def take_over() -> None:
-            await asyncio.sleep(1.2)
+            await in_flight.wait()
+            await _until(pool, EXPIRED, (role,))
             assert await new.acquire()
             order.append("new leader")
 

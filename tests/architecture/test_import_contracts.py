@@ -7,8 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-PYPROJECT = REPO / "pyproject.toml"
+from foundation.repository import REPO_ROOT
+
+PYPROJECT = REPO_ROOT / "pyproject.toml"
 EXCEPTION = 'ignore_imports = ["** -> app.contract"]'
 LAYERS = 'layers = ["release", "checks | lab | loadtests", "foundation"]'
 
@@ -16,7 +17,7 @@ LAYERS = 'layers = ["release", "checks | lab | loadtests", "foundation"]'
 def lint(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(Path(sys.executable).parent / "lint-imports"), str(config), "--no-cache"],
-        cwd=REPO,
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=300,

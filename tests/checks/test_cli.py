@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from foundation.audit import AuditLog
+from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import free_port
 
 FAB = Path(sys.executable).parent / "fab"
 
@@ -41,7 +42,7 @@ def _fab(tmp_path: Path, *args: str, db_url: str | None = None) -> subprocess.Co
     if db_url:
         env["GOLIVE_DATABASE_URL"] = db_url
     return subprocess.run(
-        [str(FAB), "-r", str(ROOT), *args], capture_output=True, text=True, env=env, timeout=300, check=False
+        [str(FAB), "-r", str(REPO_ROOT), *args], capture_output=True, text=True, env=env, timeout=300, check=False
     )
 
 

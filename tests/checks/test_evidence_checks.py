@@ -19,6 +19,7 @@ import pytest
 from checks import deps, flags, metrics, releases, testreports
 from checks.model import Status
 from foundation.files import sha256_of
+from foundation.repository import REPO_ROOT
 from tests.checks.metrics_server import MetricsServer, exposition
 from tests.support.processes import free_port
 
@@ -257,7 +258,7 @@ def test_the_suites_own_report_carries_each_tests_kind(tmp_path):
             "tests/app/test_phone.py",
             f"--junitxml={report}",
         ],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=300,

@@ -13,7 +13,7 @@ from checks import registry
 from checks.context import Context
 from checks.model import Result, Status
 from foundation.environment import load_environment
-from lab.layout import REPO
+from foundation.repository import REPO_ROOT
 from tests.support.lab.fab import ssh
 from tests.support.lab.lab_state import converged_lab
 
@@ -29,7 +29,7 @@ def lab() -> Iterator[None]:
 
 
 def run(name: str, **config: object) -> Result:
-    ctx = Context(env=load_environment("lab"), repo=REPO)
+    ctx = Context(env=load_environment("lab"), repo=REPO_ROOT)
     ctx.config.update(config)
     return registry.load()[name](ctx, {})
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from checks import monitoring
 from checks.model import Status
+from foundation.repository import REPO_ROOT
 from tests.checks.metrics_server import MetricsServer, exposition
 from tests.support.processes import free_port
 from tests.support.prometheus_server import (
@@ -23,7 +23,7 @@ from tests.support.prometheus_server import (
 )
 
 pytestmark = pytest.mark.slow
-RULES = Path(__file__).resolve().parents[2] / "roles" / "monitoring" / "files" / "rules" / "golive.rules.yml"
+RULES = REPO_ROOT / "roles" / "monitoring" / "files" / "rules" / "golive.rules.yml"
 DAYS = 86400
 
 

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
-RUNBOOKS = ROOT / "docs" / "runbooks"
-RULES = ROOT / "roles" / "monitoring" / "files" / "rules" / "golive.rules.yml"
+from foundation.repository import REPO_ROOT
+
+RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
+RULES = REPO_ROOT / "roles" / "monitoring" / "files" / "rules" / "golive.rules.yml"
 BIN = Path(sys.executable).parent
 SAFE_LOCAL_VARIABLES = frozenset({"ENV", "URL", "KEY"})
 REPO_DIRS = ("app/", "checks/", "docs/", "infra/", "lab/", "loadtests/", "playbooks/", "release/", "roles/", "tests/")
@@ -92,7 +93,9 @@ HOST_TOOLS = {
     "uptime": _tool(),
     "nginx": _tool(help=None, flags="-t"),
     "golive-upstream": _tool(help=None, flags="--wait", subs="drain undrain status"),  # roles/nginx
-    "/usr/local/sbin/golive-backup": _tool(help=None, subs="dump restore-test list release restore metric prove verify settings"),
+    "/usr/local/sbin/golive-backup": _tool(
+        help=None, subs="dump restore-test list release restore metric prove verify settings"
+    ),
     "amtool": _tool(
         help=None,
         flags="--alertmanager.url --duration --comment --author --annotation",
@@ -271,7 +274,7 @@ def variables(text: str) -> set[str]:
 class Probe:
     """What this repository and this machine offer (cached): fab's tasks and flags, tools' help texts, routes."""
 
-    def __init__(self, root: Path = ROOT):
+    def __init__(self, root: Path = REPO_ROOT):
         self.root = root
 
     def environ(self) -> dict[str, str]:
@@ -506,7 +509,7 @@ def alert_names(rules: Path = RULES) -> tuple[list[str], str]:
     """The alert names of the rules file, in order, and the file they came from."""
     data = yaml.safe_load(rules.read_text()) or {}
     names = [rule["alert"] for group in data.get("groups", []) for rule in group.get("rules", []) if "alert" in rule]
-    return names, str(rules.relative_to(ROOT))
+    return names, str(rules.relative_to(REPO_ROOT))
 
 
 def alert_sections(markdown: str) -> list[str]:

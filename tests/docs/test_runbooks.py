@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from foundation.admin_client import admin_key
+from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from tests.docs import runbook_commands as rc
 from tests.release.local_harness import (
-    ROOT,
     Fab,
     LocalStage,
     VersionRepo,
@@ -78,7 +78,7 @@ def test_links_between_runbooks_lead_somewhere():
 
 
 def test_the_readme_points_at_the_runbooks():
-    assert "docs/runbooks/" in (ROOT / "README.md").read_text()
+    assert "docs/runbooks/" in (REPO_ROOT / "README.md").read_text()
 
 
 # --- (c): one section per alert ----------------------------------------------------------------------------------
@@ -214,14 +214,14 @@ class Released:
 
 
 @pytest.fixture(scope="module")
-def released() -> Iterator[Released]:
+def released(shared_wheelhouses: Path) -> Iterator[Released]:
     """A throwaway local environment (tests/release/local_harness.py) with the working tree released onto it."""
     base = short_tmp("gl-rb-")
     stage = None
     try:
-        repo = VersionRepo.copy_of(ROOT, base / "repo")
+        repo = VersionRepo.copy_of(REPO_ROOT, base / "repo")
         state = base / "ctl"
-        seed_wheelhouses(state / "artifacts")
+        seed_wheelhouses(state / "artifacts", shared_wheelhouses)
         env_file = base / "proof.yml"
         write_environment(env_file, base / "env")
         stage = LocalStage(env_file, state)

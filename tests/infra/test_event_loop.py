@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
+
+from foundation.repository import REPO_ROOT
 
 SCRIPT = """
 import asyncio
@@ -18,7 +19,7 @@ print(len(run_stack("staging").resources))
 def test_the_program_runs_after_asyncio_run_cleared_the_loop():
     run = subprocess.run(
         [sys.executable, "-c", SCRIPT],
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=600,

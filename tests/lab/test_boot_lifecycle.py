@@ -2,8 +2,9 @@
 reach each other and nothing else, a second up changes nothing, `fab lab.down` leaves nothing behind (also
 after a partial or a failed up), and a warm up reuses the cached image.
 
-The tests run in file order and share one freshly booted lab; the lab is left as it was found (up stays up,
-but freshly booted: whatever was converged onto it is gone)."""
+The tests run in file order and share one freshly booted lab. The lab is left up, freshly booted (whatever was
+converged onto it is gone), when it was up before or when lab tests of other files follow in this run (the first
+converge starts from it); otherwise it is taken down again."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ LAYOUT = Layout.default()
 
 
 @pytest.fixture(scope="module")
-def first_up() -> Iterator[Run]:
+def first_up(request: pytest.FixtureRequest) -> Iterator[Run]:
     """A freshly booted lab: one already up (perhaps converged, its firewall closing ports) is cycled first."""
+    here = Path(__file__)
+    used_later = any(item.get_closest_marker("lab") and item.path != here for item in request.session.items)
     was_up = LAYOUT.record.exists()
     if was_up:
         down = fab("lab.down")
@@ -36,7 +39,7 @@ def first_up() -> Iterator[Run]:
     assert run.returncode == 0, run.output
     assert "booting lb, web1, web2, db, partners, monitoring" in run.output, run.output
     yield run
-    restore = fab("lab.up") if was_up else fab("lab.down")
+    restore = fab("lab.up") if was_up or used_later else fab("lab.down")
     assert restore.returncode == 0, restore.output
 
 

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
+from foundation.repository import REPO_ROOT
 from lab import preflight
 from lab.errors import LabError
-from lab.layout import REPO
 from lab.lock import held
 from lab.processes import record, recorded
 from tests.support.lab.fab import fab
@@ -94,7 +94,7 @@ def test_lab_tests_skip_without_the_tools_but_fail_in_ci(ci: str | None) -> None
         env["CI"] = ci
     command = [sys.executable, "-m", "pytest", "tests/lab/test_boot_lifecycle.py", "-k", "up_twice", "-rs", "-q"]
     completed = subprocess.run(
-        [*command, "-p", "no:cacheprovider"], cwd=REPO, env=env, capture_output=True, text=True, check=False
+        [*command, "-p", "no:cacheprovider"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
     )
     assert "the lab cannot run here: missing debootstrap" in completed.stdout
     if ci:

@@ -13,7 +13,13 @@ QUICK_KNOBS = {
     "GOLIVE_LOADTEST_RETRY_SHARE": "0.2",
     "GOLIVE_LOADTEST_PHONE_ENDINGS": "00,00,00,32",  # a quarter of the payers cancel: the system must say so
 }
-# What these tests hold the service to: met easily on loopback, missed when Daraja answers slowly.
+# What the runs that must pass hold the service to: met on loopback however busy the machine is (the suite's other
+# workers run beside them; a healthy run measured p95 610 ms on a loaded 2-core machine).
 TEST_THRESHOLDS = slo.Thresholds(
+    p95_ms=2500, p99_ms=5000, max_failure_ratio=0.01, min_requests=50, min_payment_success=0.95, min_payments=5
+)
+# What the runs that must miss hold it to: an injected slowness (Daraja answering after 2 s, an endpoint sleeping 1 s)
+# misses these on any machine, fast or busy.
+STRICT_THRESHOLDS = slo.Thresholds(
     p95_ms=500, p99_ms=1500, max_failure_ratio=0.01, min_requests=50, min_payment_success=0.95, min_payments=5
 )

@@ -12,19 +12,20 @@ import pytest
 import yaml
 
 from foundation.audit import AuditLog
-from tests.loadtests.quick import QUICK_KNOBS, TEST_THRESHOLDS
+from foundation.repository import REPO_ROOT
+from loadtests import slo as slo_module
+from tests.loadtests.quick import QUICK_KNOBS, STRICT_THRESHOLDS, TEST_THRESHOLDS
 from tests.support.processes import free_port
 from tests.support.service import phone
 
-ROOT = Path(__file__).resolve().parents[2]
 FAB = Path(sys.executable).parent / "fab"
 
 
-def environment_file(tmp_path: Path, entry_url: str) -> Path:
+def environment_file(tmp_path: Path, entry_url: str, thresholds: slo_module.Thresholds = TEST_THRESHOLDS) -> Path:
     """A copy of local.yml whose entry point is `entry_url` and whose load test uses the tests' knobs and SLO."""
     slo = tmp_path / "slo.yml"
-    slo.write_text(yaml.safe_dump(TEST_THRESHOLDS.as_dict()))
-    raw = yaml.safe_load((ROOT / "release" / "environments" / "local.yml").read_text())
+    slo.write_text(yaml.safe_dump(thresholds.as_dict()))
+    raw = yaml.safe_load((REPO_ROOT / "release" / "environments" / "local.yml").read_text())
     raw.update(
         name="ltproof",
         root=str(tmp_path / "root"),
@@ -41,8 +42,8 @@ def fab(tmp_path: Path, env_file: Path | str, *args: str, admin_key: str = "not-
     env = {key: value for key, value in os.environ.items() if not key.startswith("GOLIVE_")}
     env.update(GOLIVE_RELEASE_STATE=str(tmp_path / "state"), GOLIVE_ADMIN_API_KEY=admin_key, NO_COLOR="1", TERM="dumb")
     result = subprocess.run(
-        [str(FAB), "-r", str(ROOT), "loadtest", "--env", str(env_file), *args],
-        cwd=ROOT,
+        [str(FAB), "-r", str(REPO_ROOT), "loadtest", "--env", str(env_file), *args],
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
@@ -99,7 +100,7 @@ def test_a_passing_run_with_two_workers_exits_0_and_is_audited(tmp_path, service
 def test_a_run_that_misses_its_slo_exits_1_and_is_audited(tmp_path, service, sim, admin_key):
     assert service.pay(phone()).status_code == 202  # the shared Daraja token is fetched before Daraja slows down
     sim.configure(response_delay=2.0)  # Daraja slow: the payments' tail latency misses the SLO
-    result = fab(tmp_path, environment_file(tmp_path, service.url), admin_key=admin_key)
+    result = fab(tmp_path, environment_file(tmp_path, service.url, STRICT_THRESHOLDS), admin_key=admin_key)
     assert result.returncode == 1, result.stdout
     assert "load test FAILED" in result.stdout and "FAIL" in result.stdout
     record = AuditLog(tmp_path / "state" / "ltproof" / "audit.jsonl").entries()[-1]

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.loadtests.quick import STRICT_THRESHOLDS
 from tests.support.service import phone
 
 pytestmark = pytest.mark.slow
@@ -32,7 +33,7 @@ def test_a_healthy_service_passes_its_thresholds(load):
 def test_a_slow_daraja_fails_the_latency_thresholds(load, sim, service):
     assert service.pay(phone()).status_code == 202  # the shared Daraja token is fetched before Daraja slows down
     sim.configure(response_delay=2.0)  # every STK push answers after 2 s: POST /api/payments is slow
-    result = load(duration=8)
+    result = load(duration=8, thresholds=STRICT_THRESHOLDS)
     assert not result.passed
     assert result.exit_code == 1
     # The pushes are a few percent of the requests: their slowness shows at the tail (p99), at p95 when more.

@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.loadtests.quick import QUICK_KNOBS, TEST_THRESHOLDS
+from foundation.repository import REPO_ROOT
+from tests.loadtests.quick import QUICK_KNOBS, STRICT_THRESHOLDS, TEST_THRESHOLDS
 from tests.release.local_harness import (
-    ROOT,
     Fab,
     LocalStage,
     VersionRepo,
     bring_down,
+    derive_environment,
     replace_once,
     seed_wheelhouses,
     short_tmp,
@@ -41,29 +42,33 @@ class World:
     repo: VersionRepo
     fab: Fab
     stage: LocalStage
+    strict_env: Path  # the same environment, its load test held to STRICT_THRESHOLDS (for the release that must miss)
 
     def version(self, tag: str) -> str:
         return self.repo.sha(tag)[:12]
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world(shared_wheelhouses: Path) -> Iterator[World]:
     base = short_tmp("gl-lt-")
     stage = None
     try:
-        repo = VersionRepo.copy_of(ROOT, base / "repo")
+        repo = VersionRepo.copy_of(REPO_ROOT, base / "repo")
         payments = repo.read("app/api/payments.py")
         signature = "async def list_packages(svc: ServicesDep) -> list[PackageOut]:\n"
         repo.version("slow-packages", {"app/api/payments.py": replace_once(payments, signature, signature + SLOW)})
         state = base / "ctl"
-        seed_wheelhouses(state / "artifacts")
+        seed_wheelhouses(state / "artifacts", shared_wheelhouses)
         slo = base / "slo.yml"
         slo.write_text(yaml.safe_dump(TEST_THRESHOLDS.as_dict()))
+        strict = base / "strict-slo.yml"
+        strict.write_text(yaml.safe_dump(STRICT_THRESHOLDS.as_dict()))
         env_file = base / "proof.yml"
         loadtest = {"required": True, "users": 6, "spawn_rate": 6, "duration": 6, "slo": str(slo), "knobs": QUICK_KNOBS}
-        write_environment(env_file, base / "env", loadtest=loadtest)
+        raw = write_environment(env_file, base / "env", loadtest=loadtest)
+        strict_env = derive_environment(base / "proof-strict.yml", raw, loadtest={**loadtest, "slo": str(strict)})
         stage = LocalStage(env_file, state)
-        yield World(repo, Fab(repo.path, state, env_file), stage)
+        yield World(repo, Fab(repo.path, state, env_file), stage, strict_env)
     finally:
         leftovers = bring_down(stage, base) if stage is not None else []
         shutil.rmtree(base, ignore_errors=True)
@@ -109,7 +114,7 @@ def test_fab_loadtest_against_the_running_environment_with_two_workers(world: Wo
 def test_a_slow_release_misses_the_slo_and_is_rolled_back(world: World):
     good = world.stage.current()
     assert good is not None and good.endswith(world.version("v1"))
-    result = world.fab.run("release", "--version", "slow-packages")
+    result = world.fab.run("release", "--version", "slow-packages", env_file=world.strict_env)
     assert result.code == ROLLED_BACK, result
     assert "load test FAILED" in result.output and "missed its SLO" in result.output
     record = world.stage.audit_entries()[-1]

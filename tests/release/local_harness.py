@@ -32,11 +32,12 @@ import yaml
 from foundation.admin_client import FlagClient, admin_key
 from foundation.audit import AuditLog
 from foundation.environment import Environment, load_environment
+from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from release import local_env, lock
+from tests.support.machine_bound import with_machine_bound_advisory
 from tests.support.processes import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 FAB = Path(sys.executable).parent / "fab"
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "golive tests",
@@ -192,8 +193,9 @@ def replace_once(text: str, old: str, new: str) -> str:
 
 
 def write_environment(path: Path, root: Path, **overrides: Any) -> dict[str, Any]:
-    """A copy of release/environments/local.yml with its own root, free loopback ports and short timings."""
-    raw = yaml.safe_load((ROOT / "release" / "environments" / "local.yml").read_text())
+    """A copy of release/environments/local.yml with its own root, free loopback ports, short timings and the
+    checks that measure this machine advisory."""
+    raw = yaml.safe_load((REPO_ROOT / "release" / "environments" / "local.yml").read_text())
     web1, web2, simulator, chain = free_port(), free_port(), free_port(), free_port()
     while len({web1, web2, simulator, chain}) < 4:
         web2, simulator, chain = free_port(), free_port(), free_port()
@@ -217,6 +219,7 @@ def write_environment(path: Path, root: Path, **overrides: Any) -> dict[str, Any
         },
         inconclusive="hold",
         synthetic_traffic={"enabled": True, "rate_per_second": 4},
+        checks=with_machine_bound_advisory(raw.get("checks", {})),  # it runs beside the rest of the suite
     )
     raw.update(overrides)
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
@@ -441,9 +444,9 @@ def output_until(process: subprocess.Popen[str], marker: str, timeout: float) ->
 
 
 def seed_wheelhouses(cache: Path, source: Path | None = None) -> int:
-    """Hard-links complete wheelhouses a developer's own releases built (`source`, default: the developer's state
-    folder) into the test's artifact cache (read only: nothing there is changed). The build checks a wheelhouse is
-    complete before using it."""
+    """Hard-links complete wheelhouses of `source` (default: the developer's own releases'; or the run's: the
+    `shared_wheelhouses` fixture, tests/support/wheelhouses.py) into the test's artifact cache (read only: nothing
+    there is changed). The build checks a wheelhouse is complete before using it."""
     source = source or StateLayout.default().artifacts / "wheelhouses"
     if not source.is_dir():
         return 0

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from foundation.files import sha256_of
+from foundation.repository import REPO_ROOT
 from release.build import artifact
 
 DEPENDENCY = "six==1.16.0"
 WHEEL = "six-1.16.0-py2.py3-none-any.whl"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 PYPROJECT = """\
 [project]

@@ -11,6 +11,7 @@ import pytest
 from moto import mock_aws
 
 from foundation.environment import load_environment
+from foundation.repository import REPO_ROOT
 from foundation.transport import CommandResult
 from release.balancers import AlbTargetGroup, DrainTimeout, NginxUpstreams, NoBalancer, balancer_for
 
@@ -77,7 +78,7 @@ def test_a_target_that_never_drains_is_an_error_not_a_hang():
 
 
 def _production(tmp_path: Path) -> None:
-    example = Path(__file__).resolve().parents[2] / "infra" / "examples" / "production-outputs.json"
+    example = REPO_ROOT / "infra" / "examples" / "production-outputs.json"
     outputs = tmp_path / "state" / "production" / "stack-outputs.json"
     outputs.parent.mkdir(parents=True)
     outputs.write_text(example.read_text())

@@ -16,6 +16,7 @@ from rich.console import Console
 from foundation.environment import known_environments, load_environment
 from foundation.fleet import Deployed
 from foundation.reporter import Reporter
+from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from release import engine as engine_module
 from release.engine import HANDLERS, Engine
@@ -28,7 +29,6 @@ def no_checks(phase: str, record: dict) -> tuple[dict, list[str]]:
     return {}, []
 
 
-REPO = Path(__file__).resolve().parents[2]
 DEPLOYED = Deployed("r3", "v3", "r2", ("r1", "r2", "r3"), drained=("web2",))
 MANY = Deployed("r7", "v7", "r6", tuple(f"r{n}" for n in range(1, 8)))
 
@@ -39,7 +39,7 @@ def every_environment(tmp_path: Path):
         if name in ("staging", "production"):
             outputs = tmp_path / "state" / name / "stack-outputs.json"
             outputs.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(REPO / "infra" / "examples" / f"{name}-outputs.json", outputs)
+            shutil.copy(REPO_ROOT / "infra" / "examples" / f"{name}-outputs.json", outputs)
             yield load_environment(name, repo=tmp_path)
         else:
             yield load_environment(name)

@@ -17,7 +17,7 @@ from foundation.metrics.gates import GateResult, Thresholds, evaluate, scrape_ea
 from foundation.sections import Monitoring
 from release.gates.sources import Observation, observe_gates
 from tests.support.processes import free_port
-from tests.support.prometheus_server import Server, scraping
+from tests.support.prometheus_server import Server, scraping, wait_for_scrapes_after
 from tests.support.service import RunningService, phone
 
 THRESHOLDS = Thresholds(window_seconds=8.0, min_requests=20, min_payments=5)
@@ -87,7 +87,7 @@ def test_prometheus_figures_agree_with_the_scrape_and_a_bad_window_fails(
     service: RunningService, sim, prometheus: Server
 ):
     warm_up(service, sim)
-    time.sleep(2.5)
+    wait_for_scrapes_after(prometheus.url, time.time())
 
     good, good_scraped = observe_both(service, prometheus, traffic(service, sim, paid=8, failed=0, refused=0, reads=20))
     bad, bad_scraped = observe_both(service, prometheus, traffic(service, sim, paid=5, failed=3, refused=3, reads=20))

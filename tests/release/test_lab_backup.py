@@ -19,7 +19,7 @@ from checks import backups, releases
 from checks.context import Context
 from checks.model import Status
 from foundation.environment import load_environment
-from lab.layout import REPO
+from foundation.repository import REPO_ROOT
 from tests.support.backup_program import PACKAGE
 from tests.support.lab.fab import ssh
 from tests.support.lab.lab_state import converged_lab, probe
@@ -149,7 +149,7 @@ def test_the_checks_find_the_backups_on_db(lab) -> None:
     taken = last_json(ssh("db", as_postgres("release"), timeout=300))
     listed = last_json(ssh("db", as_postgres("list --json")))["backups"]
     assert listed[0] == taken and len(listed) <= 3  # keep: 3
-    ctx = Context(env=load_environment("lab"), repo=REPO)  # no database URL: db proves its own backups
+    ctx = Context(env=load_environment("lab"), repo=REPO_ROOT)  # no database URL: db proves its own backups
     recent = backups.recent(ctx, {})
     assert recent.status == Status.PASS, recent.detail
     assert recent.detail.startswith(f"backup {taken['id']}, ") and "counts equal" in recent.detail

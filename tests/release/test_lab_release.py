@@ -3,12 +3,10 @@ bounded load through lb sees no failed request, and a release whose second host 
 returns both hosts to the previous release; `fab rollback` under the same load drains each host and fails
 no request either.
 
-The versions are commits of a copy of the working tree (tests/release/local_harness.VersionRepo): v1 is the
-working tree, v2 changes a file only, bad-web2 is v2 with a service that refuses to start on web2 alone (so
-web1 is switched, healthy and undrained before web2 fails). The copy releases to the lab through
-an environment file derived from release/environments/lab.yml (absolute paths to state/lab; the go-live
-Locust gate left out: this test's own load runs through the whole release instead). The lab is converged
-first when it is not (a fresh `fab lab.up` when it is not up at all); the lab lock is held shared throughout.
+The versions (v1, v2, bad-web2) and the controller state they are released from are the session's
+(tests/support/lab/releases.py). Each test asks for the releases it starts from (`lab_releases.deployed`) and gets
+them whether or not an earlier test left them, then asserts only what it did itself. The lab is converged first
+when it is not (a fresh `fab lab.up` when it is not up at all); the lab lock is held shared throughout.
 """
 
 from __future__ import annotations
@@ -26,17 +24,19 @@ import httpx
 import pytest
 
 from foundation.environment import Environment, load_environment
-from lab.layout import REPO, Layout
+from lab.layout import Layout
 from lab.plan import BRIDGE, CONTROLLER
-from tests.release.local_harness import Fab, FabResult, VersionRepo, replace_once
+from tests.release.local_harness import FabResult
 from tests.support.lab.fab import ssh
-from tests.support.lab.lab_state import converged_lab, lab_env_file
+from tests.support.lab.lab_state import converged_lab
+from tests.support.lab.releases import LabReleases, link
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1500)]
 LAYOUT = Layout.default()
 RELEASED, ROLLED_BACK = 0, 1
 LOAD_RATE = 10.0  # requests a second through lb, at most
 LOAD_MAX_REQUESTS = 6000  # bounded in count as well as in time (the release's length)
+LOAD_MARGIN_REQUESTS = 20  # the load flows this many requests before the release starts, and as many after it ends
 
 
 @pytest.fixture(scope="module")
@@ -45,46 +45,15 @@ def lab() -> Iterator[None]:
         yield
 
 
-@dataclass
-class World:
-    repo: VersionRepo
-    fab: Fab
-
-    def release(self, tag: str):
-        return self.fab.run("release", "--version", tag, timeout=900)
-
-    def version(self, tag: str) -> str:
-        return self.repo.sha(tag)[:12]
-
-
-@pytest.fixture(scope="module")
-def world(lab, tmp_path_factory) -> World:
-    base = tmp_path_factory.mktemp("lab-release")
-    repo = VersionRepo.copy_of(REPO, base / "repo")
-    repo.version("v2", {"RELEASE_NOTES.txt": "v2: nothing but this file changes\n"})
-    main = repo.read("app/main.py", "v2")
-    repo.version(
-        "bad-web2",
-        {
-            "app/main.py": replace_once(
-                main,
-                "    settings = settings or get_settings()\n",
-                "    settings = settings or get_settings()\n"
-                "    import socket  # noqa: PLC0415 (injected by tests/release/test_lab_release.py)\n\n"
-                "    if socket.gethostname() == 'web2':\n"
-                "        raise RuntimeError('injected: this release cannot start on web2')\n",
-            )
-        },
-        base="v2",
-    )
-    env_file = lab_env_file(base / "lab.yml", health_timeout_seconds=30)  # bad-web2 never answers: fail it sooner
-    state = base / "state"
-    state.mkdir()
-    return World(repo, Fab(repo.path, state, env_file))
+@pytest.fixture
+def world(lab, lab_releases: LabReleases) -> LabReleases:
+    return lab_releases
 
 
 def _current(host: str) -> str:
-    return ssh(host, "readlink /srv/golive/current").strip().rsplit("/", 1)[-1]
+    current = link(host, "current")
+    assert current is not None, f"{host} has no current release"
+    return current
 
 
 def _answers(host: str) -> str:
@@ -143,6 +112,15 @@ class Load:
                     self.failures.append(f"{time.strftime('%H:%M:%S')} {path}: {status}")
                 time.sleep(max(0.0, 1 / LOAD_RATE - (time.monotonic() - started)))
 
+    def answered_more(self, count: int, seconds: float = 60) -> None:
+        """Waits until `count` more requests have been answered (or failed) than now."""
+        target = self.requests + count
+        deadline = time.monotonic() + seconds
+        while self.requests < target:
+            assert self._thread is not None and self._thread.is_alive(), f"the load stopped: {self.summary()}"
+            assert time.monotonic() < deadline, f"fewer than {count} requests in {seconds:.0f} s: {self.summary()}"
+            time.sleep(0.05)
+
     def summary(self) -> str:
         return f"{self.requests} requests, {len(self.failures)} failed ({self.retried} retried on a new connection)"
 
@@ -165,11 +143,11 @@ class Load:
 
 
 def _under_load(env: Environment, run: Callable[[], FabResult]) -> tuple[FabResult, Load]:
-    """`run` while the load flows through lb from a buyer's address (from 2 s before until 2 s after)."""
+    """`run` while the load flows through lb from a buyer's address (from some requests before until some after)."""
     with buyer_address() as source, Load(env.entry_url, env.tls_verify, source) as load:
-        time.sleep(2)  # the load is flowing before the first drain
+        load.answered_more(LOAD_MARGIN_REQUESTS)  # the load is flowing before the first drain
         result = run()
-        time.sleep(2)
+        load.answered_more(LOAD_MARGIN_REQUESTS)
     return result, load
 
 
@@ -180,7 +158,7 @@ def _assert_drained_both_and_failed_nothing(result: FabResult, load: Load, min_r
     assert load.failures == [], f"{len(load.failures)} failed of {load.requests}: {load.failures[:20]}"
 
 
-def _assert_every_host_runs(env: Environment, world: World, tag: str) -> None:
+def _assert_every_host_runs(env: Environment, world: LabReleases, tag: str) -> None:
     for host in env.web_hosts:
         assert _current(host).endswith(world.version(tag)), host
         assert _answers(host).endswith(world.version(tag)), host
@@ -191,13 +169,12 @@ def _assert_no_host_drained(env: Environment) -> None:
     assert "drained" not in status, f"a host is left out of the balancer: {status}"
 
 
-def _last_audit_line(world: World) -> str:
+def _last_audit_line(world: LabReleases) -> str:
     return (world.fab.state / "lab" / "audit.jsonl").read_text().splitlines()[-1]
 
 
-def test_rolling_release_under_load_fails_no_request(world: World):
-    first = world.release("v1")
-    assert first.code == RELEASED, first
+def test_rolling_release_under_load_fails_no_request(world: LabReleases):
+    world.deployed("v1")
     env = load_environment("lab")
     second, load = _under_load(env, lambda: world.release("v2"))
     _assert_drained_both_and_failed_nothing(second, load, min_requests=200)
@@ -211,9 +188,9 @@ def test_rolling_release_under_load_fails_no_request(world: World):
     assert on_db == backup["sha256"]
 
 
-def test_second_host_failing_health_returns_both_hosts(world: World):
+def test_second_host_failing_health_returns_both_hosts(world: LabReleases):
+    world.deployed("v2")
     before = _current("web1")
-    assert before.endswith(world.version("v2")), "the previous test leaves v2 released"
     result = world.release("bad-web2")
     assert result.code == ROLLED_BACK, result
     assert "health [web1/app]" in result.output, "web1 was switched and healthy before web2 failed"
@@ -228,10 +205,10 @@ def test_second_host_failing_health_returns_both_hosts(world: World):
     assert '"outcome": "rolled back"' in last or '"outcome":"rolled back"' in last, last
 
 
-def test_emergency_rollback_under_load_drains_each_host_and_fails_no_request(world: World):
+def test_emergency_rollback_under_load_drains_each_host_and_fails_no_request(world: LabReleases):
     """`fab rollback` (the operator's emergency path) takes each host out of nginx while it restarts, as the
     release does: a load through lb meanwhile sees no failed request."""
-    assert _current("web1").endswith(world.version("v2")), "the previous tests leave v2 released, v1 previous"
+    world.deployed("v2", previous="v1")
     env = load_environment("lab")
     reason = "lab test: emergency rollback under load"
     result, load = _under_load(env, lambda: world.fab.run("rollback", "--reason", reason, timeout=300))

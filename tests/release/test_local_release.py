@@ -6,6 +6,8 @@ any change, 3 held.
 One environment serves the whole module and the tests run in file order, but every test first brings the
 environment to the state it starts from (`world.released(tag)`: a no-op when that version is already current)
 and asserts only what it did itself. The environment is brought down at the end and no process of it is left.
+Under xdist the tests from v3 on are a group of their own (V3_ONWARDS): they run beside the others, on another
+worker, in an environment of that worker's own.
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ import yaml
 
 from app.db import migrator
 from foundation.backups import dumps as backups
+from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from release import lock
 from release.controller import Controller
 from release.exit_codes import ExitCode
 from tests.release.local_harness import (
-    ROOT,
     Fab,
     FabResult,
     LocalStage,
@@ -55,6 +57,8 @@ V2, V3 = "9002", "9003"
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 RELEASED, ROLLED_BACK, REFUSED, HELD = 0, 1, 2, 3
+# The v3/v4 tests: one xdist group (tests/support/parallel.py), the rest of the module another (its module fixture).
+V3_ONWARDS = pytest.mark.xdist_group("tests/release/test_local_release.py (v3 onwards)")
 FEATURE = "mpesa_payments"
 
 
@@ -141,14 +145,14 @@ def _versions(repo: VersionRepo) -> None:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
+def world(shared_wheelhouses: Path) -> Iterator[World]:
     base = short_tmp()
     stage = None
     try:
-        repo = VersionRepo.copy_of(ROOT, base / "repo")
+        repo = VersionRepo.copy_of(REPO_ROOT, base / "repo")
         _versions(repo)
         state = base / "ctl"
-        seed_wheelhouses(StateLayout(state).artifacts)
+        seed_wheelhouses(StateLayout(state).artifacts, shared_wheelhouses)
         env_file = base / "proof.yml"
         raw = write_environment(env_file, base / "env")
         # The rollout's first step reaches only 10 % of the synthetic payers: a longer, denser window gives its
@@ -381,6 +385,7 @@ def test_two_concurrent_releases_one_is_refused(world: World):
 # --- rolling back ---------------------------------------------------------------------------------------------
 
 
+@V3_ONWARDS
 def test_inconclusive_gates_hold_the_release_or_fail_it_as_the_environment_says(world: World):
     raw = yaml.safe_load(world.fab.env_file.read_text())
     unreachable = {**raw["gates"], "min_requests": 10**6, "min_payments": 10**6}
@@ -401,6 +406,7 @@ def test_inconclusive_gates_hold_the_release_or_fail_it_as_the_environment_says(
     world.stage.assert_consistent(before)
 
 
+@V3_ONWARDS
 def test_rollback_returns_to_the_previous_release_in_seconds(world: World):
     current = world.released("v3")
     if world.stage.previous() is None:  # only when this test runs alone: a release to return from
@@ -430,16 +436,28 @@ def test_rollback_returns_to_the_previous_release_in_seconds(world: World):
 def _kill_mid_deploy(world: World, tag: str) -> list[str]:
     """Starts `fab release --version tag` and SIGKILLs it in the deploy phase, just after `current` switched,
     while the first instance restarts: the instances are left on two releases."""
+    first = world.stage.instance_urls()[0]
+    running = _release_at(first)
     process = world.fab.start("release", "--version", tag)
     try:
         seen = output_until(process, "==> deploy", timeout=180)
         seen += output_until(process, "✓ switch", timeout=30)
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30
+        while _release_at(first) == running:  # until the first instance restarts (down, or up as the new release)
+            assert time.monotonic() < deadline, f"{first} still runs {running} 30 s after the switch"
+            time.sleep(0.02)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
     print("--- killed release\n" + "".join(seen))
     return seen
+
+
+def _release_at(url: str) -> str | None:
+    try:
+        return httpx.get(f"{url}/api/version", timeout=2).json()["release_id"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return None
 
 
 def _wait_for_lock_expiry(world: World) -> float:
@@ -455,6 +473,7 @@ def _wait_for_lock_expiry(world: World) -> float:
     return time.monotonic() - started
 
 
+@V3_ONWARDS
 def test_release_killed_mid_deploy_then_rollback_restores_one_release(world: World):
     before = world.released("v3")
     _kill_mid_deploy(world, "v4")
@@ -468,6 +487,7 @@ def test_release_killed_mid_deploy_then_rollback_restores_one_release(world: Wor
     assert status.code == 0 and "lock: free" in status.output
 
 
+@V3_ONWARDS
 def test_release_killed_mid_deploy_then_the_next_release_completes(world: World):
     world.released("v3")
     _kill_mid_deploy(world, "v4")
@@ -482,6 +502,7 @@ def test_release_killed_mid_deploy_then_the_next_release_completes(world: World)
 # --- feature rollout -----------------------------------------------------------------------------------------
 
 
+@V3_ONWARDS
 def test_flags_sets_and_shows_a_flag_through_the_admin_api(world: World):
     world.released("v4")
     try:
@@ -500,6 +521,7 @@ def test_flags_sets_and_shows_a_flag_through_the_admin_api(world: World):
         world.stage.set_flag(FEATURE, enabled=True, percentage=100)
 
 
+@V3_ONWARDS
 def test_rollout_steps_the_flag_10_50_100(world: World):
     world.released("v4")
     result = world.fab.run("rollout", "--feature", FEATURE, env_file=world.rollout_env)
@@ -512,6 +534,7 @@ def test_rollout_steps_the_flag_10_50_100(world: World):
     assert [(s["percentage"], s["verdict"]) for s in record["steps"]] == [(10, "pass"), (50, "pass"), (100, "pass")]
 
 
+@V3_ONWARDS
 def test_rollout_turns_the_flag_off_when_a_gate_fails(world: World):
     world.released("v4")
     world.stage.simulator(spike_arrest=True)  # Daraja refuses every STK push: payments fail
@@ -532,6 +555,7 @@ def test_rollout_turns_the_flag_off_when_a_gate_fails(world: World):
 # --- the audit log -----------------------------------------------------------------------------------------
 
 
+@V3_ONWARDS
 def test_tampered_audit_log_is_detected(world: World):
     world.released("v4")
     if world.records() < 3:  # only when this test runs alone

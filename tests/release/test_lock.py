@@ -12,16 +12,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from foundation.repository import REPO_ROOT
 from release import lock
 from release.lock import Heartbeat, Lease, LockHeld, LockLost
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -284,7 +282,10 @@ def test_a_crashed_holder_is_superseded_after_its_ttl(url, connect) -> None:
     lease = lock.acquire(holder_conn, "local", "alice", 1)
     heartbeat = Heartbeat(url, lease, 1)
     heartbeat.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 10
+    while heartbeat.renewals < 1:  # it has renewed the lease at least once
+        assert time.monotonic() < deadline, "no renewal within 10 s"
+        time.sleep(0.02)
     heartbeat.stop()  # the controller dies: no more renewals, and no release
     last = heartbeat.lease
     assert last.expires_at > lease.expires_at
@@ -312,7 +313,7 @@ def test_a_sigkilled_holder_lock_expires_by_itself(url, conn) -> None:
         """
     )
     child = subprocess.Popen(
-        [sys.executable, "-c", script, url], cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ}
+        [sys.executable, "-c", script, url], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ}
     )
     try:
         token = int(child.stdout.readline())

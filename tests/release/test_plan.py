@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from foundation.environment import EnvironmentInvalid, load_environment, parse_environment
 from foundation.fleet import Deployed
+from foundation.repository import REPO_ROOT
 from release.plan import PHASES, plan_recovery, plan_release, plan_rollback, prunable
 
 DEPLOYED = Deployed(current="r3", current_version="v3", previous="r2", releases=("r1", "r2", "r3"))
@@ -159,7 +159,7 @@ def test_production_without_stack_outputs_says_how_to_get_them(tmp_path):
 
 
 def test_production_reads_the_infra_stack_outputs(tmp_path):
-    example = Path(__file__).resolve().parents[2] / "infra" / "examples" / "production-outputs.json"
+    example = REPO_ROOT / "infra" / "examples" / "production-outputs.json"
     outputs = tmp_path / "state" / "production" / "stack-outputs.json"
     outputs.parent.mkdir(parents=True)
     outputs.write_text(example.read_text())

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from foundation.repository import REPO_ROOT
 from tests.support.debian_tools import tool_or_skip
 
-ROOT = Path(__file__).resolve().parents[2]
-RULES_DIR = ROOT / "roles" / "monitoring" / "files" / "rules"
+RULES_DIR = REPO_ROOT / "roles" / "monitoring" / "files" / "rules"
 RULES = RULES_DIR / "golive.rules.yml"
 TEST_FILES = sorted((RULES_DIR / "tests").glob("*.yml"))
 

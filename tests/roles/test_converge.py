@@ -2,14 +2,14 @@
 check mode that changes nothing, the testinfra suite (tests/roles/hosts), the firewall's lock-out protection and the
 release's nginx drain driver (ansible-lint: tests/roles/test_ansible_lint.py).
 
-The tests run in file order and share one lab. A lab that has been converged already is rebuilt first
-(`fab lab.down` + `fab lab.up`), so the first converge always starts from bare hosts; the lab stays up,
-converged, afterwards. While they converge or check, they hold the lab lock shared (lab.up/down take it
-exclusively)."""
+The tests run in file order and share one lab; in a full run they are the first to converge it (tests/support/
+parallel.py). A lab that has been converged already is rebuilt first (`fab lab.down` + `fab lab.up`), so the first
+converge always starts from bare hosts; the lab stays up, converged, afterwards, for the lab tests after these. Each
+later test here needs a converged lab and converges it when it is not (run on its own, or after a failed first
+converge). While they converge or check, they hold the lab lock shared (lab.up/down take it exclusively)."""
 
 from __future__ import annotations
 
-import fcntl
 import re
 import subprocess
 import time
@@ -21,36 +21,30 @@ from foundation.transport import SshTransport
 from lab.layout import Layout
 from lab.plan import HOSTS
 from release.balancers import NginxUpstreams
-from tests.support.lab import ansible_run
-from tests.support.lab.fab import fab
+from tests.support.lab import ansible_run, lab_state
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1200)]
 LAYOUT = Layout.default()
-
-
-def _converged_already() -> bool:
-    probe = subprocess.run(
-        ["ssh", "-F", str(LAYOUT.ssh_config), "lb", "test -e /etc/ssh/sshd_config.d/10-golive.conf"],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    return probe.returncode == 0
+TESTINFRA_WORKERS = 3  # its checks wait on SSH and on the hosts, not on this machine's CPU: several at a time
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[None]:
-    if LAYOUT.record.exists() and LAYOUT.ssh_config.exists() and _converged_already():
-        down = fab("lab.down")
-        assert down.returncode == 0, down.output
-    up = fab("lab.up")
-    assert up.returncode == 0, up.output
-    with LAYOUT.lock.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def booted(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The lab up; bare (cycled when converged) when the first converge is among the tests to run."""
+    if any(item.name == test_first_converge_from_scratch.__name__ for item in request.session.items):
+        lab_state.ensure_bare()
+    else:
+        lab_state.ensure_up()
+    with lab_state.held_shared():
+        yield
+
+
+@pytest.fixture
+def lab(booted) -> None:
+    """A converged lab: the first converge's work, done here when it has not been done (or failed)."""
+    if not lab_state.converged():
+        run = ansible_run.playbook()
+        assert run.returncode == 0, run.tail()
 
 
 def _assert_clean(run: ansible_run.Run, *, changed: bool) -> dict[str, dict[str, int]]:
@@ -65,7 +59,7 @@ def _assert_clean(run: ansible_run.Run, *, changed: bool) -> dict[str, dict[str,
     return hosts
 
 
-def test_first_converge_from_scratch(lab):
+def test_first_converge_from_scratch(booted):
     run = ansible_run.playbook()
     ansible_run.record_timing("first_converge_s", run.seconds)
     hosts = _assert_clean(run, changed=True)
@@ -94,6 +88,8 @@ def test_testinfra_suite_passes(lab):
             "-p",
             "no:cacheprovider",
             "tests/roles/hosts",
+            "-n",
+            str(TESTINFRA_WORKERS),
             "--hosts=ansible://all",
             f"--ansible-inventory={ansible_run.INVENTORY}",
         ],

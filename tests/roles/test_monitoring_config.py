@@ -19,12 +19,13 @@ import httpx
 import pytest
 import yaml
 
+from foundation.repository import REPO_ROOT
 from tests.support.debian_tools import tool_or_skip
 from tests.support.lab import ansible_run
 
 pytestmark = pytest.mark.slow  # ansible-playbook renders the templates (four runs, about a minute)
 
-REPO = ansible_run.REPO
+REPO = REPO_ROOT
 ROLES = ("firewall", "node_exporter", "journal_upload", "monitoring")
 JOBS = {"golive_web", "golive_worker", "node", "blackbox_https", "prometheus", "alertmanager"}
 LAB_INVENTORY = """

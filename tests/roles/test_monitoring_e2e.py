@@ -7,8 +7,8 @@
   receiver, and starting it again brings the resolved notification; both delays are measured and printed.
 
 The lab is converged first when it is not, and a release is deployed when there is none (the service must run
-for its target to go down); the lab lock is held shared throughout. Every test puts the host back as it found it,
-failing or not.
+for its target to go down: tests/support/lab/releases.py); the lab lock is held shared throughout. Every test puts
+the host back as it found it, failing or not.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from checks import logs
 from checks.context import Context
 from checks.model import Status
 from foundation.environment import load_environment
+from foundation.repository import REPO_ROOT
 from foundation.sections import Monitoring
-from lab.layout import REPO, Layout
-from tests.release.local_harness import Fab
+from lab.layout import Layout
 from tests.support.lab.fab import ssh
-from tests.support.lab.lab_state import converged_lab, lab_env_file, probe
+from tests.support.lab.lab_state import converged_lab, probe
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab, pytest.mark.timeout(1200)]
 LAYOUT = Layout.default()
@@ -42,16 +42,13 @@ REMOTE_JOURNAL = "/var/log/journal/remote"
 JOURNAL_WITHIN_SECONDS = 30  # a journal line reaches the monitoring host within this
 ALERT_WITHIN_SECONDS = 180  # GoliveTargetDown has `for: 1m`; scrape, evaluation and group_wait add seconds
 RESOLVED_WITHIN_SECONDS = 90
-RULES = REPO / "roles" / "monitoring" / "files" / "rules"
+RULES = REPO_ROOT / "roles" / "monitoring" / "files" / "rules"
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> Iterator[None]:
+def lab(lab_releases) -> Iterator[None]:
     with converged_lab():
-        if not probe("web1", "test -e /srv/golive/current"):
-            base = tmp_path_factory.mktemp("monitoring-release")
-            release = Fab(REPO, REPO / "state", lab_env_file(base / "lab.yml")).run("release", timeout=900)
-            assert release.code == 0, release
+        lab_releases.any_deployed()
         yield
 
 

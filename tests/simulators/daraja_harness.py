@@ -15,16 +15,23 @@ from typing import Any
 import httpx
 
 from tests.support.module_server import RunningServer, module_command, module_env, run_module_server
-from tests.support.processes import ROOT
 
-REPO_ROOT = ROOT
 CONSUMER_KEY = "sim-test-consumer-key"
 CONSUMER_SECRET = "sim-test-consumer-secret"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 SHORTCODE = "174379"
 CALLBACK_DELAY = 0.1
 NAIROBI = timezone(timedelta(hours=3))
-MISSING = object()  # a push/query override that removes the field
+
+
+class _Missing:
+    """A push/query override that removes the field (its repr is a stable test id)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
 
 
 def simulator_command(*args: str) -> list[str]:

@@ -6,13 +6,14 @@ import pytest
 from daraja_harness import (
     CONSUMER_KEY,
     CONSUMER_SECRET,
-    REPO_ROOT,
     DarajaClient,
     assert_daraja_error,
     run_simulator,
     simulator_command,
     simulator_env,
 )
+
+from foundation.repository import REPO_ROOT
 
 OPTIONS = (
     "--host",

@@ -8,6 +8,7 @@ that is a failure: .ci/run runs `apt-get update` first, so there the tools must 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CACHE = ROOT / "state" / "tools"
+from foundation.state import StateLayout
+
+CACHE = StateLayout.default().tools
 
 # binary → the Debian package carrying it (in /usr/bin)
 PACKAGE_OF = {
@@ -60,6 +62,15 @@ def _unpacked(package: str) -> Path:
     target = CACHE / package
     if (target / ".complete").exists():
         return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f".{package}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # one process fetches and unpacks it; parallel workers wait, then use it
+        if (target / ".complete").exists():
+            return target
+        return _fetch(package, target)
+
+
+def _fetch(package: str, target: Path) -> Path:
     if not shutil.which("apt-get") or not shutil.which("dpkg-deb"):
         raise ToolUnavailable("apt-get and dpkg-deb are needed to fetch it from Debian's packages")
     downloads = CACHE / "downloads"

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.processes import ROOT, free_port
+from foundation.repository import REPO_ROOT
+from tests.support.processes import free_port
 
 
 @dataclass
@@ -40,7 +41,7 @@ def module_env(drop_prefix: str, settings: dict[str, str], **overrides: str | No
     """This process's environment without variables starting with `drop_prefix`, plus `settings`;
     an override of None removes a variable."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(drop_prefix)}
-    env["PYTHONPATH"] = str(ROOT)
+    env["PYTHONPATH"] = str(REPO_ROOT)
     env.update(settings)
     for key, value in overrides.items():
         if value is None:
@@ -60,7 +61,7 @@ def run_module_server(
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
                 module_command(module, "--port", str(port), *args),
-                cwd=ROOT,
+                cwd=REPO_ROOT,
                 env=env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,

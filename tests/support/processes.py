@@ -9,12 +9,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import uvicorn
 
-ROOT = Path(__file__).resolve().parents[2]
+from foundation.repository import REPO_ROOT
 
 
 def free_port() -> int:
@@ -23,7 +22,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_until(check: Callable[[], bool], what: str, seconds: float = 20.0, interval: float = 0.05) -> None:
+def wait_until(check: Callable[[], bool], what: str, seconds: float = 60.0, interval: float = 0.05) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():
@@ -42,7 +41,7 @@ def answers(url: str) -> bool:
 def start_module(module: str, *args: str, env: dict[str, str], health_url: str) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", module, *args],
-        cwd=ROOT,
+        cwd=REPO_ROOT,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

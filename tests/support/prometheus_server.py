@@ -4,10 +4,12 @@ a configuration written for the test, a free port, storage in the test's folder,
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +104,7 @@ def _start(binary: Path, arguments: list[str], url: str, log: Path, wrapper: Seq
         return answers(f"{url}/-/ready")
 
     try:
-        wait_until(ready, f"{binary.name} on {url}", seconds=30, interval=0.2)
+        wait_until(ready, f"{binary.name} on {url}", seconds=60, interval=0.2)
     except BaseException:
         server.stop()
         raise
@@ -142,6 +144,26 @@ def wait_for_targets_up(prometheus: str, seconds: float = 30) -> None:
         return bool(active) and all(target["health"] == "up" for target in active)
 
     _wait_for(prometheus, "/api/v1/targets", up, "every target up", seconds)
+
+
+def wait_for_scrapes_after(prometheus: str, moment: float, seconds: float = 30) -> None:
+    """Until every target has been scraped since `moment` (time.time()): what it counted before then is in
+    Prometheus, every series it had then included."""
+
+    def since(data: Any) -> bool:
+        active = data["activeTargets"]
+        return bool(active) and all(_epoch(target["lastScrape"]) > moment for target in active)
+
+    _wait_for(prometheus, "/api/v1/targets", since, "every target scraped again", seconds)
+
+
+def _epoch(rfc3339: str) -> float:
+    """Prometheus' timestamps (nanoseconds; Z or an offset) as seconds since the epoch."""
+    match = re.fullmatch(r"([^.Z+]+?)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)", rfc3339)
+    assert match, f"not an RFC 3339 timestamp: {rfc3339!r}"
+    whole, fraction, offset = match.groups()
+    stamp = datetime.fromisoformat(whole + ("+00:00" if offset == "Z" else offset)).timestamp()
+    return stamp + float(f"0.{fraction or 0}")
 
 
 def scraping(folder: Path, targets: list[str], job_name: str = "golive_web") -> Server:

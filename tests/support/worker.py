@@ -18,7 +18,8 @@ from app.settings import Settings
 from app.worker.context import SweepContext
 from app.worker.lease import Lease
 from app.worker.registry import resolve
-from tests.support.processes import ROOT, free_port
+from foundation.repository import REPO_ROOT
+from tests.support.processes import free_port
 from tests.support.service import service_settings
 from tests.support.simulator import CONSUMER_KEY, CONSUMER_SECRET
 
@@ -50,7 +51,7 @@ def worker_env(db_url: str, daraja_url: str, state_dir: Path, **settings: str) -
     env = {key: value for key, value in os.environ.items() if not key.startswith("GOLIVE_")}
     env.update(
         {
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(REPO_ROOT),
             "GOLIVE_ENV": "test",
             "GOLIVE_STATE_DIR": str(state_dir),
             "GOLIVE_DATABASE_URL": db_url,
@@ -68,7 +69,11 @@ def worker_env(db_url: str, daraja_url: str, state_dir: Path, **settings: str) -
 def start_worker(env: dict[str, str], *args: str, log_path: Path) -> subprocess.Popen[bytes]:
     with log_path.open("ab") as log_file:
         return subprocess.Popen(
-            [sys.executable, "-m", "app.worker", *args], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "app.worker", *args],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
         )
 
 

@@ -7,9 +7,7 @@ from typing import Any
 import httpx
 
 from tests.support.module_server import RunningServer, module_command, module_env, run_module_server
-from tests.support.processes import ROOT
 
-REPO_ROOT = ROOT
 # A throwaway treasury key for the tests (never a real one): the simulator takes it from the environment.
 TREASURY_KEY = "0x" + "7e" * 32
 CHAIN_ID = 31337

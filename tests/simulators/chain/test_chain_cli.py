@@ -7,9 +7,10 @@ import subprocess
 
 import httpx
 import pytest
-from chain_harness import REPO_ROOT, TREASURY_KEY, chain_command, chain_env, run_chain
+from chain_harness import TREASURY_KEY, chain_command, chain_env, run_chain
 from eth_account import Account
 
+from foundation.repository import REPO_ROOT
 from simulators.chain import token
 from simulators.chain.compile import compile_token, render
 

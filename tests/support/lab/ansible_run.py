@@ -12,10 +12,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[3]
+from foundation.repository import REPO_ROOT
+from lab.layout import Layout
+
 BIN = Path(sys.executable).parent
-INVENTORY = REPO / "state" / "lab" / "inventory.ini"
-TIMINGS = REPO / "state" / "lab" / "ansible-timings.json"
+INVENTORY = Layout.default().inventory
+TIMINGS = Layout.default().state / "ansible-timings.json"
 _RECAP_LINE = re.compile(r"^(?P<host>\S+)\s+:\s+(?P<counts>(?:\w+=\d+\s*)+)$")
 
 
@@ -44,9 +46,14 @@ def recap(output: str) -> dict[str, dict[str, int]]:
 
 
 def run(command: list[str], timeout: float) -> Run:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "ANSIBLE_FORCE_COLOR": "0"}
+    # A pytest run started here (testinfra) is a run of its own, not one of this run's xdist workers.
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_XDIST")}
+    env |= {"PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", "ANSIBLE_FORCE_COLOR": "0"}
+    env["PYTEST_WORKER_NICE"] = "0"  # its workers keep the lab chain's priority (tests/support/parallel.py)
     started = time.monotonic()
-    completed = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    completed = subprocess.run(
+        command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     return Run(completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started)
 
 

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.layout import REPO, Layout
+from foundation.repository import REPO_ROOT
+from lab.layout import Layout
 from lab.plan import BRIDGE, HOSTS, RULE_PRIORITY
 
 
@@ -32,7 +33,7 @@ def fab(*args: str, env: dict[str, str] | None = None, user: str | None = None, 
     started = time.monotonic()
     completed = subprocess.run(
         command,
-        cwd=REPO,
+        cwd=REPO_ROOT,
         env=env,
         capture_output=True,
         text=True,
