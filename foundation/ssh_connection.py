@@ -79,13 +79,15 @@ class _Refuse(MissingHostKeyPolicy):
         target = self.files[0] if self.files else Path("~/.ssh/known_hosts")
         host = hostname.removeprefix("[").split("]")[0]
         how = (
-            "add its key to it once you have checked the fingerprint (ssh-keyscan cannot pass the proxy command)"
+            f"If it is the host's own key (on AWS `aws ec2 get-console-output --instance-id {host}` prints them at "
+            f"first boot; ssh-keyscan cannot pass the proxy command), add it: "
+            f"echo '{hostname} {key.get_name()} {key.get_base64()}' >> {target}"
             if self.proxied
-            else f"check the fingerprint, then: ssh-keyscan -p {self.port} {host} >> {target}"
+            else f"Check the fingerprint, then: ssh-keyscan -p {self.port} {host} >> {target}"
         )
         raise HostKeyRefused(
             f"{self.name}: unknown host key ({key.get_name()} {key.fingerprint}) — {hostname} is not in "
-            f"{', '.join(map(str, self.files)) or 'any known_hosts file'}; refused. {how.capitalize()} ({LAB_HINT})"
+            f"{', '.join(map(str, self.files)) or 'any known_hosts file'}; refused. {how} ({LAB_HINT})"
         )
 
 

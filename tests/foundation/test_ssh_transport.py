@@ -16,6 +16,7 @@ from foundation.ssh_access import SshAccess
 from foundation.state import StateLayout
 from foundation.transport import HostKeyRefused, HostUnreachable, LoginRefused, ProxyFailed, SshTransport
 from tests.support import sshd
+from tests.support.processes import free_port
 from tests.support.sshd import Sshd
 
 RELAY = Path(__file__).resolve().parents[1] / "support" / "ssh_relay.py"
@@ -109,7 +110,7 @@ def test_a_key_the_host_does_not_authorize_is_a_refused_login(server: Sshd, tmp_
 
 def test_nothing_listening_is_unreachable_named(server: Sshd, tmp_path: Path) -> None:
     config = write_config(tmp_path, server)
-    config.write_text(config.read_text().replace(f"Port {server.port}", f"Port {sshd.free_port()}"))
+    config.write_text(config.read_text().replace(f"Port {server.port}", f"Port {free_port()}"))
     with pytest.raises(HostUnreachable, match=r"^target: cannot connect to 127\.0\.0\.1:\d+ \(Connection refused\)"):
         transport(config).run("true")
 
@@ -130,13 +131,14 @@ def test_the_proxy_command_carries_the_connection_with_the_hosts_tokens(server: 
 
 def test_through_the_proxy_an_unknown_key_is_still_refused(server: Sshd, tmp_path: Path) -> None:
     config = write_config(tmp_path, server, known_hosts="")
-    with pytest.raises(HostKeyRefused, match=r"unknown host key .*ssh-keyscan cannot pass the proxy command"):
+    line = r"add it: echo '\[127\.0\.0\.1\]:\d+ ssh-ed25519 AAAA"
+    with pytest.raises(HostKeyRefused, match=rf"unknown host key .*get-console-output .* {line}"):
         transport(config, proxy_command=relay(server, tmp_path / "r")).run("true")
 
 
 def test_a_failing_proxy_command_says_so_with_its_complaint(server: Sshd, tmp_path: Path) -> None:
     config = write_config(tmp_path, server)
-    closed = sshd.free_port()
+    closed = free_port()
     failing = f"{sys.executable} {RELAY} 127.0.0.1 {closed}"
     with pytest.raises(
         ProxyFailed,

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from lab.keys import keygen_command
+from tests.support.processes import free_port
+
 SSHD_PATHS = ("/usr/sbin/sshd", "/usr/local/sbin/sshd")
 PRIVSEP_DIR = Path("/run/sshd")  # Debian's sshd refuses to start as root without it (its service creates it)
 
@@ -32,15 +35,9 @@ def sshd_or_skip() -> str:
 
 
 def keygen(path: Path, comment: str) -> str:
-    """A fresh ed25519 key pair at `path`; returns the public half (`TYPE BASE64 COMMENT`)."""
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)], check=True)
+    """A fresh ed25519 key pair at `path` (as the lab makes its own); returns the public half (`TYPE BASE64 …`)."""
+    subprocess.run(keygen_command(path, comment), check=True)
     return path.with_name(path.name + ".pub").read_text().strip()
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass
