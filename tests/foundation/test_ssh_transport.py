@@ -147,6 +147,22 @@ def test_a_failing_proxy_command_says_so_with_its_complaint(server: Sshd, tmp_pa
         transport(config, proxy_command=failing).run("true")
 
 
+def test_a_proxyjump_hop_is_checked_as_well(server: Sshd, tmp_path: Path) -> None:
+    """Fabric builds ProxyJump hops itself, accepting any key: the hop is pinned like the host behind it."""
+    config = write_config(tmp_path, server)
+    (tmp_path / "jump_known_hosts").write_text("")
+    jump = (
+        f"Host jump\n    HostName 127.0.0.1\n    Port {server.port}\n    User {server.user}\n"
+        f"    IdentityFile {server.client_key}\n    UserKnownHostsFile {tmp_path / 'jump_known_hosts'}\n"
+    )
+    config.write_text(jump + config.read_text().replace("Host target\n", "Host target\n    ProxyJump jump\n"))
+    with pytest.raises(HostKeyRefused, match=r"^jump: unknown host key "):
+        transport(config).run("true")
+
+    (tmp_path / "jump_known_hosts").write_text(server.known_hosts_line())
+    assert transport(config).run("echo through the hop").output.strip() == "through the hop"
+
+
 def test_an_environment_is_reached_as_its_stack_outputs_say(server: Sshd, tmp_path: Path) -> None:
     """The AWS shape: hosts by instance id, reached as access.user through access.ssh_proxy_command, the key pinned
     in the environment's own known_hosts; the operator's ssh_config names only the key."""

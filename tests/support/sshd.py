@@ -80,7 +80,7 @@ def start(folder: Path) -> Sshd:
                 "KbdInteractiveAuthentication no",
                 "PermitRootLogin prohibit-password",
                 "UsePAM no",
-                "AllowTcpForwarding no",
+                "AllowTcpForwarding local",  # a ProxyJump hop through it
                 "X11Forwarding no",
                 "PrintMotd no",
                 "LogLevel ERROR",
