@@ -18,6 +18,7 @@ from checks.model import Result, failed, passed
 from checks.registry import check
 from checks.settings import SECRET_NAMES
 from foundation.environment import Environment
+from foundation.ssh_access import SshAccess
 from foundation.transport import LocalTransport, SshTransport, Transport
 
 # A full number as the service would see it: 2547XXXXXXXX / 2541XXXXXXXX, +254…, 07XXXXXXXX, 01XXXXXXXX, with the
@@ -120,7 +121,7 @@ def _transport(ctx: Context, host: str) -> Transport:
     address) one of the same kind."""
     if host in ctx.fleet.transports:
         return ctx.transport(host)
-    return LocalTransport(host) if ctx.env.is_local else SshTransport(host, ctx.env.ssh_config)
+    return LocalTransport(host) if ctx.env.is_local else SshTransport(host, SshAccess.of(ctx.env))
 
 
 def _secret_values(ctx: Context) -> list[str]:

@@ -12,6 +12,7 @@ import httpx
 
 from foundation import host_commands
 from foundation.environment import Environment
+from foundation.ssh_access import SshAccess
 from foundation.transport import LocalTransport, SshTransport, Transport
 
 
@@ -48,7 +49,8 @@ class Fleet:
             # The targets' interpreter here is this one's base interpreter (a venv cannot nest).
             layout = host_commands.Layout(str(env.root), python=getattr(sys, "_base_executable", sys.executable))
         else:
-            transports = {host: SshTransport(host, env.ssh_config) for host in hosts}
+            access = SshAccess.of(env)
+            transports = {host: SshTransport(host, access) for host in hosts}
             layout = host_commands.Layout(str(env.root))
         return cls(env, transports, layout)
 

@@ -5,6 +5,7 @@ one folder (`state/` in the repository, or GOLIVE_RELEASE_STATE), laid out here 
 <root>/<env>/audit.jsonl              the hash-chained audit log
 <root>/<env>/backups/                 backups the controller took (id.dump + id.json)
 <root>/<env>/release-api-key          the release tooling's admin key, where secrets are generated (0600)
+<root>/<env>/known_hosts              its hosts' SSH keys, when its ssh_config names no known_hosts file
 <root>/checks/<env>/                  the checklist's reports (JSON + Markdown)
 <root>/loadtests/<env>/<timestamp>/   load-test reports
 <root>/reports/                       the test suite's evidence (junit.xml, coverage.xml)
@@ -53,6 +54,9 @@ class StateLayout:
 
     def admin_key(self, env: str) -> Path:
         return self.environment(env) / "release-api-key"
+
+    def known_hosts(self, env: str) -> Path:
+        return self.environment(env) / "known_hosts"
 
     def checks(self, env: str) -> Path:
         return self.root / "checks" / env

@@ -7,7 +7,10 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from foundation.ssh_access import SshAccess
 
 
 class CommandFailed(Exception):
@@ -18,7 +21,19 @@ class CommandFailed(Exception):
 
 
 class HostUnreachable(Exception):
-    pass
+    """SSH could not reach or log in to the host; the message is one line naming the host and the fix."""
+
+
+class HostKeyRefused(HostUnreachable):
+    """The host offered a key known_hosts does not pin (unknown or changed): nothing was sent to it."""
+
+
+class LoginRefused(HostUnreachable):
+    """No key to log in with, or the host refused the login."""
+
+
+class ProxyFailed(HostUnreachable):
+    """The proxy command (access.ssh_proxy_command, or the ssh_config's) failed to carry the connection."""
 
 
 @dataclass(frozen=True)
@@ -62,29 +77,41 @@ class LocalTransport:
 
 
 class SshTransport:
-    def __init__(self, host: str, ssh_config: Path | None):
-        from fabric import Config, Connection  # noqa: PLC0415 (only SSH environments need paramiko)
+    """Commands over SSH (Fabric), reached as `access` says (foundation.ssh_access), host keys checked."""
 
-        config = Config(runtime_ssh_path=str(ssh_config)) if ssh_config else Config()
+    def __init__(self, host: str, access: SshAccess, connect_timeout: int = 10):
+        from foundation import ssh_connection  # noqa: PLC0415 (only SSH environments need paramiko)
+
         self.host = host
-        self._connection = Connection(host, config=config, connect_timeout=10)
+        self._access = access
+        self._ssh = ssh_connection
+        self._connection = ssh_connection.connection(host, access, connect_timeout)
+
+    def _open(self) -> None:
+        if not self._connection.is_connected:
+            self._ssh.open_connection(self._connection, self._access)
 
     def run(
         self, command: str, *, env: dict[str, str] | None = None, timeout: float = 600, check: bool = True
     ) -> CommandResult:
+        self._open()
         try:
             result = self._connection.run(
                 command, env=env or {}, hide=True, warn=True, timeout=timeout, in_stream=False
             )
         except OSError as exc:
-            raise HostUnreachable(f"{self.host}: {exc}") from None
+            raise HostUnreachable(f"{self.host}: connection lost running a command ({exc})") from None
         output = result.stdout + result.stderr
         if check and result.return_code != 0:
             raise CommandFailed(self.host, command, result.return_code, output)
         return CommandResult(result.return_code, output)
 
     def put(self, local: Path, remote: str) -> None:
+        self._open()
         try:
             self._connection.put(str(local), remote)
         except OSError as exc:
-            raise HostUnreachable(f"{self.host}: upload failed: {exc}") from None
+            raise HostUnreachable(f"{self.host}: upload of {local.name} to {remote} failed ({exc})") from None
+
+    def close(self) -> None:
+        self._connection.close()

@@ -161,6 +161,7 @@ def balancer_for(env: Environment, client: Any | None = None) -> Balancer:
                 f"environment {env.name}: an nginx balancer needs exactly one lb host, not {list(lb_hosts)}"
             )
         if client is None:
+            from foundation.ssh_access import SshAccess  # noqa: PLC0415 (only SSH environments need it)
             from foundation.transport import SshTransport  # noqa: PLC0415 (only SSH environments need paramiko)
 
             if env.ssh_config is not None and not env.ssh_config.exists():
@@ -169,6 +170,6 @@ def balancer_for(env: Environment, client: Any | None = None) -> Balancer:
                     "(is the lab up? `fab lab.up`)"
                 )
 
-            client = SshTransport(lb_hosts[0], env.ssh_config)
+            client = SshTransport(lb_hosts[0], SshAccess.of(env))
         return NginxUpstreams(client)
     raise BalancerUnavailable(f"environment {env.name}: no drain driver for {env.load_balancer}")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from foundation.ssh_access import SshAccess
 from foundation.transport import SshTransport
 from lab.layout import Layout
 from lab.plan import HOSTS
@@ -151,7 +152,7 @@ def test_a_ruleset_that_shuts_the_controller_out_rolls_itself_back(lab):
 
 
 def test_the_release_drains_and_undrains_through_the_lb_host(lab):
-    driver = NginxUpstreams(SshTransport("lb", LAYOUT.ssh_config), wait_seconds=5)
+    driver = NginxUpstreams(SshTransport("lb", SshAccess(ssh_config=LAYOUT.ssh_config)), wait_seconds=5)
     try:
         driver.drain("web1")
         assert driver.status("web1") == "drained"
