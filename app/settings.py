@@ -43,6 +43,19 @@ SAFARICOM_CALLBACK_SOURCES = (
 CALLBACK_URL_FORBIDDEN_WORDS = ("mpesa", "safaricom", "query", "exe", "exec", "cmd", "sql")
 # Settings that must come from the operator in staging/production; generated elsewhere.
 GENERATED_SECRETS = ("daraja_consumer_key", "daraja_consumer_secret", "callback_secret", "treasury_private_key")
+# What a staging or production process must be given, each explicitly: a default here suits only local, test and
+# lab, where the simulators stand in. playbooks/vars/<env>.yml sets every one (tests/roles/test_app_settings.py).
+STRICT_REQUIRED = (
+    "database_url",
+    "public_base_url",
+    "daraja_base_url",
+    "daraja_shortcode",
+    "daraja_passkey",
+    *GENERATED_SECRETS,
+    "chain_rpc_url",
+    "chain_id",
+    "usdt_token_address",
+)
 # The chain simulator deploys its token from a fixed account, so the address is the same on every start: the
 # default outside staging/production (tests/app/test_settings.py checks it against the simulator).
 SIMULATOR_TOKEN_ADDRESS = "0x3CDBf68d41d2d02fB94066C3dC6342df9E122669"  # noqa: S105 (an address, not a secret)
@@ -251,16 +264,10 @@ class Settings(BaseSettings):
     def _strict_environment(self) -> Settings:
         if self.env not in STRICT_ENVIRONMENTS:
             return self
-        missing = [
-            name
-            for name in ("database_url", *GENERATED_SECRETS)
-            if getattr(self, name) is None or not getattr(self, name).get_secret_value()
-        ]
+        missing = [name for name in STRICT_REQUIRED if name not in self.model_fields_set or _unset(getattr(self, name))]
         if missing:
             names = ", ".join(f"GOLIVE_{name.upper()}" for name in missing)
             raise ValueError(f"required in {self.env}: {names}")
-        if self.payouts_enabled and self.usdt_token_address is None:
-            raise ValueError(f"required in {self.env}: GOLIVE_USDT_TOKEN_ADDRESS")
         for name in ("public_base_url", "daraja_base_url"):
             if not getattr(self, name).startswith("https://"):
                 raise ValueError(f"GOLIVE_{name.upper()} must be https:// in {self.env}")
@@ -293,6 +300,11 @@ class Settings(BaseSettings):
             dsn = self.sentry_dsn.get_secret_value()
             values += [dsn, urlsplit(dsn).username or ""]  # the key alone too (Sentry's auth header carries it)
         return values
+
+
+def _unset(value: object) -> bool:
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return text is None or text == ""
 
 
 def _is_sentry_dsn(text: str) -> bool:

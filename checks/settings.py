@@ -1,6 +1,7 @@
-"""The service's production settings and secrets: present and valid as the service itself would load
-them, the file holding them not readable by others, M-Pesa production values and credentials that
-Daraja accepts. Values are secrets: results name settings, never show a value."""
+"""The service's production settings and secrets: present, none empty or a placeholder (foundation/placeholders.py;
+a pre-deploy check, so the release refuses before any change), and valid as the service itself would load them, the
+file holding them not readable by others, M-Pesa production values and credentials that Daraja accepts. Values are
+secrets: results name settings, never show a value."""
 
 from __future__ import annotations
 
@@ -15,15 +16,16 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app.contract import GENERATED_SECRETS, SANDBOX_PASSKEY, STRICT_ENVIRONMENTS
+from app.contract import SANDBOX_PASSKEY, STRICT_ENVIRONMENTS, STRICT_REQUIRED
 from app.contract import Settings as ServiceSettings
 from checks.context import Context
 from checks.model import Result, failed, not_applicable, passed
 from checks.registry import check
+from foundation.placeholders import unfilled
 
 SANDBOX_SHORTCODE = "174379"
 ALWAYS = ("GOLIVE_ENV", "GOLIVE_DATABASE_URL", "GOLIVE_PUBLIC_BASE_URL", "GOLIVE_DARAJA_BASE_URL")
-STRICT_ONLY = (*(f"GOLIVE_{name.upper()}" for name in GENERATED_SECRETS), "GOLIVE_DARAJA_PASSKEY")
+STRICT_ONLY = tuple(name for name in (f"GOLIVE_{name.upper()}" for name in STRICT_REQUIRED) if name not in ALWAYS)
 SECRET_NAMES = tuple(
     f"GOLIVE_{name.upper()}" for name, info in ServiceSettings.model_fields.items() if "Secret" in str(info.annotation)
 )
@@ -63,7 +65,10 @@ def required(ctx: Context, args: dict[str, Any]) -> Result:
     command = f"read {ctx.settings_file} on {ctx.env.web_hosts[0]}; python -c 'load_settings()' with exactly it"
     values = ctx.service_settings
     names = required_names(values)
-    missing = [name for name in names if not values.get(name)]
+    missing = [name for name in names if name not in values]
+    blank = unfilled(values)
+    if blank:
+        return failed(f"not filled in: {', '.join(blank)} (values not shown)", command, len(blank))
     env_name = values.get("GOLIVE_ENV", "-")
     if ctx.strict and env_name != ctx.env.name:
         return failed(f"GOLIVE_ENV is {env_name!r} in the {ctx.env.name} settings file", command)

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from app.settings import GENERATED_SECRETS, SANDBOX_PASSKEY, SettingsError, load_settings
+from app.settings import GENERATED_SECRETS, SANDBOX_PASSKEY, STRICT_REQUIRED, SettingsError, load_settings
 
 PRODUCTION = {
     "env": "production",
@@ -15,10 +15,13 @@ PRODUCTION = {
     "daraja_consumer_key": "key",
     "daraja_consumer_secret": "secret",
     "daraja_passkey": "p" * 64,
+    "daraja_shortcode": "600123",
     "callback_secret": "c" * 40,
     "public_base_url": "https://pay.example.com",
     "daraja_base_url": "https://api.safaricom.co.ke",
     "treasury_private_key": "0x" + "1f" * 32,
+    "chain_rpc_url": "https://rpc.example.com/v1",
+    "chain_id": 1,
     "usdt_token_address": "0xdAC17F958D2ee523a2206206994597C13D831ec7",
 }
 
@@ -29,22 +32,25 @@ def test_production_with_everything_starts():
     assert settings.party_b == settings.daraja_shortcode
 
 
-@pytest.mark.parametrize(
-    "missing",
-    [
-        "database_url",
-        "daraja_consumer_key",
-        "daraja_consumer_secret",
-        "callback_secret",
-        "treasury_private_key",
-        "usdt_token_address",
-    ],
-)
-def test_production_names_each_missing_secret(missing, tmp_path):
-    values = {**PRODUCTION, missing: None, "state_dir": tmp_path}
-    with pytest.raises(SettingsError, match=f"GOLIVE_{missing.upper()}"):
+@pytest.mark.parametrize("missing", STRICT_REQUIRED)
+def test_production_names_each_missing_required_setting(missing, tmp_path):
+    """Left out, a setting with a default (the chain's, the shortcode) is refused as one without is: its default
+    suits only the simulators."""
+    values = {**{k: v for k, v in PRODUCTION.items() if k != missing}, "state_dir": tmp_path}
+    with pytest.raises(SettingsError, match=rf"required in production: GOLIVE_{missing.upper()}$"):
         load_settings(**values)
     assert not (tmp_path / "secrets.json").exists()  # nothing generated for production
+
+
+@pytest.mark.parametrize("empty", ["database_url", "usdt_token_address", "callback_secret"])
+def test_production_refuses_a_required_setting_given_empty(empty):
+    with pytest.raises(SettingsError, match=f"GOLIVE_{empty.upper()}"):
+        load_settings(**{**PRODUCTION, empty: ""})
+
+
+def test_staging_needs_the_same_settings():
+    with pytest.raises(SettingsError, match=r"required in staging: GOLIVE_CHAIN_ID$"):
+        load_settings(**{**{k: v for k, v in PRODUCTION.items() if k != "chain_id"}, "env": "staging"})
 
 
 def test_production_names_every_missing_setting_at_once():

@@ -27,32 +27,8 @@ from foundation.environment import ENVIRONMENTS_DIR, parse_environment
 from foundation.state import StateLayout
 from foundation.transport import CommandResult, HostUnreachable
 from tests.support.backup_program import DbHostHere, install
+from tests.support.settings_file import PRODUCTION, SECRETS, write_settings
 from tests.support.simulator import CONSUMER_KEY, CONSUMER_SECRET
-
-SECRETS = {
-    "GOLIVE_DATABASE_URL": "postgresql://golive:db-password-417@db.internal:5432/golive",
-    "GOLIVE_DARAJA_CONSUMER_KEY": "ck-production-1234567890",
-    "GOLIVE_DARAJA_CONSUMER_SECRET": "cs-production-0987654321",
-    "GOLIVE_CALLBACK_SECRET": "cb-" + "7" * 40,
-    "GOLIVE_DARAJA_PASSKEY": "pk-production-5555555555",
-    "GOLIVE_TREASURY_PRIVATE_KEY": "0x" + "3d" * 32,
-}
-PRODUCTION = {
-    "GOLIVE_ENV": "production",
-    "GOLIVE_PUBLIC_BASE_URL": "https://pay.example.com",
-    "GOLIVE_DARAJA_BASE_URL": "https://api.safaricom.co.ke",
-    "GOLIVE_DARAJA_SHORTCODE": "600123",
-    "GOLIVE_USDT_TOKEN_ADDRESS": "0xdAC17F958D2ee523a2206206994597C13D831ec7",
-    **SECRETS,
-}
-
-
-def _write(root: Path, values: dict[str, str], mode: int = 0o600) -> Path:
-    path = root / "shared" / "golive.env"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
-    path.chmod(mode)
-    return path
 
 
 @pytest.fixture
@@ -66,7 +42,7 @@ def _no_secret_in(text: str) -> None:
 
 
 def test_complete_production_settings_pass_without_showing_a_value(production):
-    _write(production.env.root, PRODUCTION)
+    write_settings(production.env.root, PRODUCTION)
     result = settings.required(production, {})
     assert result.status == Status.PASS, result.detail
     assert "GOLIVE_CALLBACK_SECRET" in result.detail
@@ -76,14 +52,32 @@ def test_complete_production_settings_pass_without_showing_a_value(production):
 
 
 def test_a_missing_secret_fails_naming_it(production):
-    _write(production.env.root, {k: v for k, v in PRODUCTION.items() if k != "GOLIVE_CALLBACK_SECRET"})
+    write_settings(production.env.root, {k: v for k, v in PRODUCTION.items() if k != "GOLIVE_CALLBACK_SECRET"})
     result = settings.required(production, {})
     assert result.status == Status.FAIL and "missing: GOLIVE_CALLBACK_SECRET" in result.detail
     _no_secret_in(result.detail)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "named"),
+    [
+        ("GOLIVE_DARAJA_SHORTCODE", "CHANGE-ME", "GOLIVE_DARAJA_SHORTCODE (a placeholder)"),
+        ("GOLIVE_PUBLIC_BASE_URL", "https://CHANGE-ME.example", "GOLIVE_PUBLIC_BASE_URL (a placeholder)"),
+        ("GOLIVE_CALLBACK_SECRET", "<the callback secret>", "GOLIVE_CALLBACK_SECRET (a placeholder)"),
+        ("GOLIVE_CHAIN_RPC_URL", "", "GOLIVE_CHAIN_RPC_URL (empty)"),
+        ("GOLIVE_CORS_ORIGINS", "TODO", "GOLIVE_CORS_ORIGINS (a placeholder)"),  # any setting, not only required ones
+    ],
+)
+def test_an_empty_or_placeholder_setting_fails_naming_it(production, key, value, named):
+    write_settings(production.env.root, {**PRODUCTION, key: value})
+    result = settings.required(production, {})
+    assert result.status == Status.FAIL
+    assert result.detail == f"not filled in: {named} (values not shown)"
+    _no_secret_in(result.detail + result.command)
+
+
 def test_a_setting_the_service_refuses_fails_with_its_message(production):
-    _write(production.env.root, {**PRODUCTION, "GOLIVE_CALLBACK_SECRET": "short-secret-1"})
+    write_settings(production.env.root, {**PRODUCTION, "GOLIVE_CALLBACK_SECRET": "short-secret-1"})
     result = settings.required(production, {})
     assert result.status == Status.FAIL
     assert "GOLIVE_CALLBACK_SECRET must be at least 32 characters" in result.detail
@@ -93,24 +87,24 @@ def test_a_setting_the_service_refuses_fails_with_its_message(production):
 def test_sandbox_values_in_production_and_a_foreign_callback_url_fail(production):
     sandbox = {**PRODUCTION, "GOLIVE_DARAJA_SHORTCODE": "174379", "GOLIVE_PUBLIC_BASE_URL": "https://other.example"}
     del sandbox["GOLIVE_DARAJA_PASSKEY"]
-    _write(production.env.root, sandbox)
+    write_settings(production.env.root, sandbox)
     result = settings.mpesa_production(production, {})
     assert result.status == Status.FAIL and "SHORTCODE is the sandbox's" in result.detail and "PASSKEY" in result.detail
     assert settings.callback_url(production, {}).status == Status.FAIL
 
 
 def test_a_world_readable_settings_file_fails(production):
-    _write(production.env.root, PRODUCTION, mode=0o644)
+    write_settings(production.env.root, PRODUCTION, mode=0o644)
     result = settings.secured(production, {})
     assert result.status == Status.FAIL and "readable by every user (mode 644)" in result.detail
-    _write(production.env.root, PRODUCTION, mode=0o600)
+    write_settings(production.env.root, PRODUCTION, mode=0o600)
     assert settings.secured(production, {}).status == Status.PASS
 
 
 def test_error_tracking_needs_a_sentry_dsn_in_production_and_never_shows_its_key(make_context):
     def judged(values: dict[str, str], name: str = "production"):
         ctx = make_context(name=name, entry_url="https://pay.example.com")  # settings are read once per context
-        _write(ctx.env.root, values)
+        write_settings(ctx.env.root, values)
         return settings.error_tracking(ctx, {})
 
     missing = judged(PRODUCTION)
@@ -126,11 +120,11 @@ def test_error_tracking_needs_a_sentry_dsn_in_production_and_never_shows_its_key
 def test_mpesa_credentials_are_verified_against_daraja(make_context, sim):
     ctx = make_context()
     values = {"GOLIVE_DARAJA_BASE_URL": sim.url, "GOLIVE_DARAJA_CONSUMER_KEY": CONSUMER_KEY}
-    _write(ctx.env.root, {**values, "GOLIVE_DARAJA_CONSUMER_SECRET": CONSUMER_SECRET})
+    write_settings(ctx.env.root, {**values, "GOLIVE_DARAJA_CONSUMER_SECRET": CONSUMER_SECRET})
     result = settings.mpesa_credentials(ctx, {})
     assert result.status == Status.PASS, result.detail
     ctx = make_context()
-    _write(ctx.env.root, {**values, "GOLIVE_DARAJA_CONSUMER_SECRET": "wrong-secret-000000"})
+    write_settings(ctx.env.root, {**values, "GOLIVE_DARAJA_CONSUMER_SECRET": "wrong-secret-000000"})
     result = settings.mpesa_credentials(ctx, {})
     assert result.status == Status.FAIL and "refused our credentials" in result.detail
     assert "wrong-secret-000000" not in result.detail
@@ -138,7 +132,7 @@ def test_mpesa_credentials_are_verified_against_daraja(make_context, sim):
 
 def test_database_at_head_and_verified(make_context, db_url):
     ctx = make_context(db_url=db_url)
-    _write(ctx.env.root, {"GOLIVE_DATABASE_URL": db_url})
+    write_settings(ctx.env.root, {"GOLIVE_DATABASE_URL": db_url})
     assert database.reachable(ctx, {}).status == Status.PASS
     head = database.at_head(ctx, {})
     assert head.status == Status.PASS and head.value == migrator.head_revision()
@@ -149,7 +143,7 @@ def test_database_at_head_and_verified(make_context, db_url):
 def test_an_empty_database_or_another_database_fails(make_context, database_factory, db_url):
     empty = database_factory("checks_empty")
     ctx = make_context(db_url=empty)
-    _write(ctx.env.root, {"GOLIVE_DATABASE_URL": db_url})
+    write_settings(ctx.env.root, {"GOLIVE_DATABASE_URL": db_url})
     assert database.reachable(ctx, {}).status == Status.FAIL  # the service would use another database
     result = database.verify(ctx, {})
     assert result.status == Status.FAIL and "no schema yet" in result.detail
