@@ -85,6 +85,7 @@ class AppServers(pulumi.ComponentResource):
             user_data=user_data.render(
                 host, region=args.region, architecture=args.architecture, install_ssm_agent=args.install_ssm_agent
             ),
+            architecture=args.architecture,
             tags={**args.tags, "Name": host, "Role": args.role},
             parent=self,
         )
@@ -115,10 +116,12 @@ def hardened_instance(
     key_pair: aws.ec2.KeyPair,
     root_volume_gb: int,
     user_data: str,
+    architecture: str,
     tags: dict[str, str],
     parent: pulumi.Resource,
 ) -> aws.ec2.Instance:
-    """A host as every host of the stack is: private, IMDSv2 only, an encrypted gp3 root volume, detailed monitoring."""
+    """A host as every host of the stack is: private, IMDSv2 only, an encrypted gp3 root volume, detailed monitoring,
+    tagged with the architecture its AMI was chosen for (the policy pack reads the tag: infra/policies/ec2.py)."""
     return aws.ec2.Instance(
         name,
         ami=ami_id,
@@ -138,7 +141,7 @@ def hardened_instance(
             "delete_on_termination": True,
         },
         user_data=user_data,
-        tags=tags,
+        tags={**tags, "Architecture": architecture},
         # A newer Debian AMI must not replace running hosts: they are patched in place; replacing one is a
         # deliberate `pulumi up --replace <urn>`.
         opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["ami"]),
