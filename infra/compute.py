@@ -82,10 +82,9 @@ class AppServers(pulumi.ComponentResource):
             profile=self.profile,
             key_pair=self.key_pair,
             root_volume_gb=args.root_volume_gb,
-            user_data=user_data.render(
-                host, region=args.region, architecture=args.architecture, install_ssm_agent=args.install_ssm_agent
-            ),
             architecture=args.architecture,
+            region=args.region,
+            install_ssm_agent=args.install_ssm_agent,
             tags={**args.tags, "Name": host, "Role": args.role},
             parent=self,
         )
@@ -115,13 +114,15 @@ def hardened_instance(
     profile: aws.iam.InstanceProfile,
     key_pair: aws.ec2.KeyPair,
     root_volume_gb: int,
-    user_data: str,
     architecture: str,
+    region: str,
+    install_ssm_agent: bool,
     tags: dict[str, str],
     parent: pulumi.Resource,
 ) -> aws.ec2.Instance:
     """A host as every host of the stack is: private, IMDSv2 only, an encrypted gp3 root volume, detailed monitoring,
-    tagged with the architecture its AMI was chosen for (the policy pack reads the tag: infra/policies/ec2.py)."""
+    its first boot (user_data.py), tagged with the architecture its AMI was chosen for (the policy pack reads the
+    tag: infra/policies/ec2.py)."""
     return aws.ec2.Instance(
         name,
         ami=ami_id,
@@ -140,7 +141,7 @@ def hardened_instance(
             "encrypted": True,
             "delete_on_termination": True,
         },
-        user_data=user_data,
+        user_data=user_data.render(name, region=region, architecture=architecture, install_ssm_agent=install_ssm_agent),
         tags={**tags, "Architecture": architecture},
         # A newer Debian AMI must not replace running hosts: they are patched in place; replacing one is a
         # deliberate `pulumi up --replace <urn>`.

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 
 import pulumi
 
-from infra import user_data
 from infra.compute import Host, debian12_ami, hardened_instance, identity
 
 
@@ -40,10 +39,9 @@ class Monitoring(pulumi.ComponentResource):
             profile=self.profile,
             key_pair=self.key_pair,
             root_volume_gb=args.volume_gb,
-            user_data=user_data.render(
-                name, region=args.region, architecture=args.architecture, install_ssm_agent=args.install_ssm_agent
-            ),
             architecture=args.architecture,
+            region=args.region,
+            install_ssm_agent=args.install_ssm_agent,
             tags={**args.tags, "Name": name, "Role": "monitoring"},
             parent=self,
         )

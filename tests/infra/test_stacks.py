@@ -148,3 +148,15 @@ def test_every_resource_is_tagged_with_project_and_environment(each_stack: Stack
     for resource in taggable:
         assert resource.inputs["tags"]["Environment"] == each_stack.stack
         assert resource.inputs["tags"]["Project"] == "golive"
+
+
+def test_the_monitoring_host_may_be_managed_by_ssm_and_nothing_more(each_stack: StackRun):
+    component = next(r.urn for r in each_stack.resources if r.type == "golive:infra:Monitoring")
+    children = [r for r in each_stack.custom_resources if r.parent == component]
+    (attachment,) = [r for r in children if r.type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment"]
+    assert attachment.inputs["policyArn"].endswith("/AmazonSSMManagedInstanceCore")
+    assert not [r for r in children if r.type == "aws:iam/rolePolicy:RolePolicy"]  # no backup writes, no S3
+    instance = each_stack.named("aws:ec2/instance:Instance", "monitoring").inputs
+    assert instance["metadataOptions"]["httpTokens"] == "required" and instance["rootBlockDevice"]["encrypted"]
+    assert instance["tags"]["Role"] == "monitoring" and instance["tags"]["Architecture"] == "x86_64"
+    assert "amazon-ssm-agent" in instance["userData"] and "hostnamectl set-hostname monitoring" in instance["userData"]
