@@ -1,11 +1,11 @@
 """One description per environment (release/environments/<name>.yml), loaded and checked.
 
-staging and production take their hosts and entry point from the Pulumi stack's outputs file.
+staging and production take their hosts, entry point and Prometheus from the Pulumi stack's outputs
+(StateLayout.stack_outputs: state/<env>/stack-outputs.json, written by `fab infra.outputs --env <env>`).
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_type_hints
@@ -15,6 +15,9 @@ import yaml
 from foundation.metrics.gates import Thresholds
 from foundation.repository import REPO_ROOT
 from foundation.sections import LoadTest, Monitoring, SectionInvalid, SyntheticTraffic, convert, parse_section
+from foundation.stack_outputs.schema import StackOutputsInvalid
+from foundation.stack_outputs.schema import read as read_stack_outputs
+from foundation.state import StateLayout
 
 ENVIRONMENTS_DIR = REPO_ROOT / "release" / "environments"
 # Keys a description may not leave out (the rest have their defaults on Environment).
@@ -61,8 +64,8 @@ class Environment:
     monitoring: Monitoring | None = None  # None: the gates scrape /metrics of every instance
     backup_host: str | None = None  # a db host where the release's backup is taken and proven (golive-backup)
     checks: dict[str, Any] = field(default_factory=dict)  # the checks' settings (checks/config.py: every default)
-    stack_outputs: str | None = None  # the Pulumi stack outputs file the hosts come from (relative to the repository)
-    outputs: dict[str, Any] = field(default_factory=dict)  # what that file says (not a key of the description)
+    stack_outputs: str | None = None  # the Pulumi stack whose outputs (StateLayout.stack_outputs) give the hosts
+    outputs: dict[str, Any] = field(default_factory=dict)  # what those outputs say (not a key of the description)
 
     @property
     def web_hosts(self) -> tuple[str, ...]:
@@ -131,15 +134,26 @@ def _require(raw: dict[str, Any], key: str, name: str) -> Any:
     return raw[key]
 
 
-def _stack_outputs(path: Path, name: str) -> tuple[dict[str, list[str]], str, dict[str, Any]]:
+def stack_outputs_path(name: str, repo: Path = REPO_ROOT) -> Path:
+    """Where the controller keeps environment `name`'s stack outputs (`fab infra.outputs` writes them there)."""
+    return StateLayout.default(repo).stack_outputs(name)
+
+
+def _stack_outputs(stack: Any, name: str, repo: Path) -> tuple[dict[str, list[str]], str, dict[str, Any]]:
+    path = stack_outputs_path(name, repo)
+    if not isinstance(stack, str) or stack.endswith(".json"):
+        raise EnvironmentInvalid(
+            f"environment {name}: stack_outputs names the Pulumi stack (e.g. {name}), not {stack!r}; "
+            f"its outputs are kept in {path}"
+        )
     if not path.exists():
         raise EnvironmentInvalid(
-            f"environment {name}: no stack outputs at {path}. Produce them with\n"
-            f"  pulumi stack output --json --show-secrets=false --stack {name} > {path}\n"
+            f"environment {name}: no stack outputs at {path}. Write them (and the Ansible inventory beside them) with\n"
+            f"  fab infra.outputs --env {name}        # Pulumi stack {stack!r}, through Pulumi's Automation API\n"
             "(see infra/README.md)"
         )
     try:
-        outputs = json.loads(path.read_text())
+        outputs = read_stack_outputs(path)
         # Hosts are objects in the stack outputs (infra/outputs.py); through SSM they are reached by instance id.
         by_ssm = (outputs.get("access") or {}).get("method") == "ssm"
         hosts = {
@@ -147,9 +161,20 @@ def _stack_outputs(path: Path, name: str) -> tuple[dict[str, list[str]], str, di
             for role, names in outputs["hosts"].items()
         }
         entry = outputs.get("url") or outputs.get("entry_url") or f"https://{outputs['domain']}"
-    except (ValueError, KeyError, TypeError) as exc:
+    except StackOutputsInvalid as exc:
+        raise EnvironmentInvalid(f"environment {name}: {exc}") from None
+    except (KeyError, TypeError, AttributeError) as exc:
         raise EnvironmentInvalid(f"environment {name}: {path} is not a stack-outputs file ({exc})") from None
     return hosts, entry, outputs
+
+
+def _monitoring_from_outputs(raw: dict[str, Any], outputs: dict[str, Any]) -> Any:
+    """The description's `monitoring`, its prometheus_url filled from the outputs' monitoring host when it sets none."""
+    url = (outputs.get("monitoring") or {}).get("prometheus_url")
+    described = raw.get("monitoring")
+    if not url or (isinstance(described, dict) and described.get("prometheus_url")):
+        return described
+    return {**(described if isinstance(described, dict) else {}), "prometheus_url": url}
 
 
 DESCRIBED = tuple(spec.name for spec in fields(Environment) if spec.name != "outputs")
@@ -164,7 +189,8 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
         raise EnvironmentInvalid(f"{where}: unknown keys {', '.join(map(str, unknown))}")
     raw = dict(raw)
     if raw.get("stack_outputs"):
-        raw["hosts"], raw["entry_url"], raw["outputs"] = _stack_outputs(repo / raw["stack_outputs"], name)
+        raw["hosts"], raw["entry_url"], raw["outputs"] = _stack_outputs(raw["stack_outputs"], name, repo)
+        raw["monitoring"] = _monitoring_from_outputs(raw, raw["outputs"])
     for key in REQUIRED:
         _require(raw, key, name)
     hints = get_type_hints(Environment)
@@ -256,6 +282,20 @@ def _backup_host(raw: str | None, hosts: dict[str, tuple[str, ...]], transport: 
 
 def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:
     """By name (release/environments/<name>.yml) or by the path of a description file."""
+    return parse_environment(_description(name), repo)
+
+
+def pulumi_stack(name: str) -> tuple[str, str]:
+    """(environment name, its Pulumi stack) from the description alone: its outputs need not exist yet."""
+    raw = _description(name)
+    env = str(_require(raw, "name", "?"))
+    stack = raw.get("stack_outputs")
+    if not stack:
+        raise EnvironmentInvalid(f"environment {env}: not on Pulumi (its description names no stack in stack_outputs)")
+    return env, str(stack)
+
+
+def _description(name: str) -> dict[str, Any]:
     path = Path(name) if name.endswith((".yml", ".yaml")) else ENVIRONMENTS_DIR / f"{name}.yml"
     if not path.exists():
         raise EnvironmentInvalid(f"unknown environment {name!r}; known: {', '.join(known_environments())}")
@@ -265,4 +305,4 @@ def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:
         raise EnvironmentInvalid(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(raw, dict):
         raise EnvironmentInvalid(f"{path}: expected a mapping")
-    return parse_environment(raw, repo)
+    return raw

@@ -6,6 +6,8 @@ one folder (`state/` in the repository, or GOLIVE_RELEASE_STATE), laid out here 
 <root>/<env>/backups/                 backups the controller took (id.dump + id.json)
 <root>/<env>/release-api-key          the release tooling's admin key, where secrets are generated (0600)
 <root>/<env>/known_hosts              its hosts' SSH keys, when its ssh_config names no known_hosts file
+<root>/<env>/stack-outputs.json       the Pulumi stack's outputs the hosts come from (`fab infra.outputs`; the lab's
+                                      from `fab lab.up`), and beside them inventory.ini, Ansible's inventory
 <root>/checks/<env>/                  the checklist's reports (JSON + Markdown)
 <root>/loadtests/<env>/<timestamp>/   load-test reports
 <root>/reports/                       the test suite's evidence (junit.xml, coverage.xml)
@@ -51,6 +53,12 @@ class StateLayout:
 
     def backups(self, env: str) -> Path:
         return self.environment(env) / "backups"
+
+    def stack_outputs(self, env: str) -> Path:
+        return self.environment(env) / "stack-outputs.json"
+
+    def inventory(self, env: str) -> Path:
+        return self.environment(env) / "inventory.ini"
 
     def admin_key(self, env: str) -> Path:
         return self.environment(env) / "release-api-key"

@@ -17,6 +17,7 @@ from infra.certificate import Certificate, CertificateArgs
 from infra.compute import AppServers, AppServersArgs
 from infra.database import Database, DatabaseArgs
 from infra.load_balancer import LoadBalancer, LoadBalancerArgs
+from infra.monitoring import Monitoring, MonitoringArgs
 from infra.network import Network, NetworkArgs
 from infra.security import SecurityGroups, SecurityGroupsArgs
 
@@ -50,6 +51,21 @@ servers = AppServers(
         zones=network.zones,
         security_group_id=groups.app.id,
         backup_bucket_arn=backups.arn,
+        ssh_public_key=s.ssh_public_key,
+        install_ssm_agent=s.access == "ssm",
+        region=s.region,
+        tags=s.tags,
+    ),
+)
+monitoring = Monitoring(
+    "monitoring",
+    MonitoringArgs(
+        instance_type=s.monitoring_instance_type,
+        architecture=s.architecture,
+        volume_gb=s.monitoring_volume_gb,
+        subnet_id=network.private_subnet_ids[0],
+        zone=network.zones[0],
+        security_group_id=groups.monitoring.id,
         ssh_public_key=s.ssh_public_key,
         install_ssm_agent=s.access == "ssm",
         region=s.region,
@@ -111,6 +127,13 @@ alarms = Alarms(
 )
 
 for name, value in outputs.release_outputs(
-    settings=s, servers=servers, role="web", database=database, lb=lb, backups=backups, alarms=alarms
+    settings=s,
+    servers=servers,
+    role="web",
+    database=database,
+    lb=lb,
+    backups=backups,
+    alarms=alarms,
+    monitoring=monitoring,
 ).items():
     pulumi.export(name, value)

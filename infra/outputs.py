@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import pulumi
+
+from foundation.stack_outputs.schema import SCHEMA_VERSION
 from infra.alarms import Alarms
 from infra.backups import BackupBucket
 from infra.compute import AppServers, Host
 from infra.database import Database
 from infra.load_balancer import LoadBalancer
+from infra.monitoring import Monitoring
+from infra.security import PROMETHEUS_PORT
 from infra.settings import Settings
 
-SCHEMA_VERSION = 1  # bump when the shape changes; the release refuses a version it does not know
+__all__ = ["SCHEMA_VERSION", "release_outputs"]  # the shape's version is the controller's (it refuses others)
 
 SSM_PROXY_COMMAND = (
     "aws ssm start-session --target %h --document-name AWS-StartSSHSession --parameters portNumber=%p --region {region}"
@@ -44,6 +49,7 @@ def release_outputs(
     lb: LoadBalancer,
     backups: BackupBucket,
     alarms: Alarms,
+    monitoring: Monitoring,
 ) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
@@ -71,4 +77,10 @@ def release_outputs(
         },
         "backup_bucket": backups.bucket_name,
         "alarm_topic_arn": alarms.topic_arn,
+        "monitoring": {
+            **host(monitoring.host),
+            "prometheus_url": pulumi.Output.concat(
+                "http://", monitoring.host.instance.private_ip, f":{PROMETHEUS_PORT}"
+            ),
+        },
     }

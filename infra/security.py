@@ -1,5 +1,7 @@
 """Security groups: the load balancer takes 80/443 from anywhere; the service port only from the load
-balancer; PostgreSQL only from the app servers; SSH only from the admin CIDR, or not at all with SSM."""
+balancer; PostgreSQL only from the app servers; SSH only from the admin CIDR, or not at all with SSM.
+The monitoring host scrapes the app servers (service, worker and node exporter metrics) and takes their
+journals and Prometheus/Alertmanager's ports from them (and from the admin CIDR with SSH access)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,12 @@ import pulumi_aws as aws
 
 ANYWHERE = "0.0.0.0/0"
 POSTGRES_PORT = 5432
+# The monitoring host's ports (playbooks/group_vars/all/main.yml names the same for the hosts' firewalls).
+PROMETHEUS_PORT = 9090
+ALERTMANAGER_PORT = 9093
+JOURNAL_REMOTE_PORT = 19532
+NODE_EXPORTER_PORT = 9100
+WORKER_METRICS_PORT = 9101
 
 
 @dataclass
@@ -37,7 +45,22 @@ class SecurityGroups(pulumi.ComponentResource):
             opts=child,
         )
 
-        ingress = [_tcp(port, group=self.load_balancer.id, what="service from the load balancer")]
+        # Its rules are standalone (below): they and the app servers' name each other.
+        self.monitoring = aws.ec2.SecurityGroup(
+            f"{name}-monitoring",
+            vpc_id=args.vpc_id,
+            description="golive monitoring: Prometheus, Alertmanager and journals from the app servers",
+            egress=[_everywhere("apt, the blackbox probe of the public entry point, alert receivers, SSM")],
+            tags={**args.tags, "Name": f"{name}-monitoring"},
+            opts=child,
+        )
+
+        ingress = [
+            _tcp(port, group=self.load_balancer.id, what="service from the load balancer"),
+            _tcp(port, group=self.monitoring.id, what="service metrics scraped by Prometheus"),
+            _tcp(WORKER_METRICS_PORT, group=self.monitoring.id, what="worker metrics scraped by Prometheus"),
+            _tcp(NODE_EXPORTER_PORT, group=self.monitoring.id, what="node exporter scraped by Prometheus"),
+        ]
         if args.admin_cidr:
             ingress.append(_tcp(22, cidr=args.admin_cidr, what="SSH from the admin network"))
         self.app = aws.ec2.SecurityGroup(
@@ -45,15 +68,7 @@ class SecurityGroups(pulumi.ComponentResource):
             vpc_id=args.vpc_id,
             description="golive app servers",
             ingress=ingress,
-            egress=[
-                {
-                    "protocol": "-1",
-                    "from_port": 0,
-                    "to_port": 0,
-                    "cidr_blocks": [ANYWHERE],
-                    "description": "apt, Daraja, chain RPC, SSM and S3 through the NAT",
-                }
-            ],
+            egress=[_everywhere("apt, Daraja, chain RPC, SSM and S3 through the NAT")],
             tags={**args.tags, "Name": f"{name}-app"},
             opts=child,
         )
@@ -68,11 +83,34 @@ class SecurityGroups(pulumi.ComponentResource):
             opts=child,
         )
 
+        rules = [
+            ("prometheus-from-app", PROMETHEUS_PORT, {"referenced_security_group_id": self.app.id}),
+            ("alertmanager-from-app", ALERTMANAGER_PORT, {"referenced_security_group_id": self.app.id}),
+            ("journal-from-app", JOURNAL_REMOTE_PORT, {"referenced_security_group_id": self.app.id}),
+        ]
+        if args.admin_cidr:
+            rules += [
+                ("prometheus-from-admin", PROMETHEUS_PORT, {"cidr_ipv4": args.admin_cidr}),
+                ("alertmanager-from-admin", ALERTMANAGER_PORT, {"cidr_ipv4": args.admin_cidr}),
+            ]
+        for what, to, source in rules:
+            aws.vpc.SecurityGroupIngressRule(
+                f"{name}-monitoring-{what}",
+                security_group_id=self.monitoring.id,
+                ip_protocol="tcp",
+                from_port=to,
+                to_port=to,
+                description=what.replace("-", " "),
+                **source,
+                opts=child,
+            )
+
         self.register_outputs(
             {
                 "load_balancer_id": self.load_balancer.id,
                 "app_id": self.app.id,
                 "database_id": self.database.id,
+                "monitoring_id": self.monitoring.id,
             }
         )
 
@@ -84,3 +122,7 @@ def _tcp(port: int, *, what: str, cidr: str | None = None, group: pulumi.Input[s
     if group is not None:
         rule["security_groups"] = [group]
     return rule
+
+
+def _everywhere(what: str) -> dict:
+    return {"protocol": "-1", "from_port": 0, "to_port": 0, "cidr_blocks": [ANYWHERE], "description": what}

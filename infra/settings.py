@@ -41,6 +41,10 @@ class Settings:
     ssh_public_key: str  # the release's public key, installed for ssh_user (ssh-ed25519 …)
     host_pg_client_major: int = DEBIAN12_PG_CLIENT_MAJOR  # pg_dump major on the hosts (postgresql-client-N)
 
+    # --- monitoring host ---
+    monitoring_instance_type: str = "t3.small"  # EC2 type of the monitoring host (same architecture)
+    monitoring_volume_gb: int = 30  # its encrypted gp3 root volume: Prometheus' data and the journals
+
     # --- service and load balancer ---
     service_port: int = 8000  # uvicorn's port on every host
     health_check_path: str = "/api/health"  # target group health check
@@ -165,6 +169,8 @@ def _host_problems(s: Settings) -> list[str]:
         problems.append("golive:sshPublicKey: not an OpenSSH public key (ssh-ed25519 AAAA…)")
     if s.root_volume_gb < 8:
         problems.append(f"golive:rootVolumeGb: {s.root_volume_gb} — at least 8")
+    if s.monitoring_volume_gb < 8:
+        problems.append(f"golive:monitoringVolumeGb: {s.monitoring_volume_gb} — at least 8")
     return problems
 
 

@@ -15,6 +15,7 @@ ACCOUNT = "123456789012"
 ALB_ZONE_IDS = {"eu-west-1": "Z32O12XQLNTSW2", "us-east-1": "Z35SXDOTRQ7X7K", "eu-central-1": "Z215JYRZR1TBD5"}
 HOSTED_ZONE_ID = "Z0GOLIVEEXAMPLE"
 FIRST_HOST_OFFSET = 10  # host web-n gets its subnet's address .10 + (n - 1)
+UNNUMBERED_HOST_OFFSET = 200  # a host without a number (monitoring) gets one from .200 up, by its name
 
 # Properties the provider fills in by auto-naming (logical name + "-" + 7 hex characters).
 AUTO_NAMED = {
@@ -122,9 +123,13 @@ class FakeAws(pulumi.runtime.Mocks):
 
     def _ec2_instance(self, name: str, state: dict) -> None:
         match = re.search(r"(\d+)$", name)
-        number = int(match.group(1)) if match else 1
+        offset = (
+            FIRST_HOST_OFFSET + int(match.group(1)) - 1
+            if match
+            else UNNUMBERED_HOST_OFFSET + int(digest(name, length=2), 16) % 50
+        )
         subnet = ipaddress.IPv4Network(self.subnet_cidrs[state["subnetId"]])
-        state["privateIp"] = str(subnet.network_address + FIRST_HOST_OFFSET + number - 1)
+        state["privateIp"] = str(subnet.network_address + offset)
         state["instanceState"] = "running"
 
     def _ec2_eip(self, name: str, state: dict) -> None:

@@ -1,7 +1,9 @@
-"""EC2: every volume encrypted; the instance metadata service only with session tokens (IMDSv2)."""
+"""EC2: every volume encrypted; the instance metadata service only with session tokens (IMDSv2); x86_64 hosts
+only, since the release's wheelhouse is built for manylinux x86_64 alone (release/build/artifact.py PLATFORMS)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,6 +12,9 @@ from pulumi_policy import ReportViolation, ResourceValidationArgs, ResourceValid
 INSTANCE = "aws:ec2/instance:Instance"
 LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 VOLUME = "aws:ebs/volume:Volume"
+# Graviton (arm64) families: a1, and a "g" right after the generation (t4g, m7g, c6gn, r6gd, x2gd, im4gn, is4gen…).
+ARM64_INSTANCE_TYPE = re.compile(r"^(a1|[a-z]+\d+g[a-z]*)\.")
+ARCHITECTURE_TAG = "Architecture"  # set on every host by infra/compute.py (hardened_instance)
 
 
 def _truthy(value: Any) -> bool:
@@ -49,6 +54,31 @@ def validate_imdsv2(args: ResourceValidationArgs, report_violation: ReportViolat
         report_violation(f"instance metadata must require IMDSv2 tokens (http_tokens='required'), not {tokens!r}", None)
 
 
+def arm64_reasons(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """Why a host would run arm64: its instance type, or the architecture the program chose its AMI for."""
+    if resource_type not in (INSTANCE, LAUNCH_TEMPLATE):
+        return []
+    reasons = []
+    instance_type = props.get("instanceType") or ""
+    if ARM64_INSTANCE_TYPE.match(instance_type):
+        reasons.append(f"instance type {instance_type} is arm64 (Graviton)")
+    architecture = (props.get("tags") or {}).get(ARCHITECTURE_TAG)
+    if architecture == "arm64":
+        reasons.append("its AMI is arm64 (golive:architecture arm64)")
+    return reasons
+
+
+def validate_x86_64_only(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    reasons = arm64_reasons(args.resource_type, args.props)
+    if reasons:
+        report_violation(
+            f"{' and '.join(reasons)}, but the release's wheelhouse is built for x86_64 only "
+            "(manylinux x86_64: release/build/artifact.py): choose an x86_64 type (t3, m6i, c6i…) and "
+            "golive:architecture x86_64",
+            None,
+        )
+
+
 POLICIES = [
     ResourceValidationPolicy(
         name="ebs-volumes-encrypted",
@@ -59,5 +89,10 @@ POLICIES = [
         name="ec2-imdsv2-required",
         description="Instances and launch templates require IMDSv2.",
         validate=validate_imdsv2,
+    ),
+    ResourceValidationPolicy(
+        name="ec2-x86-64-only",
+        description="Hosts are x86_64: the release ships an x86_64 wheelhouse only.",
+        validate=validate_x86_64_only,
     ),
 ]

@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from release.tasks import checking, databases, flags, inspecting, lab, loadtesting, local, releasing
+from release.tasks import checking, databases, flags, infra, inspecting, lab, loadtesting, local, releasing
 
 ns = Collection()
 for task in (
@@ -22,3 +22,4 @@ for task in (
     ns.add_task(task)
 ns.add_collection(local.collection)
 ns.add_collection(lab.collection)
+ns.add_collection(infra.collection)

@@ -28,6 +28,11 @@ def test_a_careless_production_config_is_caught_policy_by_policy():
     assert violated("production", careless) == {
         ("security-group-public-ingress-web-only", "sg-app"),
         ("security-group-public-ingress-load-balancer-only", "sg-app"),
+        # the admin network reaches Prometheus and Alertmanager too: from anywhere is caught there as well
+        ("security-group-public-ingress-web-only", "sg-monitoring-prometheus-from-admin"),
+        ("security-group-public-ingress-load-balancer-only", "sg-monitoring-prometheus-from-admin"),
+        ("security-group-public-ingress-web-only", "sg-monitoring-alertmanager-from-admin"),
+        ("security-group-public-ingress-load-balancer-only", "sg-monitoring-alertmanager-from-admin"),
         ("rds-backup-retention", "db-postgres"),
         ("rds-production-protection", "db-postgres"),
         ("alb-modern-tls", "lb-https"),
@@ -37,6 +42,21 @@ def test_a_careless_production_config_is_caught_policy_by_policy():
 def test_what_production_forbids_staging_may_do():
     assert violated("staging", {"golive:dbDeletionProtection": False, "golive:dbMultiAz": False}) == set()
     assert violated("production", {"golive:dbMultiAz": False}) == {("rds-production-protection", "db-postgres")}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"golive:architecture": "arm64"},
+        {"golive:instanceType": "t4g.small", "golive:monitoringInstanceType": "m7g.large"},
+    ],
+)
+def test_arm64_hosts_are_refused_the_wheelhouse_is_x86_64_only(overrides):
+    violations = check(run_stack("staging", overrides).resources)
+    hosts = {v.urn.split("::")[-1] for v in violations if v.policy == "ec2-x86-64-only"}
+    assert hosts == {"web-1", "web-2", "monitoring"}
+    assert {v.policy for v in violations} == {"ec2-x86-64-only"}
+    assert all("wheelhouse is built for x86_64 only" in v.message for v in violations)
 
 
 def test_ssh_from_an_admin_network_is_allowed():

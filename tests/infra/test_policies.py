@@ -207,6 +207,26 @@ def test_imdsv1_is_caught(tokens):
     assert "IMDSv2" in message
 
 
+@pytest.mark.parametrize(
+    ("props", "expected"),
+    [
+        ({"instanceType": "t4g.small"}, "instance type t4g.small is arm64 (Graviton)"),
+        ({"instanceType": "c6gn.large"}, "instance type c6gn.large is arm64 (Graviton)"),
+        ({"instanceType": "a1.medium"}, "instance type a1.medium is arm64 (Graviton)"),
+        ({"tags": {"Architecture": "arm64"}}, "its AMI is arm64 (golive:architecture arm64)"),
+    ],
+)
+def test_arm64_hosts_are_refused_with_the_reason(props, expected):
+    (message,) = violations(policy("ec2-x86-64-only"), INSTANCE, {**GOOD_INSTANCE, **props})
+    assert message.startswith(expected) and "x86_64 only" in message and "golive:architecture x86_64" in message
+
+
+@pytest.mark.parametrize("instance_type", ["t3.small", "m6i.large", "m6a.large", "g5.xlarge", "c7i-flex.large"])
+def test_x86_64_instance_types_pass(instance_type):
+    props = {**GOOD_INSTANCE, "instanceType": instance_type, "tags": {"Architecture": "x86_64"}}
+    assert violations(policy("ec2-x86-64-only"), INSTANCE, props) == []
+
+
 # --- S3 ---
 
 BUCKET = s3_buckets.BUCKET
@@ -285,6 +305,7 @@ BAD = {
     "rds-production-protection": (RDS, {**GOOD_DB, "multiAz": False}),
     "ebs-volumes-encrypted": (ec2.VOLUME, {"encrypted": False}),
     "ec2-imdsv2-required": (INSTANCE, {**GOOD_INSTANCE, "metadataOptions": {"httpTokens": "optional"}}),
+    "ec2-x86-64-only": (INSTANCE, {**GOOD_INSTANCE, "instanceType": "t4g.small"}),
     "s3-no-public-acl": (BUCKET, {"acl": "public-read-write"}),
     "alb-modern-tls": (LISTENER, {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"}),
     "alb-http-redirects-to-https": (LISTENER, {"protocol": "HTTP", "defaultActions": [{"type": "forward"}]}),

@@ -23,7 +23,7 @@ def test_a_change_to_the_infrastructure_shows_as_a_diff():
     assert len(diffs) == 2  # the resource graph and the outputs example
     added = [line for line in "".join(diffs).splitlines() if line.startswith("+") and not line.startswith("+++")]
     assert any("web-3" in line for line in added)
-    assert any('"aws:ec2/instance:Instance": 3' in line for line in added)
+    assert any('"aws:ec2/instance:Instance": 4' in line for line in added)  # three web hosts and monitoring
 
 
 def test_the_snapshot_masks_secrets_and_is_sorted_json(staging: StackRun):

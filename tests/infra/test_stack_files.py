@@ -4,9 +4,13 @@ and point the CLI at the program and the policy pack."""
 from __future__ import annotations
 
 import dataclasses
+import importlib.metadata
+import tomllib
 
+import pulumi_aws
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from infra import settings
 from infra.offline.runner import PROGRAM, PROJECT
@@ -60,5 +64,18 @@ def test_the_operator_readme_documents_every_setting_and_output():
     readme = (REPO / "infra" / "README.md").read_text()
     for key in settings.config_keys():
         assert f"golive:{key}" in readme, f"infra/README.md does not document golive:{key}"
-    for output in ("hosts", "drain_seconds", "target_group_arn", "backup_bucket", "schema_version"):
+    for output in ("hosts", "drain_seconds", "target_group_arn", "backup_bucket", "schema_version", "prometheus_url"):
         assert output in readme
+
+
+def test_pulumi_aws_is_pinned_to_the_major_the_program_uses():
+    """The program uses 7.x's S3 resources (aws.s3.Bucket without inline rules, BucketVersioning, …: 6.x's BucketV2,
+    BucketVersioningV2, …), so 6.x, whose aws.s3.Bucket is the legacy inline-rules bucket, may not install."""
+    extra = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["infra"]
+    (pin,) = [Requirement(r).specifier for r in extra if Requirement(r).name == "pulumi-aws"]
+    installed = importlib.metadata.version("pulumi-aws")
+    major = int(installed.split(".")[0])
+    assert major == 7 and installed in pin
+    assert not pin.contains("6.99.0") and not pin.contains("8.0.0")
+    for name in ("BucketVersioning", "BucketServerSideEncryptionConfiguration", "BucketLifecycleConfiguration"):
+        assert hasattr(pulumi_aws.s3, name), name

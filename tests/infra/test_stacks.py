@@ -27,6 +27,7 @@ OUTPUT_KEYS = {
     "load_balancer",
     "backup_bucket",
     "alarm_topic_arn",
+    "monitoring",
 }
 
 
@@ -43,6 +44,25 @@ def test_the_outputs_have_exactly_the_release_shape(each_stack: StackRun):
     assert set(out["access"]) == {"method", "user", "ssh_proxy_command"}
     for host in out["hosts"]["web"]:
         assert set(host) == {"name", "instance_id", "private_ip", "availability_zone"}
+    assert set(out["monitoring"]) == {"name", "instance_id", "private_ip", "availability_zone", "prometheus_url"}
+
+
+def test_the_monitoring_host_is_private_behind_its_own_group_and_its_prometheus_exported(each_stack: StackRun):
+    monitoring = each_stack.outputs["monitoring"]
+    instance = each_stack.named("aws:ec2/instance:Instance", "monitoring")
+    assert (monitoring["instance_id"], monitoring["private_ip"]) == (instance.id, instance.outputs["privateIp"])
+    assert monitoring["prometheus_url"] == f"http://{monitoring['private_ip']}:9090"
+    assert instance.inputs["associatePublicIpAddress"] is False
+    group = each_stack.named("aws:ec2/securityGroup:SecurityGroup", "sg-monitoring")
+    assert instance.inputs["vpcSecurityGroupIds"] == [group.id]
+    private = {
+        s.id: ipaddress.ip_network(s.inputs["cidrBlock"])
+        for s in each_stack.of_type("aws:ec2/subnet:Subnet")
+        if s.inputs["tags"]["Tier"] == "private"
+    }
+    assert ipaddress.ip_address(monitoring["private_ip"]) in private[instance.inputs["subnetId"]]
+    web_ips = {h["private_ip"] for h in each_stack.outputs["hosts"]["web"]}
+    assert monitoring["private_ip"] not in web_ips
 
 
 def test_the_committed_example_is_what_pulumi_stack_output_json_prints(each_stack: StackRun):
@@ -128,3 +148,15 @@ def test_every_resource_is_tagged_with_project_and_environment(each_stack: Stack
     for resource in taggable:
         assert resource.inputs["tags"]["Environment"] == each_stack.stack
         assert resource.inputs["tags"]["Project"] == "golive"
+
+
+def test_the_monitoring_host_may_be_managed_by_ssm_and_nothing_more(each_stack: StackRun):
+    component = next(r.urn for r in each_stack.resources if r.type == "golive:infra:Monitoring")
+    children = [r for r in each_stack.custom_resources if r.parent == component]
+    (attachment,) = [r for r in children if r.type == "aws:iam/rolePolicyAttachment:RolePolicyAttachment"]
+    assert attachment.inputs["policyArn"].endswith("/AmazonSSMManagedInstanceCore")
+    assert not [r for r in children if r.type == "aws:iam/rolePolicy:RolePolicy"]  # no backup writes, no S3
+    instance = each_stack.named("aws:ec2/instance:Instance", "monitoring").inputs
+    assert instance["metadataOptions"]["httpTokens"] == "required" and instance["rootBlockDevice"]["encrypted"]
+    assert instance["tags"]["Role"] == "monitoring" and instance["tags"]["Architecture"] == "x86_64"
+    assert "amazon-ssm-agent" in instance["userData"] and "hostnamectl set-hostname monitoring" in instance["userData"]

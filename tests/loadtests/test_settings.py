@@ -10,6 +10,7 @@ import pytest
 from foundation.environment import EnvironmentInvalid, load_environment, parse_environment
 from foundation.fleet import Deployed
 from foundation.sections import LoadTest
+from foundation.stack_outputs.schema import SCHEMA_VERSION
 from loadtests.knobs import KnobInvalid, expected_state, from_environ
 from loadtests.runner import LoadSpec, LoadTestError, commands
 from release.gates.loadtest import spec_for
@@ -80,7 +81,9 @@ def test_bad_options_are_refused_by_name(options, message):
 def test_staging_and_production_load_tests_are_read_only_and_verify_tls(tmp_path, name):
     outputs = tmp_path / "state" / name / "stack-outputs.json"
     outputs.parent.mkdir(parents=True)
-    outputs.write_text(json.dumps({"hosts": {"web": ["10.0.1.10"]}, "domain": "pay.example.com"}))
+    outputs.write_text(
+        json.dumps({"schema_version": SCHEMA_VERSION, "hosts": {"web": ["10.0.1.10"]}, "domain": "pay.example.com"})
+    )
     env = load_environment(name, repo=tmp_path)
     assert not env.loadtest.required  # no simulator behind them: buyers would send real STK pushes
     spec = spec_for(env)

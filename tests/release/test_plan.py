@@ -10,6 +10,7 @@ import pytest
 from foundation.environment import EnvironmentInvalid, load_environment, parse_environment
 from foundation.fleet import Deployed
 from foundation.repository import REPO_ROOT
+from foundation.stack_outputs.schema import SCHEMA_VERSION
 from release.plan import PHASES, plan_recovery, plan_release, plan_rollback, prunable
 
 DEPLOYED = Deployed(current="r3", current_version="v3", previous="r2", releases=("r1", "r2", "r3"))
@@ -154,7 +155,7 @@ def test_malformed_environment_is_named():
 
 
 def test_production_without_stack_outputs_says_how_to_get_them(tmp_path):
-    with pytest.raises(EnvironmentInvalid, match="pulumi stack output --json"):
+    with pytest.raises(EnvironmentInvalid, match=r"fab infra\.outputs --env production"):
         load_environment("production", repo=tmp_path)
 
 
@@ -172,7 +173,15 @@ def test_production_reads_the_infra_stack_outputs(tmp_path):
 def test_production_reads_hosts_from_stack_outputs(tmp_path):
     outputs = tmp_path / "state" / "production" / "stack-outputs.json"
     outputs.parent.mkdir(parents=True)
-    outputs.write_text(json.dumps({"hosts": {"web": ["10.0.1.10", "10.0.2.10"]}, "domain": "pay.example.com"}))
+    outputs.write_text(
+        json.dumps(
+            {
+                "schema_version": SCHEMA_VERSION,
+                "hosts": {"web": ["10.0.1.10", "10.0.2.10"]},
+                "domain": "pay.example.com",
+            }
+        )
+    )
     env = load_environment("production", repo=tmp_path)
     assert env.web_hosts == ("10.0.1.10", "10.0.2.10")
     assert env.entry_url == "https://pay.example.com"
