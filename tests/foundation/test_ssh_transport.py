@@ -13,6 +13,7 @@ import pytest
 from foundation.environment import parse_environment
 from foundation.fleet import Fleet
 from foundation.ssh_access import SshAccess
+from foundation.stack_outputs.schema import SCHEMA_VERSION
 from foundation.state import StateLayout
 from foundation.transport import HostKeyRefused, HostUnreachable, LoginRefused, ProxyFailed, SshTransport
 from tests.support import sshd
@@ -168,12 +169,14 @@ def test_an_environment_is_reached_as_its_stack_outputs_say(server: Sshd, tmp_pa
     in the environment's own known_hosts; the operator's ssh_config names only the key."""
     instance = "i-0123456789abcdef0"
     outputs = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "hosts": {"web": [{"name": "web-1", "instance_id": instance, "private_ip": "10.0.0.1"}]},
         "access": {"method": "ssm", "user": server.user, "ssh_proxy_command": relay(server, tmp_path / "args")},
         "url": "https://pay.example.com",
     }
-    (tmp_path / "stack-outputs.json").write_text(json.dumps(outputs))
+    state = StateLayout.default(tmp_path)
+    state.stack_outputs("aws-like").parent.mkdir(parents=True)
+    state.stack_outputs("aws-like").write_text(json.dumps(outputs))
     (tmp_path / "ssh_config").write_text(f"Host i-*\n    IdentityFile {server.client_key}\n")
     env = parse_environment(
         {
@@ -181,35 +184,41 @@ def test_an_environment_is_reached_as_its_stack_outputs_say(server: Sshd, tmp_pa
             "transport": "ssh",
             "service_manager": "systemd",
             "root": "/srv/golive",
-            "stack_outputs": "stack-outputs.json",
+            "stack_outputs": "aws-like",
             "ssh_config": "ssh_config",
             "instances": [{"name": "app", "port": 8000}],
         },
         repo=tmp_path,
     )
-    state = StateLayout(tmp_path / "state")
     access = SshAccess.of(env, state)
     assert (access.user, access.known_hosts) == (server.user, state.known_hosts("aws-like"))
 
     with pytest.raises(HostKeyRefused, match=rf"^{instance}: unknown host key .* {instance} is not in {state.root}"):
         SshTransport(instance, access).run("true")
 
-    state.known_hosts("aws-like").parent.mkdir(parents=True)
+    state.known_hosts("aws-like").parent.mkdir(parents=True, exist_ok=True)
     state.known_hosts("aws-like").write_text(server.known_hosts_line(name=instance))
     assert SshTransport(instance, access).run("id -un").output.strip() == server.user
     assert (tmp_path / "args").read_text() == f"{instance} 22 {server.user}"
 
 
 def test_the_fleet_builds_its_transports_from_the_environments_access(tmp_path: Path) -> None:
-    outputs = {"hosts": {"web": ["i-1"]}, "access": {"user": "admin", "ssh_proxy_command": "proxy %h"}, "url": "x"}
-    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    outputs = {
+        "schema_version": SCHEMA_VERSION,
+        "hosts": {"web": ["i-1"]},
+        "access": {"user": "admin", "ssh_proxy_command": "proxy %h"},
+        "url": "x",
+    }
+    state = StateLayout.default(tmp_path)
+    state.stack_outputs("aws-like").parent.mkdir(parents=True)
+    state.stack_outputs("aws-like").write_text(json.dumps(outputs))
     env = parse_environment(
         {
             "name": "aws-like",
             "transport": "ssh",
             "service_manager": "systemd",
             "root": "/srv/golive",
-            "stack_outputs": "outputs.json",
+            "stack_outputs": "aws-like",
             "instances": [{"name": "app", "port": 8000}],
         },
         repo=tmp_path,
