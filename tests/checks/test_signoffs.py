@@ -41,7 +41,7 @@ def test_a_validity_that_is_not_a_duration_is_refused_naming_it(text):
 def test_the_default_validity_is_one_setting_an_environment_may_override():
     assert parse_duration(config.DEFAULTS["signoff_valid_for"]) == timedelta(hours=24)
     assert config.merged({"signoff_valid_for": "4h"})["signoff_valid_for"] == "4h"
-    with pytest.raises(ValueError, match="checks setting signoff_valid_for: .*not 'forever'"):
+    with pytest.raises(ValueError, match=r"checks setting signoff_valid_for: .*not 'forever'"):
         config.merged({"signoff_valid_for": "forever"})
 
 
