@@ -2,9 +2,10 @@
 decision is in the plan, and what --dry-run prints is what runs.
 
 Exit codes (release/exit_codes.py): 0 released (or nothing to do), 1 rolled back, 2 refused before any change,
-3 held for a person. After the first change, any failure runs the plan's recovery (release.plan.plan_recovery):
-the whole fleet back to the previous release — never a fleet split across versions. Every run that took the lock
-leaves a record in the hash-chained audit log.
+3 held for a person (the hold and the rest of its plan in the audit log: `promote` finishes it in a later process,
+the lock taken again; a held release keeps no lock, so `fab rollback` stays possible). After the first change, any
+failure runs the plan's recovery (release.plan.plan_recovery): the whole fleet back to the previous release — never
+a fleet split across versions. Every run that took the lock leaves a record in the hash-chained audit log.
 """
 
 from __future__ import annotations
@@ -159,6 +160,12 @@ class Engine:
             return ExitCode.REFUSED
         for line in plan.describe():
             self.reporter.line(line)
+        held = held_release(self.audit) if plan.no_op else None
+        if held and held.get("release_id") == deployed.current and not dry_run:
+            self.reporter.warn(
+                f"{deployed.current} is held for a person: `fab promote --env {self.env.name}` finishes it"
+            )
+            return ExitCode.HELD
         if dry_run or plan.no_op:
             return ExitCode.OK
         record = {

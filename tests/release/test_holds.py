@@ -20,6 +20,7 @@ from release import engine as engine_module
 from release.engine import HANDLERS, Engine
 from release.exit_codes import ExitCode
 from release.plan import Action, phases_as_data, phases_from_data, plan_promote, plan_release, remainder
+from release.run import GateHeld
 from release.steps import preflight
 from tests.release.test_engine_dispatch import DEPLOYED, _Resolved, lab
 
@@ -34,6 +35,7 @@ class World:
         self.verdicts, self.fail_on, self.current = verdicts, fail_on, DEPLOYED.current
         self.ran: list[str] = []
         self.fences = 0
+        self.inconclusive = False
         for action in Action:
             monkeypatch.setitem(HANDLERS, action, self._handle)
         monkeypatch.setattr(engine_module.Fleet, "deployed", lambda _fleet, split_ok=False: self.deployed())
@@ -55,6 +57,8 @@ class World:
             preflight.checks(engine, step, run)
         if self.fail_on and step.action == self.fail_on:
             raise RuntimeError(f"{step.action} failed")
+        if step.action == Action.OBSERVE and self.inconclusive:
+            raise GateHeld("gates inconclusive (too few samples)")
 
     def run_checks(self, phase: str, record: dict) -> tuple[dict, list[str]]:
         return self.verdicts.get(phase, ({}, []))
@@ -195,3 +199,29 @@ def test_what_is_left_of_a_plan_round_trips_as_plain_data(tmp_path):
     promote = plan_promote(env, version="v4", release_id="r4", previous="r3", resume=rest)
     assert promote.phases[0].steps[0].action == Action.LOCK and not promote.phases[0].changes
     assert promote.phases[1:] == rest and promote.notes[0].startswith("on a failure: every web host back to r3")
+
+
+def test_a_release_held_by_inconclusive_gates_is_promoted_by_watching_them_again(tmp_path, monkeypatch):
+    world = World(tmp_path, monkeypatch, {})
+    world.inconclusive = True
+    engine = world.engine()
+    assert engine.release("v4") == ExitCode.HELD
+    assert "held for a person: gates inconclusive" in world.said()
+    assert engine.audit.entries()[-1]["hold"]["waiting_for"] == []
+    world.inconclusive = False
+    world.ran.clear()
+    assert world.engine().promote() == ExitCode.OK
+    assert world.ran[1].startswith("observe") and world.ran[-1] == "unlock"
+
+
+def test_releasing_the_held_version_again_says_it_is_held(tmp_path, monkeypatch):
+    world = World(tmp_path, monkeypatch, {"post-deploy": _unsigned("post-1-6")})
+    assert world.engine().release("v4") == ExitCode.HELD
+    held = world.engine().audit.entries()[-1]
+    monkeypatch.setattr(World, "deployed", lambda self: replace(DEPLOYED, current=self.current, current_version="v4"))
+    monkeypatch.setattr(engine_module.Fleet, "not_serving", lambda _fleet, release: [])  # every instance serves it
+    world.ran.clear()
+    engine = world.engine()
+    assert engine.release("v4") == ExitCode.HELD
+    assert f"{held['release_id']} is held for a person: `fab promote --env lab` finishes it" in world.said()
+    assert world.ran == [] and engine.audit.entries()[-1]["seq"] == held["seq"]

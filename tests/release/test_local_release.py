@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from app.db import migrator
+from checks.catalogue import PHASES, load
 from foundation.backups import dumps as backups
 from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
@@ -404,6 +405,35 @@ def test_inconclusive_gates_hold_the_release_or_fail_it_as_the_environment_says(
     failed = world.release("v4", env_file=fail)
     assert failed.code == ROLLED_BACK, failed
     world.stage.assert_consistent(before)
+
+
+@V3_ONWARDS
+def test_a_release_held_for_signoff_is_promoted_once_the_boxes_are_signed(world: World):
+    raw = yaml.safe_load(world.fab.env_file.read_text())
+    strict = derive_environment(world.base / "signed.yml", raw, checks={**raw["checks"], "unsigned": "fail"})
+    manual = {phase: [i.id for i in load() if i.kind == "manual" and i.phase == phase] for phase in PHASES}
+    for item in manual["pre-deploy"]:  # signed for the version before it is released
+        signed = world.fab.run(
+            "signoff", "--item", item, "--by", "Wanjiru", "--release", world.version("v4"), env_file=strict
+        )
+        assert signed.code == RELEASED, signed
+    world.released("v3")
+
+    held = world.release("v4", env_file=strict)
+    assert held.code == HELD and "held for sign-off" in held.output, held
+    record = world.last_record()
+    assert record["outcome"] == "held" and sorted(record["hold"]["waiting_for"]) == sorted(manual["post-deploy"])
+    world.stage.assert_consistent(record["release_id"])  # deployed, not rolled back
+
+    still = world.fab.run("promote", env_file=strict)  # a later process finds the hold in the audit log
+    assert still.code == HELD and manual["post-deploy"][0] in still.output, still
+    for item in manual["post-deploy"]:  # for the held release by default
+        assert world.fab.run("signoff", "--item", item, "--by", "Amina", env_file=strict).code == RELEASED
+    promoted = world.fab.run("promote", env_file=strict)
+    assert promoted.code == RELEASED, promoted
+    assert world.last_record()["outcome"] == "released" and world.last_record()["promoted_from"]
+    world.stage.assert_consistent(record["release_id"])
+    assert world.stage.lock_holder() is None
 
 
 @V3_ONWARDS
