@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from checks.signoffs import parse_duration
+
 DEFAULTS: dict[str, Any] = {
     # Test evidence, produced by `make test-report` (pytest --junitxml + pytest-cov's XML).
     "junit_report": "state/reports/junit.xml",
@@ -60,8 +62,11 @@ DEFAULTS: dict[str, Any] = {
     # and whether "could not check" on a required check stops the release (fail) or is reported (warn).
     "advisory": [],
     "unverified": "fail",
-    # Whether a person's box still unsigned blocks (fail: the release waits for the sign-offs) or is listed (warn).
+    # Whether a person's box still unsigned blocks (fail: before the switch the release is refused, after it the
+    # release is held for the sign-offs, exit 3, until `fab promote`) or is listed (warn).
     "unsigned": "warn",
+    # How long a sign-off counts unless `fab signoff --valid-for` says otherwise (30m, 24h, 7d).
+    "signoff_valid_for": "24h",
 }
 
 
@@ -73,4 +78,9 @@ def merged(overrides: dict[str, Any] | None) -> dict[str, Any]:
     for key in ("unverified", "unsigned"):
         if overrides.get(key, "fail") not in ("fail", "warn"):
             raise ValueError(f"checks setting {key} must be fail or warn")
+    if "signoff_valid_for" in overrides:
+        try:
+            parse_duration(overrides["signoff_valid_for"])
+        except ValueError as exc:
+            raise ValueError(f"checks setting signoff_valid_for: {exc}") from None
     return {**DEFAULTS, **overrides}

@@ -17,6 +17,7 @@ from checks import config
 from foundation.audit import AuditLog
 from foundation.environment import Environment
 from foundation.fleet import Fleet
+from foundation.holds import held_release
 from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from foundation.transport import Transport
@@ -65,6 +66,13 @@ class Context:
             if entry.get("kind") == "release" and entry.get("outcome") == "released":
                 return entry
         return None
+
+    def release_under_check(self) -> dict[str, Any] | None:
+        """The release a sign-off must cover: the one being made (or promoted), else the one held for a person,
+        else the newest released."""
+        if self.record is not None:
+            return self.record
+        return held_release(self.audit) or self.last_release()
 
     @property
     def entry(self) -> str:

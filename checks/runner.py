@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from app.contract import redact_text
@@ -75,12 +76,18 @@ def is_required(item: Item, advisory: list[str]) -> bool:
     return item.required and item.id not in advisory and (item.check or "") not in advisory
 
 
-def manual_result(item: Item, env: str, signed: Signoff | None) -> Result:
-    if signed is not None:
+def manual_result(
+    item: Item, env: str, signed: Signoff | None, release: dict[str, Any] | None, now: datetime
+) -> Result:
+    """A person's box: signed off when a standing sign-off covers `release` (the release record under check) and
+    has not expired at `now`; otherwise it needs one, and says why the standing one does not count."""
+    why_not = signed.why_not(release, now) if signed is not None else None
+    if signed is not None and why_not is None:
         return Result(Status.SIGNED_OFF, signed.describe(), "fab signoff", signed.by)
-    return needs_signoff(
-        f"{item.signoff} signs: fab signoff --env {env} --item {item.id} --by NAME",
-    )
+    stale = f"{signed.by}'s sign-off does not count ({why_not}); " if signed is not None else ""
+    for_release = f" --release {release['release_id']}" if release and release.get("release_id") else ""
+    signer = item.signoff or "a person"
+    return needs_signoff(f"{stale}{signer} signs: fab signoff --env {env} --item {item.id}{for_release} --by NAME")
 
 
 def _order(items: list[Item]) -> list[Item]:
@@ -97,6 +104,7 @@ def run_phase(
     checks = registry.load()
     chosen = for_phase(items if items is not None else load(known_checks=set(checks)), phase)
     standing = signoffs.latest(ctx.audit)
+    release = ctx.release_under_check()
     advisory = list(ctx.config["advisory"])
     done: dict[str, tuple[Result, float]] = {}
     outcomes: dict[str, Outcome] = {}
@@ -105,14 +113,14 @@ def run_phase(
         if item.not_applicable:
             result = not_applicable(item.not_applicable)
         elif item.check is None:
-            result = manual_result(item, ctx.env.name, standing.get(item.id))
+            result = manual_result(item, ctx.env.name, standing.get(item.id), release, ctx.now)
         else:
             key = f"{item.check} {json.dumps(item.args, sort_keys=True)}"
             if key not in done:
                 done[key] = (_run_one(checks[item.check], ctx, item.args), time.monotonic() - started)
             result = done[key][0]
-            if result.status == Status.NEEDS_SIGNOFF and item.id in standing:
-                result = manual_result(item, ctx.env.name, standing[item.id])
+            if result.status == Status.NEEDS_SIGNOFF:
+                result = _signed(result, item, ctx, standing.get(item.id), release)
         required = item.check is not None and is_required(item, advisory)  # a person's box never blocks a run
         outcome = Outcome(item, result, required, time.monotonic() - started)
         outcomes[item.id] = outcome
@@ -120,6 +128,18 @@ def run_phase(
             progress(outcome)
     ordered = [outcomes[item.id] for item in chosen]
     return PhaseRun(ctx.env.name, phase, ordered, ctx.config["unverified"], ctx.config["unsigned"])
+
+
+def _signed(result: Result, item: Item, ctx: Context, signed: Signoff | None, release: dict[str, Any] | None) -> Result:
+    """An automated check that asks a person (no simulator to pay through): their sign-off, when it counts."""
+    if signed is None:
+        return result
+    judged = manual_result(item, ctx.env.name, signed, release, ctx.now)
+    return (
+        judged
+        if judged.status == Status.SIGNED_OFF
+        else Result(Status.NEEDS_SIGNOFF, f"{result.detail}; {judged.detail}")
+    )
 
 
 def _run_one(function: registry.CheckFunction, ctx: Context, args: dict[str, Any]) -> Result:

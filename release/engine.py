@@ -2,9 +2,10 @@
 decision is in the plan, and what --dry-run prints is what runs.
 
 Exit codes (release/exit_codes.py): 0 released (or nothing to do), 1 rolled back, 2 refused before any change,
-3 held for a person. After the first change, any failure runs the plan's recovery (release.plan.plan_recovery):
-the whole fleet back to the previous release — never a fleet split across versions. Every run that took the lock
-leaves a record in the hash-chained audit log.
+3 held for a person (the hold and the rest of its plan in the audit log: `promote` finishes it in a later process,
+the lock taken again; a held release keeps no lock, so `fab rollback` stays possible). After the first change, any
+failure runs the plan's recovery (release.plan.plan_recovery): the whole fleet back to the previous release — never
+a fleet split across versions. Every run that took the lock leaves a record in the hash-chained audit log.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import psycopg
@@ -21,17 +23,30 @@ from app.contract import redact_text, register_secret
 from foundation.audit import AuditLog
 from foundation.backups import strategy as backup_strategy
 from foundation.backups.strategy import Backups
+from foundation.backups.taken import Taken
 from foundation.environment import Environment
 from foundation.fleet import Deployed, Fleet
+from foundation.holds import HELD, held_release
 from foundation.reporter import Reporter
 from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from foundation.transport import Transport
 from release import balancers, lock
 from release.build import artifact as artifacts
-from release.exit_codes import ExitCode
-from release.plan import Action, Plan, Step, plan_recovery, plan_release, plan_rollback
-from release.run import GateHeld, Run, RunChecks, StepContext, controller_identity
+from release.exit_codes import ExitCode, Refused
+from release.plan import (
+    Action,
+    Plan,
+    Step,
+    phases_as_data,
+    phases_from_data,
+    plan_promote,
+    plan_recovery,
+    plan_release,
+    plan_rollback,
+    remainder,
+)
+from release.run import GateHeld, Run, RunChecks, SignoffHeld, StepContext, controller_identity
 from release.steps import build, data, preflight, switching, verify
 
 Handler = Callable[[StepContext, Step, Run], None]
@@ -145,6 +160,12 @@ class Engine:
             return ExitCode.REFUSED
         for line in plan.describe():
             self.reporter.line(line)
+        held = held_release(self.audit) if plan.no_op else None
+        if held and held.get("release_id") == deployed.current and not dry_run:
+            self.reporter.warn(
+                f"{deployed.current} is held for a person: `fab promote --env {self.env.name}` finishes it"
+            )
+            return ExitCode.HELD
         if dry_run or plan.no_op:
             return ExitCode.OK
         record = {
@@ -202,6 +223,47 @@ class Engine:
         finally:
             self.unlock(run)
 
+    def promote(self) -> ExitCode:
+        """Finish the held release (the audit log says which): the lock taken again, the step that held it run again
+        (its checks judge the sign-offs given since), then whatever was left of its plan. Still unsigned: held again
+        (exit 3); a failure: rolled back as the release would have been; nothing held: refused."""
+        try:
+            held, plan = self._promotable()
+        except Exception as exc:
+            self.reporter.error(f"refused: {exc}")
+            return ExitCode.REFUSED
+        for line in plan.describe():
+            self.reporter.line(line)
+        hold = held["hold"]
+        record = {key: value for key, value in held.items() if key not in _NOT_CARRIED}
+        record.update(by=self.owner, promoted_from=held["seq"])
+        run = Run.of(plan, record, hold.get("prior_previous"))
+        run.switched = list(hold.get("switched", ()))
+        if hold.get("backup"):
+            run.backup = Taken.from_summary(hold["backup"], host=hold["backup"].get("host"))
+        return self._release(run)
+
+    def _promotable(self) -> tuple[dict[str, Any], Plan]:
+        held = held_release(self.audit)
+        if held is None:
+            raise Refused(f"no release of {self.env.name} is held for a person: nothing to promote (fab history)")
+        if not isinstance(held.get("hold"), dict):
+            raise Refused(f"release {held.get('release_id')} was held without a plan to resume: release it again")
+        current = self.fleet.deployed().current
+        if current != held["release_id"]:
+            raise Refused(
+                f"the held release {held['release_id']} is no longer current ({current} is): nothing to promote"
+            )
+        resume = phases_from_data(held["hold"]["resume"])
+        plan = plan_promote(
+            self.env,
+            version=held["version"],
+            release_id=held["release_id"],
+            previous=held.get("previous"),
+            resume=resume,
+        )
+        return held, plan
+
     def deployed(self) -> Deployed:
         return self.fleet.deployed()
 
@@ -217,6 +279,7 @@ class Engine:
                     with self.connect() as conn:
                         lock.check(conn, run.lease)
                 for step in phase.steps:
+                    run.step = step
                     with self.reporter.step(step.describe()):
                         HANDLERS[step.action](self, step, run)
 
@@ -228,8 +291,9 @@ class Engine:
                 self.reporter.error(str(exc))
                 return ExitCode.REFUSED
             except GateHeld as exc:
-                self.reporter.warn(f"held for a person: {exc} (fab rollback to undo, or leave it)")
-                return self._finish(run, "held", ExitCode.HELD)
+                run.record["hold"] = self._hold(run, exc)
+                self.reporter.warn(_held_message(self.env.name, exc))
+                return self._finish(run, HELD, ExitCode.HELD)
             except Exception as exc:
                 run.record["error"] = redact_text(str(exc))
                 if run.phase is None or not run.phase.changes:
@@ -240,6 +304,21 @@ class Engine:
             return self._finish(run, "released", ExitCode.OK)
         finally:
             self.unlock(run)
+
+    def _hold(self, run: Run, exc: GateHeld) -> dict[str, Any]:
+        """What `fab promote` needs to finish the release in a later process: the rest of the plan from the step
+        that held (run again first), and what a rollback after it would need."""
+        assert run.phase is not None and run.step is not None
+        backup = run.backup
+        return {
+            "phase": run.phase.name,
+            "reason": str(exc),
+            "waiting_for": list(exc.items) if isinstance(exc, SignoffHeld) else [],
+            "resume": phases_as_data(remainder(run.executing, run.phase, run.step)),
+            "prior_previous": run.prior_previous,
+            "switched": list(run.switched),
+            "backup": {**backup.record(), "created_at": backup.created_at.isoformat()} if backup else None,
+        }
 
     def _recover(self, run: Run) -> ExitCode:
         irreversible = bool(run.record.get("irreversible")) and run.backup is not None
@@ -272,6 +351,17 @@ class Engine:
             self.audit.append(run.record)
         self.reporter.summary(outcome)
         return code
+
+
+# What a promote's record does not take over from the held release's (the audit log's own keys, how it ended).
+_NOT_CARRIED = ("seq", "at", "prev", "hash", "outcome", "timings", "exit_code", "hold", "error", "by", "lock_fence")
+
+
+def _held_message(env: str, exc: GateHeld) -> str:
+    then = f"then `fab promote --env {env}` finishes it; `fab rollback --env {env}` undoes it"
+    if isinstance(exc, SignoffHeld):
+        return f"{exc}: sign each (`fab signoff --env {env} --item ID --by NAME`), {then}"
+    return f"held for a person: {exc}; {then}"
 
 
 def _no_drain_hint(exc: Exception) -> str:

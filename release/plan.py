@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from foundation.environment import Environment
 from foundation.fleet import Deployed
@@ -61,7 +62,7 @@ class Phase:
 
 @dataclass(frozen=True)
 class Plan:
-    kind: str  # release | rollback | recovery (the rollback of a release that failed)
+    kind: str  # release | rollback | recovery (the rollback of a release that failed) | promote (a held one finished)
     env: str
     version: str
     release_id: str
@@ -168,13 +169,62 @@ def plan_release(env: Environment, *, version: str, release_id: str, deployed: D
         Phase("gates", (Step(Action.OBSERVE, detail=_gates_detail(env)), *_loadtest_steps(env))),
         Phase("finish", (*(Step(Action.PRUNE, host, old) for host in web for old in prune), Step(Action.UNLOCK))),
     )
-    notes = (
-        f"on a failure after the migration: every web host back to {deployed.current} (host by host, drained), "
-        "the database restored first only where an applied revision is irreversible"
-        if deployed.current
-        else "on a failure after the migration: no previous release to return to (the instances stay as they are)",
-    )
+    notes = (_on_failure("on a failure after the migration", deployed.current),)
     return Plan("release", env.name, version, release_id, deployed.current, phases, notes=notes)
+
+
+def _on_failure(when: str, previous: str | None) -> str:
+    if previous is None:
+        return f"{when}: no previous release to return to (the instances stay as they are)"
+    return (
+        f"{when}: every web host back to {previous} (host by host, drained), "
+        "the database restored first only where an applied revision is irreversible"
+    )
+
+
+def remainder(plan: Plan, phase: Phase, step: Step) -> tuple[Phase, ...]:
+    """What of `plan` is left from `step` of `phase` on, that step included: where a held release resumes."""
+    rest = phase.steps[phase.steps.index(step) :]
+    return (Phase(phase.name, rest, phase.changes), *plan.phases[plan.phases.index(phase) + 1 :])
+
+
+def phases_as_data(phases: tuple[Phase, ...]) -> list[dict[str, Any]]:
+    """Phases as plain data (a held release's audit record keeps what is left of its plan)."""
+    return [
+        {"name": phase.name, "changes": phase.changes, "steps": [_step_as_data(step) for step in phase.steps]}
+        for phase in phases
+    ]
+
+
+def phases_from_data(data: list[dict[str, Any]]) -> tuple[Phase, ...]:
+    """The inverse of phases_as_data; ValueError/KeyError for anything else."""
+    return tuple(
+        Phase(
+            str(phase["name"]),
+            tuple(
+                Step(Action(step["action"]), step.get("host"), step.get("target"), step.get("detail", ""))
+                for step in phase["steps"]
+            ),
+            bool(phase["changes"]),
+        )
+        for phase in data
+    )
+
+
+def _step_as_data(step: Step) -> dict[str, Any]:
+    return {"action": str(step.action), "host": step.host, "target": step.target, "detail": step.detail}
+
+
+def plan_promote(
+    env: Environment, *, version: str, release_id: str, previous: str | None, resume: tuple[Phase, ...]
+) -> Plan:
+    """A held release finished: the lock taken again, then what was left of its plan from the step that held it
+    (that step runs again: the checks judge the sign-offs given since)."""
+    if not resume:
+        raise ValueError(f"nothing is left of release {release_id}'s plan to resume")
+    lock = Phase("preflight", (Step(Action.LOCK, detail=f"lease for {env.lock_ttl_seconds} s"),), changes=False)
+    notes = (_on_failure("on a failure", previous),)
+    return Plan("promote", env.name, version, release_id, previous, (lock, *resume), notes=notes)
 
 
 def plan_rollback(env: Environment, *, deployed: Deployed, to: str | None = None, drain: bool = True) -> Plan:

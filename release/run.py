@@ -56,7 +56,15 @@ class GateFailed(Exception):
 
 
 class GateHeld(Exception):
-    pass
+    """The release stays deployed and waits for a person (exit 3); `fab promote` resumes it from this step."""
+
+
+class SignoffHeld(GateHeld):
+    """A phase after the switch whose only open boxes are a person's: held for their sign-off, not rolled back."""
+
+    def __init__(self, phase: str, items: list[str]):
+        super().__init__(f"held for sign-off: {phase} boxes {', '.join(items)} are not signed")
+        self.items = items
 
 
 class ChecksFailed(Exception):
@@ -80,6 +88,7 @@ class Run:
     artifact: Artifact | None = None
     backup: Taken | None = None  # the release's proven pre-migration backup
     phase: Phase | None = None  # the phase running now
+    step: Step | None = None  # the step running now (where a hold resumes)
 
     @classmethod
     def of(cls, plan: Plan, record: dict[str, Any], prior_previous: str | None = None) -> Run:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from checks import phases, registry, signoffs
+from checks import config, phases, registry, signoffs
 from checks.catalogue import PHASES, load, share
 from checks.report import print_run
+from foundation.holds import held_release
 from release.controller import Controller
 from release.database import DatabaseUnreachable
 from release.exit_codes import ExitCode, Refused
@@ -33,8 +34,18 @@ def check(controller: Controller, phase: str | None) -> ExitCode:
     return ExitCode.FAILED if run.blocking else ExitCode.OK
 
 
-def signoff(controller: Controller, item: str | None, by: str | None, note: str = "", *, revoke: bool) -> ExitCode:
-    """A person's sign-off of a checklist box, in the environment's audit log with the time."""
+def signoff(
+    controller: Controller,
+    item: str | None,
+    by: str | None,
+    note: str = "",
+    *,
+    release: str | None = None,
+    valid_for: str | None = None,
+    revoke: bool,
+) -> ExitCode:
+    """A person's sign-off of a checklist box, in the environment's audit log with the time: for `release` (default:
+    the release held for a person), valid for `valid_for` (default: the environment's checks.signoff_valid_for)."""
     items = {entry.id: entry for entry in load(known_checks=set(registry.load()))}
     if not item or item not in items:
         raise Refused(f"--item must be a catalogue id (e.g. pre-1-6); got {item!r}")
@@ -43,10 +54,29 @@ def signoff(controller: Controller, item: str | None, by: str | None, note: str 
     chosen = items[item]
     if chosen.not_applicable:
         raise Refused(f"{item} does not apply to this service ({chosen.not_applicable})")
-    entry = signoffs.record(controller.audit, controller.env.name, chosen, by, note, revoke=revoke)
-    what = "revoked" if revoke else "signed off"
+    held = held_release(controller.audit)
+    release = release or (held or {}).get("release_id")
+    try:
+        lifetime = signoffs.parse_duration(valid_for) if valid_for else None
+    except ValueError as exc:
+        raise Refused(f"--valid-for: {exc}") from None
+    try:
+        lifetime = lifetime or signoffs.parse_duration(config.merged(controller.env.checks)["signoff_valid_for"])
+        entry = signoffs.record(
+            controller.audit, controller.env.name, chosen, by, note, release=release, valid_for=lifetime, revoke=revoke
+        )
+    except ValueError as exc:
+        raise Refused(str(exc)) from None
     reporter = controller.reporter
-    reporter.line(f"{item} ({chosen.text}) {what} by {entry['by']} at {entry['at']} [audit #{entry['seq']}]")
-    if chosen.check and not revoke:
+    if revoke:
+        reporter.line(f"{item} ({chosen.text}) revoked by {entry['by']} at {entry['at']} [audit #{entry['seq']}]")
+        return ExitCode.OK
+    reporter.line(
+        f"{item} ({chosen.text}) signed off by {entry['by']} for release {entry['release']} at {entry['at'][:19]}Z, "
+        f"valid until {entry['expires'][:19]}Z [audit #{entry['seq']}]"
+    )
+    if held and release not in (held.get("release_id"), held.get("version"), signoffs.ANY):
+        reporter.warn(f"release {held['release_id']} is held for sign-off: this sign-off does not count for it")
+    if chosen.check:
         reporter.warn(f"{item} is automated ({chosen.check}): the sign-off counts only where the check asks for one")
     return ExitCode.OK

@@ -8,7 +8,7 @@ from foundation.backups.dumps import connection
 from release import lock
 from release.exit_codes import Refused
 from release.plan import Step
-from release.run import ChecksFailed, Run, StepContext
+from release.run import ChecksFailed, Run, SignoffHeld, StepContext
 
 
 def take_lock(engine: StepContext, step: Step, run: Run) -> None:
@@ -46,5 +46,11 @@ def checks(engine: StepContext, step: Step, run: Run) -> None:
     assert step.target is not None
     summary, blocking = engine.run_checks(step.target, run.record)
     run.record.setdefault("checks", {})[step.target] = summary
-    if blocking:
-        raise ChecksFailed(f"required {step.target} checks failed: {', '.join(blocking)}")
+    if not blocking:
+        return
+    unsigned = set(summary.get("needs_signoff", ()))
+    if all(item in unsigned for item in blocking):
+        if run.phase is not None and run.phase.changes:  # the fleet serves the release: hold it, do not undo it
+            raise SignoffHeld(step.target, blocking)
+        raise ChecksFailed(f"{step.target} boxes wait for a sign-off: {', '.join(blocking)} (fab signoff, then again)")
+    raise ChecksFailed(f"required {step.target} checks failed: {', '.join(blocking)}")

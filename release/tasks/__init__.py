@@ -8,6 +8,7 @@ ns = Collection()
 for task in (
     releasing.release,
     releasing.rollback,
+    releasing.promote,
     inspecting.status,
     inspecting.history,
     inspecting.unlock,

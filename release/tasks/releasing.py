@@ -42,3 +42,15 @@ def rollback(c, env=None, to=None, reason="emergency rollback", no_drain=False) 
     fab status), 2 refused (nothing changed).
     """
     return controller(env).engine.rollback(to, reason=reason, drain=not no_drain)
+
+
+@task(help={"env": "target environment"})
+@exits
+def promote(c, env=None) -> ExitCode:
+    """Finish the release held for a person (fab history shows it): its held checks run again and, once every box
+    is signed (fab signoff), whatever was left of the release (gates, finish).
+
+    Exit codes: 0 released, 1 a check or gate failed and the fleet rolled back, 2 refused (nothing is held),
+    3 still held (the boxes still unsigned are named).
+    """
+    return controller(env).engine.promote()

@@ -48,13 +48,31 @@ def _fab(tmp_path: Path, *args: str, db_url: str | None = None) -> subprocess.Co
 
 def test_signoff_is_recorded_with_who_and_when(tmp_path):
     env_file = _env_file(tmp_path)
-    done = _fab(
-        tmp_path, "signoff", "--env", str(env_file), "--item", "pre-1-6", "--by", "Wanjiru Kamau", "--note", "PR 7"
-    )
+    sign = ("signoff", "--env", str(env_file), "--item", "pre-1-6", "--by", "Wanjiru Kamau", "--note", "PR 7")
+    done = _fab(tmp_path, *sign, "--release", "v4", "--valid-for", "2h")
     assert done.returncode == 0, done.stderr
+    assert "for release v4" in done.stdout and "valid until" in done.stdout
     entry = AuditLog(StateLayout(tmp_path / "state").audit_log("checkslab")).entries()[-1]
     assert entry["kind"] == "signoff" and entry["item"] == "pre-1-6" and entry["by"] == "Wanjiru Kamau"
     assert entry["text"] == "Code review completed and approved" and entry["at"]
+    assert entry["release"] == "v4" and entry["expires"] > entry["at"]
+
+
+def test_a_signoff_names_its_release_and_a_valid_lifetime(tmp_path):
+    env_file = _env_file(tmp_path)
+    sign = ("signoff", "--env", str(env_file), "--by", "Amina")
+    unnamed = _fab(tmp_path, *sign, "--item", "pre-1-6")  # nothing is held: no release to default to
+    assert unnamed.returncode == 2 and "--release ID" in unnamed.stderr
+    forever = _fab(tmp_path, *sign, "--item", "pre-1-6", "--release", "v4", "--valid-for", "forever")
+    assert forever.returncode == 2 and "--valid-for: " in forever.stderr and "'forever'" in forever.stderr
+    anything = _fab(tmp_path, *sign, "--item", "post-1-6", "--release", "any")
+    assert anything.returncode == 2 and "post-1-6 is a post-deploy box" in anything.stderr
+    assert not AuditLog(StateLayout(tmp_path / "state").audit_log("checkslab")).entries()
+
+
+def test_promote_with_nothing_held_is_refused(tmp_path):
+    done = _fab(tmp_path, "promote", "--env", str(_env_file(tmp_path)), db_url="postgresql://x@127.0.0.1:9/x")
+    assert done.returncode == 2 and "nothing to promote" in done.stdout + done.stderr
 
 
 def test_bad_usage_is_refused_with_exit_2(tmp_path):

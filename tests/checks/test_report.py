@@ -4,7 +4,7 @@ rendering of a run as JSON and Markdown (files written where `fab check` says)."
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from checks import registry, report
 from checks.catalogue import Item, load, share
@@ -59,10 +59,12 @@ def test_worst_of_several_measurements():
 def test_signoffs_are_recorded_in_the_audit_chain_and_revocable(tmp_path):
     audit = AuditLog(tmp_path / "audit.jsonl")
     item = _item("pre-1-6", signoff="Technical Lead", why="human")
-    assert manual_result(item, "local", None).status == Status.NEEDS_SIGNOFF
-    record(audit, "local", item, "Wanjiru Kamau", "PR #42 approved")
+    release = {"release_id": "r4", "version": "v4"}
+    now = datetime.now(UTC)
+    assert manual_result(item, "local", None, release, now).status == Status.NEEDS_SIGNOFF
+    record(audit, "local", item, "Wanjiru Kamau", "PR #42 approved", release="v4", valid_for=timedelta(hours=1))
     standing = latest(audit)
-    result = manual_result(item, "local", standing["pre-1-6"])
+    result = manual_result(item, "local", standing["pre-1-6"], release, now)
     assert result.status == Status.SIGNED_OFF and "Wanjiru Kamau" in result.detail and "PR #42" in result.detail
     record(audit, "local", item, "Wanjiru Kamau", revoke=True)
     assert "pre-1-6" not in latest(audit)
@@ -70,11 +72,12 @@ def test_signoffs_are_recorded_in_the_audit_chain_and_revocable(tmp_path):
 
 
 def test_manual_boxes_of_a_phase_need_a_signoff_until_signed(make_context):
-    ctx = make_context()
+    ctx = make_context(record={"release_id": "r9", "version": "v9"})
     items = [i for i in load(known_checks=set(registry.load())) if i.phase == "go-live" and i.kind == "manual"]
     run = run_phase(ctx, "go-live", items=items)
     assert {o.result.status for o in run.outcomes} == {Status.NEEDS_SIGNOFF}
-    record(ctx.audit, "local", items[0], "Otieno")
+    assert "--release r9" in run.outcomes[0].result.detail
+    record(ctx.audit, "local", items[0], "Otieno", release="r9", valid_for=timedelta(hours=24))
     run = run_phase(ctx, "go-live", items=items)
     assert run.outcomes[0].result.status == Status.SIGNED_OFF
     assert items[0].id in run.record()["signed_off"]

@@ -21,6 +21,7 @@ import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -28,6 +29,9 @@ import pytest
 import yaml
 
 from app.db import migrator
+from checks import signoffs
+from checks.catalogue import PHASES, load
+from foundation.audit import AuditLog
 from foundation.backups import dumps as backups
 from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
@@ -404,6 +408,37 @@ def test_inconclusive_gates_hold_the_release_or_fail_it_as_the_environment_says(
     failed = world.release("v4", env_file=fail)
     assert failed.code == ROLLED_BACK, failed
     world.stage.assert_consistent(before)
+
+
+@V3_ONWARDS
+@pytest.mark.timeout(600)  # alone, v3 is released first
+def test_a_release_held_for_signoff_is_promoted_once_the_boxes_are_signed(world: World):
+    raw = yaml.safe_load(world.fab.env_file.read_text())
+    strict = derive_environment(world.base / "signed.yml", raw, checks={**raw["checks"], "unsigned": "fail"})
+    items = {i.id: i for i in load()}
+    manual = {phase: [i.id for i in items.values() if i.kind == "manual" and i.phase == phase] for phase in PHASES}
+    audit = AuditLog(StateLayout(world.fab.state).audit_log("proof"))
+    for item in manual["pre-deploy"]:  # signed for the version before it is released (fab signoff: tests/checks)
+        signoffs.record(
+            audit, "proof", items[item], "Wanjiru", release=world.version("v4"), valid_for=timedelta(hours=1)
+        )
+    world.released("v3")
+
+    held = world.release("v4", env_file=strict)
+    assert held.code == HELD and "held for sign-off" in held.output, held
+    record = world.last_record()
+    assert record["outcome"] == "held" and sorted(record["hold"]["waiting_for"]) == sorted(manual["post-deploy"])
+    world.stage.assert_consistent(record["release_id"])  # deployed, not rolled back
+
+    still = world.fab.run("promote", env_file=strict)  # a later process finds the hold in the audit log
+    assert still.code == HELD and manual["post-deploy"][0] in still.output, still
+    for item in manual["post-deploy"]:  # for the held release by default
+        assert world.fab.run("signoff", "--item", item, "--by", "Amina", env_file=strict).code == RELEASED
+    promoted = world.fab.run("promote", env_file=strict)
+    assert promoted.code == RELEASED, promoted
+    assert world.last_record()["outcome"] == "released" and world.last_record()["promoted_from"]
+    world.stage.assert_consistent(record["release_id"])
+    assert world.stage.lock_holder() is None
 
 
 @V3_ONWARDS
