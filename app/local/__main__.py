@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         print(EXAMPLE.format(url=service_url, key_file=key_file))
         print("Ctrl-C stops everything.", flush=True)
         signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
+        # Ctrl-C stops everything even when started from a shell's background job, which starts it ignoring SIGINT.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         while service.poll() is None and simulator.poll() is None and worker.poll() is None:
             time.sleep(0.5)
         return 1

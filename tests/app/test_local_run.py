@@ -26,7 +26,7 @@ def test_local_run_buys_a_package_and_stops_cleanly(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "app.local", "--port", str(port), "--simulator-port", str(sim_port),
          "--callback-delay", "0.2"],
-        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
@@ -46,7 +46,11 @@ def test_local_run_buys_a_package_and_stops_cleanly(tmp_path):
         assert "golive_payment_transitions_total" in httpx.get(f"{url}/metrics").text
     finally:
         process.send_signal(signal.SIGINT)
-        output, _ = process.communicate(timeout=60)
+        try:
+            output, _ = process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the service, simulator and worker with it
+            raise
     assert process.returncode == 0, output
     assert "stopped." in output
     wait_until(lambda: not answers(f"{url}/api/health"), "the service to stop answering", 10)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from foundation.state import StateLayout
 from loadtests import runner
 from loadtests.runner import LoadSpec
 from tests.loadtests.quick import QUICK_KNOBS, TEST_THRESHOLDS
@@ -35,7 +36,7 @@ def load(service, sim, admin_key, tmp_path: Path):
         }
         values.update(overrides)
         spec = LoadSpec(**values)
-        result = runner.run(spec, runner.run_folder(tmp_path, spec.env))
+        result = runner.run(spec, runner.run_folder(StateLayout(tmp_path), spec.env))
         print("\n".join(result.summary_lines()))  # shown when a test fails
         return result
 

@@ -390,6 +390,7 @@ def test_two_concurrent_releases_one_is_refused(world: World):
 
 
 @V3_ONWARDS
+@pytest.mark.timeout(600)  # up to four releases, two of them watching a whole gate window
 def test_inconclusive_gates_hold_the_release_or_fail_it_as_the_environment_says(world: World):
     raw = yaml.safe_load(world.fab.env_file.read_text())
     unreachable = {**raw["gates"], "min_requests": 10**6, "min_payments": 10**6}
@@ -456,7 +457,9 @@ def test_rollback_returns_to_the_previous_release_in_seconds(world: World):
     record = world.last_record()
     assert record["kind"] == "rollback" and record["from"] == current and record["release_id"] == previous
     assert record["reason"] == "integration test"
-    assert result.seconds < 30, f"fab rollback took {result.seconds:.1f} s"
+    # Fast because it builds, uploads, installs, backs up and migrates nothing (its time: bench/release.py)
+    slow_work = re.findall(r"^\s*✓ (artifact|upload|install|backup|migrate)\b", result.output, flags=re.M)
+    assert not slow_work, result.output
 
     back = world.fab.run("rollback", "--to", current)
     assert back.code == RELEASED, back
