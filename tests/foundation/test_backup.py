@@ -519,7 +519,7 @@ def test_the_metric_is_replaced_whole(service_db: str, tmp_path: Path) -> None:
     assert text.splitlines() == [
         f"# HELP {backups.METRIC} When the newest good pg_dump of golive was taken (unix time).",
         f"# TYPE {backups.METRIC} gauge",
-        f"{backups.METRIC} {second.created_at.timestamp():.0f}",
+        f"{backups.METRIC} {int(second.created_at.timestamp())}",  # whole seconds, never rounded up
     ]
     assert stat.S_IMODE(published.stat().st_mode) == 0o644  # node_exporter reads it, whatever the umask
     assert [path.name for path in metrics.iterdir()] == [backups.METRIC_FILE]  # no temporary file left
