@@ -31,7 +31,6 @@ def write_metric(dest_dir: Path, metrics_dir: Path, database: str) -> Backup | N
         f"# HELP {METRIC} When the newest good pg_dump of {database} was taken (unix time).\n"
         f"# TYPE {METRIC} gauge\n"
         f"{METRIC} {int(newest.created_at.timestamp())}\n"  # whole seconds, as `date +%s` says
-
     )
     draft = metrics_dir / f".{METRIC_FILE}.{os.getpid()}.tmp"  # node_exporter reads *.prom only
     try:
