@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,19 @@ class Deployed:
     previous: str | None = None
     releases: tuple[str, ...] = ()  # every release directory, oldest first
     drained: tuple[str, ...] = ()  # web hosts out of the balancer's rotation (asked of the balancer, when it matters)
+    hosts: Mapping[str, str | None] = field(default_factory=dict)  # each web host's `current` (None: no release)
+
+    @property
+    def behind(self) -> dict[str, str | None]:
+        """Web hosts not on the fleet's release (replaced or added: no release; or on another one), with theirs."""
+        if self.current is None:
+            return {}
+        return {host: release for host, release in self.hosts.items() if release != self.current}
+
+    def lag(self, host: str) -> str:
+        """How a host behind is behind: `no release`, or `has r2, fleet is on r3`."""
+        release = self.hosts.get(host)
+        return f"has {release}, fleet is on {self.current}" if release else "no release"
 
 
 class HealthTimeout(Exception):
@@ -54,23 +68,24 @@ class Fleet:
             layout = host_commands.Layout(str(env.root))
         return cls(env, transports, layout)
 
-    def deployed(self, *, split_ok: bool = False) -> Deployed:
-        """What the web hosts run. Hosts on different releases raise FleetSplit, unless `split_ok` (a rollback
-        --to): then current is None and the releases are those every host holds."""
+    def deployed(self, *, split_ok: bool = False, recorded: str | None = None) -> Deployed:
+        """What the web hosts run: the fleet's release (fleet_release; `recorded` is the one the audit log says the
+        last change left them on) and each host's. A split nothing resolves raises FleetSplit, unless `split_ok` (a
+        rollback --to): then current is None and the releases are those every host holds."""
         states = {}
         for host in self.env.web_hosts:
             output = self.transports[host].run(host_commands.read_state(self.layout)).output
             states[host] = host_commands.parse_state(output)
-        currents = {state[0] for state in states.values()}
-        if len(currents) > 1 and split_ok:
-            common = tuple(sorted(set.intersection(*(set(state[3]) for state in states.values()))))
-            return Deployed(None, None, None, common)
-        if len(currents) > 1:
-            described = ", ".join(f"{host}: {state[0]}" for host, state in states.items())
+        hosts = {host: state[0] for host, state in states.items()}
+        common = _held_by_all(state[3] for state in states.values())
+        current = fleet_release(hosts, recorded)
+        if current is None and any(hosts.values()):
+            if split_ok:
+                return Deployed(None, None, None, common, hosts=hosts)
+            described = ", ".join(f"{host}: {release}" for host, release in hosts.items())
             raise FleetSplit(f"web hosts run different releases ({described}); roll back with --to RELEASE")
-        current, previous, version, releases = next(iter(states.values()))
-        common = tuple(sorted(set.intersection(*(set(state[3]) for state in states.values()))))
-        return Deployed(current, version, previous, common if len(states) > 1 else releases)
+        _, previous, version, _ = next(state for state in states.values() if state[0] == current)
+        return Deployed(current, version, previous, common, hosts=hosts)
 
     def instance_url(self, host: str, port: int) -> str:
         return f"http://{self.env.address(host)}:{port}"
@@ -109,6 +124,20 @@ class Fleet:
                 last = type(exc).__name__
             time.sleep(0.25)
         raise HealthTimeout(f"{url} not healthy as {release_id} after {timeout:.0f} s (last: {last})")
+
+
+def fleet_release(hosts: Mapping[str, str | None], recorded: str | None = None) -> str | None:
+    """The release the fleet is on: the one every web host that has a release runs; where they differ, `recorded`
+    (what the audit log says the last change left them on) if a host runs it. None: no host has a release, or a
+    split nothing resolves. A host without a release never decides it (a replaced or added one)."""
+    releases = {release for release in hosts.values() if release}
+    if len(releases) == 1:
+        return next(iter(releases))
+    return recorded if recorded in releases else None
+
+
+def _held_by_all(releases: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
+    return tuple(sorted(set.intersection(*(set(held) for held in releases))))
 
 
 def artifact_on_host(env: Environment, artifact: Path) -> str:

@@ -26,7 +26,7 @@ from foundation.backups.strategy import Backups
 from foundation.backups.taken import Taken
 from foundation.environment import Environment
 from foundation.fleet import Deployed, Fleet
-from foundation.holds import HELD, held_release
+from foundation.holds import HELD, held_release, recorded_release
 from foundation.reporter import Reporter
 from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
@@ -35,6 +35,7 @@ from release import balancers, lock
 from release.build import artifact as artifacts
 from release.exit_codes import ExitCode, Refused
 from release.plan import (
+    CATCH_UP,
     Action,
     Plan,
     Step,
@@ -134,7 +135,7 @@ class Engine:
     def plan(self, ref: str | None, deployed: Deployed | None = None) -> tuple[Plan, artifacts.ResolvedVersion]:
         resolved = artifacts.resolve_version(self.repo, ref)
         release_id = f"{datetime.now(UTC):%Y%m%d%H%M%S}-{resolved.version}"
-        deployed = deployed or self.fleet.deployed()
+        deployed = deployed or self.deployed()
         plan = plan_release(self.env, version=resolved.version, release_id=release_id, deployed=deployed)
         if plan.no_op and deployed.current and (lagging := self.fleet.not_serving(deployed.current)):
             # `current` names this version but the fleet does not run it (a release that died mid-deploy):
@@ -153,7 +154,7 @@ class Engine:
 
     def release(self, ref: str | None, *, dry_run: bool = False) -> ExitCode:
         try:
-            deployed = self.fleet.deployed()
+            deployed = self.deployed()
             plan, resolved = self.plan(ref, deployed)
         except Exception as exc:  # nothing has changed yet: every failure here is a refusal
             self.reporter.error(f"refused: {exc}")
@@ -169,7 +170,7 @@ class Engine:
         if dry_run or plan.no_op:
             return ExitCode.OK
         record = {
-            "kind": "release",
+            "kind": plan.kind,
             "env": self.env.name,
             "by": self.owner,
             "version": plan.version,
@@ -178,6 +179,8 @@ class Engine:
             "release_id": plan.release_id,
             "previous": plan.previous,
         }
+        if plan.kind == CATCH_UP:
+            record["behind"] = deployed.behind
         return self._release(Run.of(plan, record, deployed.previous))
 
     def rollback(self, to: str | None = None, *, reason: str = "requested", drain: bool = True) -> ExitCode:
@@ -187,7 +190,7 @@ class Engine:
         drains = drain and self.env.load_balancer != "none"
         try:
             # A split fleet (a release that died mid-deploy) is what --to is for: every host to that release.
-            deployed = self.fleet.deployed(split_ok=to is not None)
+            deployed = self.deployed(split_ok=to is not None)
             if drains:
                 out = tuple(host for host in self.env.web_hosts if self.balancer().drained(host))
                 deployed = replace(deployed, drained=out)
@@ -249,7 +252,7 @@ class Engine:
             raise Refused(f"no release of {self.env.name} is held for a person: nothing to promote (fab history)")
         if not isinstance(held.get("hold"), dict):
             raise Refused(f"release {held.get('release_id')} was held without a plan to resume: release it again")
-        current = self.fleet.deployed().current
+        current = self.deployed().current
         if current != held["release_id"]:
             raise Refused(
                 f"the held release {held['release_id']} is no longer current ({current} is): nothing to promote"
@@ -264,8 +267,9 @@ class Engine:
         )
         return held, plan
 
-    def deployed(self) -> Deployed:
-        return self.fleet.deployed()
+    def deployed(self, *, split_ok: bool = False) -> Deployed:
+        """What the fleet runs; where its hosts differ, the audit log says which release is the fleet's."""
+        return self.fleet.deployed(split_ok=split_ok, recorded=recorded_release(self.audit))
 
     # -- running plans ---------------------------------------------------------------------------------------
     def _run(self, plan: Plan, run: Run) -> None:
@@ -299,9 +303,15 @@ class Engine:
                 if run.phase is None or not run.phase.changes:
                     self.reporter.error(f"refused before any change: {exc}")
                     return self._finish(run, "refused", ExitCode.REFUSED)
+                if run.plan.kind == CATCH_UP:  # the fleet's release is unchanged: nothing to roll back to
+                    out = f"; {', '.join(run.drained)} left out of the balancer" if run.drained else ""
+                    self.reporter.error(
+                        f"catch-up failed: {exc}{out}; hosts already on {run.plan.release_id} untouched"
+                    )
+                    return self._finish(run, "catch-up failed", ExitCode.FAILED)
                 self.reporter.error(f"release failed: {exc}")
                 return self._recover(run)
-            return self._finish(run, "released", ExitCode.OK)
+            return self._finish(run, "caught up" if run.plan.kind == CATCH_UP else "released", ExitCode.OK)
         finally:
             self.unlock(run)
 

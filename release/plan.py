@@ -11,6 +11,7 @@ from typing import Any
 from foundation.environment import Environment
 from foundation.fleet import Deployed
 
+CATCH_UP = "catch-up"
 PHASES = ("preflight", "build", "stage", "backup", "migrate", "deploy", "verify", "gates", "finish")
 WORKER = "worker"  # the recovery worker's program (supervisord) or unit (golive-worker.service)
 
@@ -62,7 +63,9 @@ class Phase:
 
 @dataclass(frozen=True)
 class Plan:
-    kind: str  # release | rollback | recovery (the rollback of a release that failed) | promote (a held one finished)
+    # release | rollback | recovery (the rollback of a release that failed) | promote (a held one finished)
+    # | catch-up (the hosts behind the fleet's release brought to it)
+    kind: str
     env: str
     version: str
     release_id: str
@@ -78,7 +81,11 @@ class Plan:
         head = f"{self.kind} {self.version} to {self.env} as {self.release_id}"
         if self.no_op:
             return [head, f"  nothing to do: {self.version} is already deployed ({self.previous})"]
-        lines = [head + (f" (previous: {self.previous})" if self.previous else " (first release)")]
+        if self.kind == CATCH_UP:
+            head += " (the release the fleet is on)"
+        else:
+            head += f" (previous: {self.previous})" if self.previous else " (first release)"
+        lines = [head]
         for number, phase in enumerate(self.phases, 1):
             lines.append(f"  {number}. {phase.name}")
             lines.extend(f"       {step.describe()}" for step in phase.steps)
@@ -92,15 +99,23 @@ def prunable(releases: tuple[str, ...], keep: int, protected: set[str | None]) -
     return [release for release in releases if release not in protected][:excess]
 
 
-def _stage_steps(env: Environment, release_id: str) -> list[Step]:
-    """Everything a host needs before the switch, on every host, before anything changes."""
+def _stage_steps(env: Environment, release_id: str, hosts: tuple[str, ...]) -> list[Step]:
+    """Everything a host needs before the switch, on every host it is for, before anything changes."""
     steps: list[Step] = []
-    for host in env.web_hosts:
+    for host in hosts:
         if not env.is_local:
             steps.append(Step(Action.UPLOAD, host, detail="artifact"))
         steps.append(Step(Action.UNPACK, host, release_id, "releases/" + release_id))
         steps.append(Step(Action.INSTALL, host, release_id, "dependencies from the wheelhouse, offline"))
     return steps
+
+
+def _artifact_step(version: str) -> Step:
+    return Step(Action.ARTIFACT, detail=f"{version}: source + wheelhouse, sha256")
+
+
+def _smoke_step() -> Step:
+    return Step(Action.SMOKE, detail="health, version, M-Pesa auth, blockchain, a payment end to end")
 
 
 def _backup_step(env: Environment) -> Step:
@@ -117,12 +132,17 @@ def _drains(env: Environment, drain: bool) -> bool:
     return drain and env.load_balancer != "none"
 
 
-def switch_steps(env: Environment, release_id: str, *, drain: bool, first: tuple[str, ...] = ()) -> list[Step]:
-    """Every web host onto `release_id`, batch by batch. With `drain`, each host out of the balancer while it
-    restarts. Hosts in `first` (already out of rotation) go first, each alone: draining another host before they
-    are back would take the last one out (the balancer refuses that)."""
-    batches = [(host,) for host in env.web_hosts if host in first]
-    batches += [batch for b in env.batches() if (batch := tuple(host for host in b if host not in first))]
+def switch_steps(
+    env: Environment, release_id: str, *, drain: bool, first: tuple[str, ...] = (), only: tuple[str, ...] | None = None
+) -> list[Step]:
+    """Every web host (or those in `only`) onto `release_id`, batch by batch. With `drain`, each host out of the
+    balancer while it restarts. Hosts in `first` (already out of rotation) go first, each alone: draining another
+    host before they are back would take the last one out (the balancer refuses that)."""
+    hosts = env.web_hosts if only is None else only
+    batches = [(host,) for host in hosts if host in first]
+    batches += [
+        batch for b in env.batches() if (batch := tuple(host for host in b if host in hosts and host not in first))
+    ]
     steps: list[Step] = []
     for number, batch in enumerate(batches, 1):
         for host in batch:
@@ -140,6 +160,15 @@ def switch_steps(env: Environment, release_id: str, *, drain: bool, first: tuple
 
 
 def plan_release(env: Environment, *, version: str, release_id: str, deployed: Deployed) -> Plan:
+    """`version` onto every host; the deployed version again: nothing, or the catch-up of the hosts behind it.
+    ValueError for another version while hosts are behind (its rollback would have nothing to return them to)."""
+    if deployed.behind and deployed.current_version == version:
+        return plan_catch_up(env, deployed)
+    if deployed.behind:
+        raise ValueError(
+            f"{_behind(deployed)}: `fab release --env {env.name} --version {deployed.current_version}` brings "
+            f"{'it' if len(deployed.behind) == 1 else 'them'} to {deployed.current} first"
+        )
     if deployed.current_version == version:
         return Plan("release", env.name, version, release_id, deployed.current, (), no_op=True)
     web = env.web_hosts
@@ -154,15 +183,15 @@ def plan_release(env: Environment, *, version: str, release_id: str, deployed: D
     prune = prunable((*deployed.releases, release_id), env.keep_releases, keep_protected)
     phases = (
         Phase("preflight", tuple(preflight), changes=False),
-        Phase("build", (Step(Action.ARTIFACT, detail=f"{version}: source + wheelhouse, sha256"),), changes=False),
-        Phase("stage", tuple(_stage_steps(env, release_id)), changes=False),
+        Phase("build", (_artifact_step(version),), changes=False),
+        Phase("stage", tuple(_stage_steps(env, release_id, web)), changes=False),
         Phase("backup", (_backup_step(env),), changes=False),
         Phase("migrate", (Step(Action.MIGRATE, web[0], release_id, "alembic upgrade head, verified"),)),
         Phase("deploy", tuple(switch_steps(env, release_id, drain=True))),
         Phase(
             "verify",
             (
-                Step(Action.SMOKE, detail="health, version, M-Pesa auth, blockchain, a payment end to end"),
+                _smoke_step(),
                 Step(Action.CHECKS, target="post-deploy", detail="a failed required one rolls back"),
             ),
         ),
@@ -171,6 +200,39 @@ def plan_release(env: Environment, *, version: str, release_id: str, deployed: D
     )
     notes = (_on_failure("on a failure after the migration", deployed.current),)
     return Plan("release", env.name, version, release_id, deployed.current, phases, notes=notes)
+
+
+def plan_catch_up(env: Environment, deployed: Deployed) -> Plan:
+    """The web hosts behind the fleet's release (deployed.behind: replaced or added, or on another release) brought
+    to it: staged, switched (drained where the balancer can), restarted and healthy, then the smoke tests. Hosts
+    already on it are not touched; no backup, no migration: the database is already the release's."""
+    release_id, version = deployed.current, deployed.current_version
+    if release_id is None or version is None or not deployed.behind:
+        raise ValueError("no host is behind a deployed release: nothing to catch up")
+    hosts = tuple(host for host in env.web_hosts if host in deployed.behind)
+    preflight = [Step(Action.LOCK, detail=f"lease for {env.lock_ttl_seconds} s")]
+    preflight += [Step(Action.REACH, host) for host in hosts]
+    phases = (
+        Phase("preflight", tuple(preflight), changes=False),
+        Phase("build", (_artifact_step(version),), changes=False),
+        Phase("stage", tuple(_stage_steps(env, release_id, hosts)), changes=False),
+        Phase("deploy", tuple(switch_steps(env, release_id, drain=True, only=hosts))),
+        Phase("verify", (_smoke_step(),)),
+        Phase("finish", (Step(Action.UNLOCK),)),
+    )
+    untouched = ", ".join(host for host in env.web_hosts if host not in deployed.behind)
+    stays = "stays out of the balancer" if _drains(env, True) else "is left as it is"
+    notes = (
+        f"{_behind(deployed)}: brought to {release_id}",
+        f"{untouched}: on {release_id}, untouched",
+        f"on a failure: nothing is rolled back (the fleet's release does not change); the host that failed {stays}",
+    )
+    return Plan(CATCH_UP, env.name, version, release_id, deployed.previous, phases, notes=notes)
+
+
+def _behind(deployed: Deployed) -> str:
+    """`web2 is behind (no release); web3 is behind (has r2, fleet is on r3)`"""
+    return "; ".join(f"{host} is behind ({deployed.lag(host)})" for host in deployed.behind)
 
 
 def _on_failure(when: str, previous: str | None) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from rich.table import Table
 
+from foundation.holds import held_release, recorded_release
 from release import lock
 from release.controller import Controller
 from release.exit_codes import ExitCode, Refused
@@ -12,13 +15,30 @@ from release.run import controller_identity
 
 
 def status(controller: Controller) -> ExitCode:
-    """Current and previous release, every instance's health, release and schema, the lock."""
+    """Current and previous release, every web host's release (a host behind the fleet's marked), a held release
+    and what it waits for, every instance's health, release and schema, the lock."""
     env, console = controller.env, controller.reporter.console
-    deployed = controller.fleet.deployed()
+    deployed = controller.fleet.deployed(split_ok=True, recorded=recorded_release(controller.audit))
+    split = (
+        " [red](web hosts run different releases)[/red]"
+        if deployed.current is None and any(deployed.hosts.values())
+        else ""
+    )
     console.print(
         f"[bold]{env.name}[/bold]: current {deployed.current or '-'} ({deployed.current_version or '-'}),"
-        f" previous {deployed.previous or '-'}, {len(deployed.releases)} releases kept"
+        f" previous {deployed.previous or '-'}, {len(deployed.releases)} releases kept{split}"
     )
+    hosts = Table("host", "release", "")
+    for host, release in deployed.hosts.items():
+        lag = f"[yellow]behind: {deployed.lag(host)}[/yellow]" if host in deployed.behind else ""
+        hosts.add_row(host, release or "-", lag)
+    console.print(hosts)
+    if deployed.behind:
+        fix = f"fab release --env {env.name} --version {deployed.current_version}"
+        console.print(f"`{fix}` brings the hosts behind to {deployed.current}")
+    held = held_release(controller.audit)
+    if held:
+        console.print(f"[yellow]{_held(env.name, held)}[/yellow]")
     table = Table("instance", "health", "release", "schema")
     for url in env.instance_urls():
         try:
@@ -37,6 +57,20 @@ def status(controller: Controller) -> ExitCode:
         held = lock.current(conn, env.name)
     console.print(f"lock: {f'held by {held.owner} ({held.reason}) until {held.expires_at}' if held else 'free'}")
     return ExitCode.OK
+
+
+def _held(env: str, record: dict[str, Any]) -> str:
+    """A held release and what it waits for: sign-offs (and which boxes), or a person's word on inconclusive gates."""
+    hold = record.get("hold") if isinstance(record.get("hold"), dict) else {}
+    since = f"held: {record.get('release_id')} ({record.get('version')}) since {str(record.get('at', '-'))[:19]}"
+    promote = f"`fab promote --env {env}`"
+    if hold.get("waiting_for"):
+        boxes = ", ".join(hold["waiting_for"])
+        return (
+            f"{since}, waiting for sign-off of {boxes} (`fab signoff --env {env} --item ID --by NAME`, then {promote})"
+        )
+    reason = hold.get("reason", "held for a person")
+    return f"{since}, {reason}: waiting for a person ({promote} finishes it, `fab rollback --env {env}` undoes it)"
 
 
 def history(controller: Controller, limit: int = 20) -> ExitCode:

@@ -12,7 +12,8 @@ from release.tasks.context import controller, exits
 @task(help={"env": "target environment"})
 @exits
 def status(c, env=None) -> ExitCode:
-    """What runs where: current and previous release, every instance's health and version, the lock."""
+    """What runs where: current and previous release, each web host's (behind the fleet's?), a held release and what
+    it waits for, every instance's health and version, the lock."""
     return inspecting.status(controller(env))
 
 

@@ -117,7 +117,7 @@ def test_a_failing_step_after_the_first_change_runs_the_recovery_plan(tmp_path, 
 
     for action in Action:
         monkeypatch.setitem(HANDLERS, action, record)
-    monkeypatch.setattr(engine_module.Fleet, "deployed", lambda self, split_ok=False: replace(DEPLOYED, drained=()))
+    monkeypatch.setattr(engine_module.Fleet, "deployed", lambda self, **_: replace(DEPLOYED, drained=()))
     monkeypatch.setattr(engine_module.artifacts, "resolve_version", lambda repo, ref: _Resolved())
     console = io.StringIO()
     engine = Engine(

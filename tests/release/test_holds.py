@@ -38,7 +38,7 @@ class World:
         self.inconclusive = False
         for action in Action:
             monkeypatch.setitem(HANDLERS, action, self._handle)
-        monkeypatch.setattr(engine_module.Fleet, "deployed", lambda _fleet, split_ok=False: self.deployed())
+        monkeypatch.setattr(engine_module.Fleet, "deployed", lambda _fleet, **_: self.deployed())
         monkeypatch.setattr(engine_module.artifacts, "resolve_version", lambda repo, ref: _Resolved())
 
     def deployed(self) -> Deployed:

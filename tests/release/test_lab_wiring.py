@@ -121,7 +121,7 @@ def _rollback_engine(tmp_path, monkeypatch, out: tuple[str, ...] = ()) -> tuple[
     engine.fleet.transports = {host: _Host(host, log) for host in ("lb", "web1", "web2", "db")}
     engine._balancer = _Balancer(log, out)
     monkeypatch.setattr(engine.fleet, "wait_healthy", lambda url, release, timeout: log.append(f"health {url}"))
-    monkeypatch.setattr(engine.fleet, "deployed", lambda split_ok=False: DEPLOYED)
+    monkeypatch.setattr(engine.fleet, "deployed", lambda **_: DEPLOYED)
     monkeypatch.setitem(
         engine_module.HANDLERS, Action.LOCK, lambda _engine, _step, run: run.record.update(lock_fence=1)
     )

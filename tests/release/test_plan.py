@@ -187,3 +187,37 @@ def test_production_reads_hosts_from_stack_outputs(tmp_path):
     assert env.entry_url == "https://pay.example.com"
     plan = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
     assert next(a for a, h, _ in _actions(plan, "deploy") if h == "10.0.1.10") == "drain"
+
+
+BEHIND = replace(DEPLOYED, hosts={"web1": "r3", "web2": None})
+
+
+def test_releasing_the_deployed_version_brings_only_the_hosts_behind_to_it():
+    env = load_environment("lab")
+    plan = plan_release(env, version="v3", release_id="r9", deployed=BEHIND)
+    assert plan.kind == "catch-up" and not plan.no_op and plan.release_id == "r3"
+    assert [phase.name for phase in plan.phases] == ["preflight", "build", "stage", "deploy", "verify", "finish"]
+    assert {step.host for step in plan.steps() if step.host} == {"web2"}, "web1 is on r3: untouched"
+    assert _actions(plan, "stage") == [("upload", "web2", None), ("unpack", "web2", "r3"), ("install", "web2", "r3")]
+    assert _actions(plan, "deploy") == [
+        ("drain", "web2", None), ("switch", "web2", "r3"), ("restart", "web2", "app"), ("health", "web2", "app"),
+        ("restart", "web2", "worker"), ("undrain", "web2", None),
+    ]  # fmt: skip
+    assert [action for action, *_ in _actions(plan, "verify")] == ["smoke"]
+    assert not {"backup", "migrate", "prune", "observe"} & {str(step.action) for step in plan.steps()}
+    said = "\n".join(plan.describe())
+    assert "web2 is behind (no release): brought to r3" in said and "web1: on r3, untouched" in said
+
+
+def test_a_host_on_another_release_is_brought_to_the_fleets_without_a_balancer_where_there_is_none():
+    env = replace(load_environment("lab"), load_balancer="none")
+    behind = replace(DEPLOYED, hosts={"web1": "r2", "web2": "r3"})
+    plan = plan_release(env, version="v3", release_id="r9", deployed=behind)
+    assert [(a, h) for a, h, _ in _actions(plan, "deploy")][:2] == [("switch", "web1"), ("restart", "web1")]
+    assert {step.host for step in plan.steps() if step.host} == {"web1"}
+    assert "web1 is behind (has r2, fleet is on r3)" in "\n".join(plan.describe())
+
+
+def test_another_version_while_hosts_are_behind_is_refused_naming_them_and_the_fix():
+    with pytest.raises(ValueError, match=r"web2 is behind \(no release\): `fab release --env lab --version v3`"):
+        plan_release(load_environment("lab"), version="v4", release_id="r4", deployed=BEHIND)

@@ -61,7 +61,7 @@ def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             monkeypatch.setitem(HANDLERS, action, stand_in)
     # The pre-deploy phase is the settings check alone (the others would probe hosts this test has not got).
     monkeypatch.setattr(check_phases, "load", lambda known_checks=None: SETTINGS_ITEMS)
-    monkeypatch.setattr(engine_module.Fleet, "deployed", lambda self, split_ok=False: DEPLOYED)
+    monkeypatch.setattr(engine_module.Fleet, "deployed", lambda self, **_: DEPLOYED)
     monkeypatch.setattr(engine_module.artifacts, "resolve_version", lambda repo, ref: _Resolved())
 
     def run(settings: dict[str, str]):
