@@ -16,7 +16,7 @@ from app.http.middleware import BodyLimit, RateLimit, RequestContext, SecurityHe
 from app.http.rate_limit import RateLimiter
 from app.observability.error_tracking import ErrorTracker
 from app.observability.logging_json import configure_logging, register_secret
-from app.payments.callbacks import apply_pending
+from app.payments import pending_after_start
 from app.services import build_services
 from app.settings import Settings, get_settings
 
@@ -33,19 +33,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = await build_services(settings)
-        recovered = await apply_pending(app.state.services.pool)
+        pending = pending_after_start.start(app.state.services.pool)
         log.info(
             "service started",
             extra={
                 "env": settings.env,
                 "release": settings.release_id,
-                "recovered_callbacks": recovered,
                 "error_tracking": tracker.enabled,
             },
         )
         try:
             yield
         finally:
+            await pending_after_start.stop(pending)
             await app.state.services.close()
             tracker.close()
 

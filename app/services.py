@@ -12,6 +12,7 @@ from app.db.migrator import head_revision
 from app.db.pool import open_pool
 from app.flags.store import FlagCache
 from app.http.client_ip import Network, parse_networks
+from app.http.rate_limit import RateLimiter
 from app.mpesa.client import DarajaClient, build_http_client
 from app.mpesa.token_store import SharedTokenStore
 from app.payments.packages import PackageCatalogue
@@ -30,6 +31,7 @@ class Services:
     packages: PackageCatalogue
     payments: PaymentService
     callback_sources: tuple[Network, ...]
+    refused_callbacks: RateLimiter | None
     schema_head: str
     rpc_http: aiohttp.ClientSession
     rpc: ChainRpc
@@ -63,6 +65,9 @@ async def build_services(settings: Settings) -> Services:
         packages=packages,
         payments=PaymentService(settings, pool, daraja, flags, packages),
         callback_sources=parse_networks(tuple(settings.callback_allowed_sources)),
+        refused_callbacks=RateLimiter(settings.callback_refused_per_minute, settings.callback_refused_burst)
+        if settings.rate_limit_enabled
+        else None,
         schema_head=head_revision(),
         rpc_http=rpc_http,
         rpc=ChainRpc(settings.chain_rpc_url, rpc_http),

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     # Requests per client address per minute, per worker process.
     rate_limit_per_minute: int = Field(120, ge=1)
     rate_limit_burst: int = Field(30, ge=1)
+    # Callbacks refused (wrong token, source outside the allowlist) per client address per minute, per worker
+    # process, before they answer 429; a callback with the right token is never held back by this.
+    callback_refused_per_minute: int = Field(30, ge=1)
+    callback_refused_burst: int = Field(10, ge=1)
     feature_flag_cache_seconds: float = Field(2.0, ge=0)
 
     # The chain and the USDT payouts (app/payouts).

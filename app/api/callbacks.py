@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from app.api.deps import ServicesDep
 from app.http.client_ip import allowed
-from app.metrics import CALLBACKS
+from app.metrics import CALLBACKS, RATE_LIMITED
 from app.mpesa.callback_parse import MalformedCallback, StkCallback, parse_stk_callback
 from app.payments import callbacks
 from app.payments.callback_token import token_matches
@@ -28,10 +28,23 @@ PAYMENT_ID = re.compile(r"^[0-9a-f]{32}$")
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 # The acknowledgement rendered once (the bytes JSONResponse(ACCEPTED) would render on every callback).
 ACCEPTED_BODY = JSONResponse(ACCEPTED).body
+REFUSED_GROUP = "callback_refused"
 
 
-def _refuse(status: int, label: str, detail: str) -> JSONResponse:
+def _refuse(svc: Services, client: str | None, status: int, label: str, detail: str) -> JSONResponse:
+    """The refusal, or a 429 once this client has spent its allowance of refusals (no log line then: a flood
+    of forged callbacks must not become a flood of warnings)."""
     CALLBACKS.labels(label).inc()
+    limiter = svc.refused_callbacks
+    wait = limiter.check(client or "-", REFUSED_GROUP) if limiter is not None else None
+    if wait is not None:
+        RATE_LIMITED.labels(REFUSED_GROUP).inc()
+        return JSONResponse(
+            {"ResultCode": 1, "ResultDesc": f"too many refused callbacks; retry in {wait} s"},
+            status_code=429,
+            headers={"Retry-After": str(wait)},
+        )
+    log.warning("callback refused: %s", detail, extra={"client": client})
     return JSONResponse({"ResultCode": 1, "ResultDesc": detail}, status_code=status)
 
 
@@ -41,13 +54,12 @@ async def stk_callback(
 ) -> JSONResponse:
     secret = svc.settings.callback_secret
     assert secret is not None
-    if not PAYMENT_ID.match(payment_id) or not token_matches(secret.get_secret_value(), UUID(payment_id), token):
-        log.warning("callback with a wrong token refused", extra={"client": request.state.client_ip})
-        return _refuse(404, "forged_token", "unknown callback address")
     source = request.state.client_ip
+    # A malformed id or token (non-ASCII, wrong length) gets the answer a wrong token gets: it reveals nothing.
+    if not PAYMENT_ID.fullmatch(payment_id) or not token_matches(secret.get_secret_value(), UUID(payment_id), token):
+        return _refuse(svc, source, 404, "forged_token", "unknown callback address")
     if svc.settings.callback_allowlist_enabled and not allowed(source, svc.callback_sources):
-        log.warning("callback from a source outside the allowlist refused", extra={"client": source})
-        return _refuse(403, "forbidden_source", "source address not allowed")
+        return _refuse(svc, source, 403, "forbidden_source", "source address not allowed")
     pid = UUID(payment_id)
     body = await request.body()
     try:

@@ -18,6 +18,11 @@ _AMOUNT_TEXT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _TRANSACTION_DATE = re.compile(r"[0-9]{14}")
 _KNOWN_ITEMS = frozenset({"Amount", "MpesaReceiptNumber", "TransactionDate", "PhoneNumber"})
 _SUCCESS = 0
+# Only what the database can store: result codes are PostgreSQL integers, text holds no NUL, UTF-8 no lone
+# surrogate, and an id is a unique-index key (bounded; Daraja's are ~30 characters). Refused here, a value never
+# fails a write later, when the callback is already acknowledged (ResultDesc is stored cut to 500 characters).
+INT32 = range(-(2**31), 2**31)
+MAX_ID_LENGTH = 100
 
 
 class MalformedCallback(ValueError):
@@ -38,7 +43,7 @@ class StkCallback:
 
 def parse_stk_callback(raw: bytes) -> StkCallback:
     callback = _stk_callback_object(_load_json(raw))
-    merchant_request_id = _string(callback.get("MerchantRequestID"), "MerchantRequestID")
+    merchant_request_id = _id(callback.get("MerchantRequestID"), "MerchantRequestID")
     checkout_request_id = _checkout_request_id(callback.get("CheckoutRequestID"))
     result_code = _result_code(callback.get("ResultCode"))
     items = _metadata_items(callback.get("CallbackMetadata"))
@@ -125,14 +130,32 @@ def _object(value: object, where: str) -> dict[str, object]:
     return value
 
 
-def _string(value: object, field: str) -> str:
+def _string(value: object, field: str, max_length: int | None = None) -> str:
     if not isinstance(value, str):
         raise MalformedCallback(f"{field} is missing or not a string")
+    if "\x00" in value:
+        raise MalformedCallback(f"{field} holds a NUL character")
+    if not value.isascii() and not _encodable(value):
+        raise MalformedCallback(f"{field} holds a lone surrogate (not valid Unicode)")
+    if max_length is not None and len(value) > max_length:
+        raise MalformedCallback(f"{field} is longer than {max_length} characters")
     return value
 
 
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _id(value: object, field: str) -> str:
+    return _string(value, field, MAX_ID_LENGTH)
+
+
 def _checkout_request_id(value: object) -> str:
-    checkout_request_id = _string(value, "CheckoutRequestID")
+    checkout_request_id = _id(value, "CheckoutRequestID")
     if not checkout_request_id.strip():
         raise MalformedCallback("CheckoutRequestID is empty")
     return checkout_request_id
@@ -144,6 +167,8 @@ def _result_code(value: object) -> int:
     code = parse_result_code(value)
     if code is None:
         raise MalformedCallback(f"ResultCode is not an integer: {_preview(value)}")
+    if code not in INT32:
+        raise MalformedCallback(f"ResultCode is out of range (a 32-bit integer): {_preview(value)}")
     return code
 
 

@@ -3,7 +3,8 @@
 The raw row is committed before anything is decided (in the statement that also reads the payment), so
 nothing Daraja sends is lost; applying writes the payment, its event and the callback's status in one
 statement that requires the payment unchanged since it was read (optimistic: no lock held across round
-trips), and a row still 'received' after a crash is applied again at the next start (apply_pending).
+trips), and a row still 'received' after a crash is applied again soon after the next start, and by the worker's
+sweep (apply_pending).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from uuid import UUID
 
+import psycopg
+import psycopg.errors
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
@@ -183,8 +186,14 @@ async def _transition(
     )
 
 
+# What the database refuses to store for a row, whatever the moment: the row is marked malformed, not retried.
+UNSTORABLE = (psycopg.DataError, psycopg.errors.ProgramLimitExceeded, UnicodeEncodeError)
+
+
 async def apply_pending(pool: AsyncConnectionPool, limit: int = 500) -> int:
-    """Apply callbacks stored but never applied (the process died after acknowledging them)."""
+    """Apply callbacks stored but never applied (the process died after acknowledging them), row by row: a row
+    the database cannot take is marked malformed, any other failure leaves it 'received' for the next pass, and
+    neither stops the rows after it. Returns how many rows it took up."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
             "SELECT id, payment_id, body FROM stk_callbacks WHERE status = 'received'"
@@ -193,11 +202,24 @@ async def apply_pending(pool: AsyncConnectionPool, limit: int = 500) -> int:
         )
         rows = await cursor.fetchall()
     for callback_id, payment_id, body in rows:
+        await _apply_stored(pool, callback_id, payment_id, bytes(body))
+    return len(rows)
+
+
+async def _apply_stored(pool: AsyncConnectionPool, callback_id: int, payment_id: UUID, body: bytes) -> None:
+    where = {"payment_id": str(payment_id), "callback_id": callback_id}
+    try:
         try:
-            parsed = parse_stk_callback(bytes(body))
+            parsed = parse_stk_callback(body)
         except MalformedCallback as exc:
             async with pool.connection() as conn:
                 await _finish(conn, callback_id, "malformed", str(exc))
-            continue
-        await apply(pool, callback_id, payment_id, parsed)
-    return len(rows)
+            return
+        try:
+            await apply(pool, callback_id, payment_id, parsed)
+        except UNSTORABLE as exc:
+            log.error("a stored callback the database cannot take is marked malformed", extra=where)
+            async with pool.connection() as conn:
+                await _finish(conn, callback_id, "malformed", f"the database refused it: {type(exc).__name__}")
+    except Exception:
+        log.exception("applying a stored callback failed; it stays stored for the next pass", extra=where)

@@ -39,7 +39,7 @@ RATES = ("max_error_rate", "min_payment_success")
 @dataclass(frozen=True)
 class Thresholds:
     max_error_rate: float = 0.01  # share of HTTP answers that are 5xx
-    max_p95_seconds: float = 2.0  # p95 latency of API requests (not /metrics, not /api/health)
+    max_p95_seconds: float = 2.0  # p95 latency of API requests (not probes or scrapes)
     min_payment_success: float = 0.95  # paid / (paid + failed) among payments settled in the window
     min_requests: int = 50  # fewer requests than this → the error-rate and latency gates are inconclusive
     min_payments: int = 10  # fewer settled payments than this → the payment gate is inconclusive

@@ -1,7 +1,7 @@
 """The release gates' questions to Prometheus, as PromQL, and the reading of its answers — pure: no I/O.
 
 Over a window of W seconds ending at the query's evaluation time, for the service's scrape job:
-- requests:        API answers (not /metrics, not /api/health: probes and scrapes are not traffic) — the sample
+- requests:        API answers (not the routes EXCLUDED_ROUTES names: probes and scrapes are not traffic) — the sample
                    count of the error-rate and latency gates
 - server_errors:   5xx answers less deliberate refusals (a payer outside a rollout gets 503 on purpose), as the
                    /metrics path counts them (foundation/metrics/text.py)

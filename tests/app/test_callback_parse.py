@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.mpesa.callback_parse import MalformedCallback, StkCallback, parse_stk_callback
+from app.mpesa.callback_parse import MAX_ID_LENGTH, MalformedCallback, StkCallback, parse_stk_callback
 
 # daraja.md's example, byte for byte in its shape (Amount 1.00, Balance without a Value).
 DOCUMENTED_SUCCESS = (
@@ -213,6 +213,15 @@ def test_malformed_bodies(raw, problem):
         (callback(1032, CheckoutRequestID=123), "CheckoutRequestID is missing or not a string"),
         (without(callback(1032), "Body", "stkCallback", "MerchantRequestID"), "MerchantRequestID is missing"),
         (callback(1032, ResultDesc=5), "ResultDesc is missing or not a string"),
+        (callback(1032, ResultDesc="a\x00b"), "ResultDesc holds a NUL character"),
+        (callback(1032, ResultDesc="\udc00"), "ResultDesc holds a lone surrogate"),
+        (callback(1032, MerchantRequestID="\x00"), "MerchantRequestID holds a NUL character"),
+        (callback(1032, CheckoutRequestID="ws_CO_\x00"), "CheckoutRequestID holds a NUL character"),
+        (callback(1032, CheckoutRequestID="w" * 101), "CheckoutRequestID is longer than 100 characters"),
+        (callback(1032, MerchantRequestID="m" * 101), "MerchantRequestID is longer than 100 characters"),
+        (callback(2**31), "ResultCode is out of range (a 32-bit integer): 2147483648"),
+        (callback(-(2**31) - 1), "ResultCode is out of range"),
+        (callback("99999999999"), "ResultCode is out of range"),
         (callback(0), "success callback without Amount"),
         (callback(0, success_items(Amount=...)), "success callback without Amount"),
         (callback(0, success_items(MpesaReceiptNumber=...)), "success callback without MpesaReceiptNumber"),
@@ -259,6 +268,12 @@ def test_malformed_callbacks_name_the_problem(document, problem):
     assert problem in str(caught.value)
 
 
+def test_the_32_bit_bounds_and_a_long_result_desc_are_accepted():
+    assert parse(callback(2**31 - 1)).result_code == 2**31 - 1
+    assert parse(callback(-(2**31))).result_code == -(2**31)
+    assert parse(callback(1032, ResultDesc="d" * 5000, CheckoutRequestID="w" * 100)).result_desc == "d" * 5000
+
+
 def test_infinite_amount_is_rejected():
     raw = encode(callback(0, success_items(Amount="AMOUNT"))).replace(b'"AMOUNT"', b"Infinity")
     with pytest.raises(MalformedCallback, match="Infinity is not a JSON value"):
@@ -276,8 +291,10 @@ def test_stk_callback_is_immutable():
 
 # Property tests ------------------------------------------------------------------------------------
 
+# Any text, lone surrogates and NUL included (JSON can carry both as \u escapes; the database stores neither).
+any_text = st.text(st.characters(exclude_categories=()))
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | any_text,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=12,
 )
@@ -289,6 +306,17 @@ def parses_or_is_malformed(raw: bytes) -> None:
     except MalformedCallback:
         return
     assert isinstance(result, StkCallback)
+    assert_storable(result)
+
+
+def assert_storable(result: StkCallback) -> None:
+    """What parses, the database can store: no NUL, valid UTF-8, a 32-bit result code, ids of bounded length."""
+    texts = [result.merchant_request_id, result.checkout_request_id, result.result_desc, result.receipt or ""]
+    assert all("\x00" not in text for text in texts)
+    for text in texts:
+        text.encode("utf-8")
+    assert -(2**31) <= result.result_code < 2**31
+    assert max(len(result.merchant_request_id), len(result.checkout_request_id)) <= MAX_ID_LENGTH
 
 
 @given(raw=st.binary(max_size=300))
@@ -318,6 +346,10 @@ def test_a_valid_callback_with_any_item_value_replaced_parses_or_raises_malforme
     parses_or_is_malformed(encode(document))
 
 
+def storable_text(**sizes: int) -> st.SearchStrategy[str]:
+    return st.text(st.characters(exclude_characters="\x00"), **sizes)
+
+
 @st.composite
 def valid_success_callbacks(draw):
     """(raw body, expected StkCallback) for a success callback in any of the shapes Daraja may send."""
@@ -331,7 +363,7 @@ def valid_success_callbacks(draw):
     moment = draw(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))).replace(microsecond=0)
     stamp = moment.strftime("%Y%m%d%H%M%S")
     subscriber = draw(st.from_regex(r"[71][0-9]{8}", fullmatch=True))
-    checkout_request_id = draw(st.text(min_size=1, max_size=30).filter(str.strip))
+    checkout_request_id = draw(storable_text(min_size=1, max_size=30).filter(str.strip))
     items = [
         {"Name": "Amount", "Value": "__AMOUNT__"},
         {"Name": "MpesaReceiptNumber", "Value": receipt},
@@ -358,8 +390,8 @@ def valid_success_callbacks(draw):
         draw(st.sampled_from([0, "0", " 0 "])),
         draw(st.permutations(items)),
         CheckoutRequestID=checkout_request_id,
-        MerchantRequestID=draw(st.text(max_size=30)),
-        ResultDesc=draw(st.text(max_size=30)),
+        MerchantRequestID=draw(storable_text(max_size=30)),
+        ResultDesc=draw(storable_text(max_size=30)),
     )
     # json.dumps cannot write a Decimal: put the number's text in place of the placeholder string.
     raw = encode(document).replace(b'"__AMOUNT__"', str(amount).encode())
@@ -386,7 +418,7 @@ def test_generated_success_callbacks_round_trip(case):
 @given(
     code=st.integers(-(10**6), 10**6).filter(bool),
     as_string=st.booleans(),
-    checkout_request_id=st.text(min_size=1, max_size=30).filter(str.strip),
+    checkout_request_id=storable_text(min_size=1, max_size=30).filter(str.strip),
 )
 def test_generated_failure_callbacks_round_trip(code, as_string, checkout_request_id):
     parsed = parse(callback(str(code) if as_string else code, CheckoutRequestID=checkout_request_id))

@@ -4,6 +4,7 @@ contradictory — the raw body is kept, a success is never downgraded, nothing i
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from uuid import UUID
@@ -214,16 +215,43 @@ def test_callbacks_from_the_simulators_address_pass_the_allowlist(service_factor
     assert guarded.wait_for_state(payment["id"])["state"] == "paid"
 
 
-def test_callbacks_stored_but_never_applied_are_applied_at_start(service_factory, submitted, db):
-    payment_id, checkout = submitted()
+def _store_unapplied(db, payment_id: str, body: bytes) -> None:
+    """A callback stored but never applied (its process died after acknowledging it)."""
     db.execute(
         "INSERT INTO stk_callbacks (payment_id, body, received_at) VALUES (%s, %s, now() - interval '1 minute')",
-        (payment_id, callbacks.success(checkout, receipt="RECOVER001")),
+        (payment_id, body),
     )
-    restarted = service_factory()  # stored callbacks are applied before it serves
 
-    assert _stored(db, payment_id)[0][0] == "applied"
+
+def test_callbacks_stored_but_never_applied_are_applied_at_start(service_factory, submitted, db):
+    payment_id, checkout = submitted()
+    _store_unapplied(db, payment_id, callbacks.success(checkout, receipt="RECOVER001"))
+    restarted = service_factory()  # stored callbacks are applied once it has started
+
+    assert _processed(db, payment_id, 1) == ["applied"]
     assert restarted.payment(payment_id)["mpesa_receipt"] == "RECOVER001"
+
+
+def test_stored_callbacks_the_database_cannot_take_neither_stop_the_start_nor_the_others(
+    service_factory, submitted, db
+):
+    """Rows stored before the parser refused such values (issue 15: "Application startup failed" for ever)."""
+    nul, nul_checkout = submitted()
+    huge, huge_checkout = submitted()
+    good, good_checkout = submitted()
+    _store_unapplied(db, nul, callbacks.failure(nul_checkout, 1032, "cancelled\x00"))
+    _store_unapplied(db, huge, callbacks.failure(huge_checkout, 2**31))
+    _store_unapplied(db, good, callbacks.success(good_checkout, receipt="AFTERPOISON1"))
+
+    restarted = service_factory()
+
+    assert restarted.http.get("/api/health").status_code == 200
+    assert (_processed(db, nul, 1), _processed(db, huge, 1), _processed(db, good, 1)) == (
+        ["malformed"],
+        ["malformed"],
+        ["applied"],
+    )
+    assert [restarted.payment(pid)["state"] for pid in (nul, huge, good)] == ["submitted", "submitted", "paid"]
 
 
 def test_a_transition_refused_as_stale_leaves_its_callback_to_be_applied(
@@ -255,4 +283,86 @@ def test_a_transition_refused_as_stale_leaves_its_callback_to_be_applied(
 
     assert asyncio.run(attempt()) is None
     assert db.execute("SELECT status FROM stk_callbacks WHERE id = %s", (callback_id,)).fetchone()[0] == "received"
+    assert service.payment(payment_id)["state"] == "submitted"
+
+
+# -- callbacks that cannot hurt (issue 15) ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["%C3%A9", "%C3%A9" * 20, "A" * 40, "0" * 39, "0" * 41, "0" * 40 + "%0A", "g" * 40],
+    ids=["non-ascii", "non-ascii-40", "upper-case", "short", "long", "newline", "not-hex"],
+)
+def test_a_malformed_token_gets_the_answer_of_a_wrong_token(service: RunningService, submitted, db, token):
+    payment_id, checkout = submitted()
+    wrong = service.http.post(f"/api/callbacks/stk/{uuid.UUID(payment_id).hex}/{'0' * 40}", content=b"{}")
+
+    response = service.http.post(
+        f"/api/callbacks/stk/{uuid.UUID(payment_id).hex}/{token}", content=callbacks.success(checkout)
+    )
+
+    assert (
+        (response.status_code, response.json())
+        == (wrong.status_code, wrong.json())
+        == (
+            404,
+            {"ResultCode": 1, "ResultDesc": "unknown callback address"},
+        )
+    )
+    assert _stored(db, payment_id) == []
+
+
+@pytest.mark.parametrize(
+    "payment_id", ["%C3%A9" * 16, "0" * 32 + "%0A", "0" * 31], ids=["non-ascii", "newline", "short"]
+)
+def test_a_malformed_payment_id_gets_the_answer_of_a_wrong_token(service: RunningService, payment_id):
+    response = service.http.post(f"/api/callbacks/stk/{payment_id}/{'0' * 40}", content=b"{}")
+
+    assert (response.status_code, response.json()["ResultDesc"]) == (404, "unknown callback address")
+
+
+def test_refused_callbacks_are_rate_limited_and_a_right_token_never_is(service_factory, submitted, db):
+    limited = service_factory(callback_refused_per_minute=1, callback_refused_burst=2)
+    payment_id, checkout = submitted()
+    forged = f"/api/callbacks/stk/{uuid.UUID(payment_id).hex}/{'0' * 40}"
+
+    answers = [limited.http.post(forged, content=b"{}") for _ in range(3)]
+    right = callbacks.deliver(limited, payment_id, callbacks.success(checkout))
+
+    assert [answer.status_code for answer in answers] == [404, 404, 429]
+    assert int(answers[2].headers["retry-after"]) >= 1
+    assert answers[2].json()["ResultCode"] == 1
+    assert right.status_code == 200
+    assert _processed(db, payment_id, 1) == ["applied"]
+
+
+@pytest.mark.parametrize(
+    ("replace", "problem"),
+    [
+        ({"ResultDesc": "Request cancelled\x00by user"}, "ResultDesc holds a NUL character"),
+        ({"MerchantRequestID": "29115\x00"}, "MerchantRequestID holds a NUL character"),
+        ({"ResultCode": 2**31}, "ResultCode is out of range"),
+        ({"ResultCode": -(2**31) - 1}, "ResultCode is out of range"),
+        ({"ResultCode": str(10**11)}, "ResultCode is out of range"),
+        ({"ResultDesc": "\ud800"}, "ResultDesc holds a lone surrogate"),
+        ({"CheckoutRequestID": "ws_CO_" + "9" * 3000}, "CheckoutRequestID is longer than 100 characters"),
+    ],
+    ids=["nul-desc", "nul-id", "above-int32", "below-int32", "huge-code-text", "surrogate", "oversize-id"],
+)
+def test_values_the_database_cannot_store_are_recorded_as_malformed(
+    service: RunningService, submitted, db, replace, problem
+):
+    payment_id, checkout = submitted()
+    stk = {"MerchantRequestID": "29115-34620561-1", "CheckoutRequestID": checkout, "ResultCode": 1032,
+           "ResultDesc": "Request cancelled by user", **replace}  # fmt: skip
+    body = json.dumps({"Body": {"stkCallback": stk}}).encode()  # NUL and the surrogate as \u escapes, as JSON has them
+
+    response = callbacks.deliver(service, payment_id, body)
+
+    assert response.status_code == 400
+    assert problem in response.json()["ResultDesc"]
+    assert _stored(db, payment_id) == [("malformed", body)]
+    note = db.execute("SELECT note FROM stk_callbacks WHERE payment_id = %s", (payment_id,)).fetchone()[0]
+    assert problem in note
     assert service.payment(payment_id)["state"] == "submitted"

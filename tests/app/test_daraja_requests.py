@@ -56,6 +56,11 @@ def test_callback_token_is_bound_to_the_payment():
     assert not token_matches("t" * 40, first, token)
 
 
+@pytest.mark.parametrize("presented", ["é" * 40, "é", "", "A" * 40, "0" * 39, "0" * 40 + "\n", "0" * 41])
+def test_a_token_of_the_wrong_shape_never_matches_and_never_raises(presented):
+    assert not token_matches("s" * 40, uuid.uuid4(), presented)
+
+
 def test_callback_url_avoids_the_words_daraja_rejects():
     for _ in range(200):
         url = callback_url("https://pay.example.com", "secret-" * 6, uuid.uuid4()).lower()

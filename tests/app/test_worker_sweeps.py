@@ -214,6 +214,27 @@ def test_a_callback_stored_but_never_applied_is_applied(lost_callbacks, sim, set
     ]
 
 
+def test_a_stored_callback_the_database_cannot_take_does_not_stop_the_sweep(lost_callbacks, sim, settle, rdb_conn):
+    """Stored before the parser refused such values: each row on its own, the poisoned ones marked malformed."""
+    sim.configure(callback_delay=600)
+    poisoned, good = _pay(lost_callbacks, "00"), _pay(lost_callbacks, "00")
+    for payment_id, body in (
+        (poisoned, callbacks.failure(_row(rdb_conn, poisoned, "checkout_request_id")[0], 1032, "cancelled\x00")),
+        (good, callbacks.success(_row(rdb_conn, good, "checkout_request_id")[0], receipt="AFTERBAD01")),
+    ):
+        rdb_conn.execute(
+            "INSERT INTO stk_callbacks (payment_id, body, received_at) VALUES (%s, %s, now() - interval '1 minute')",
+            (payment_id, body),
+        )
+
+    assert settle("callbacks") >= 2
+
+    statuses = dict(rdb_conn.execute("SELECT payment_id::text, status FROM stk_callbacks WHERE payment_id IN (%s, %s)",
+                                     (poisoned, good)).fetchall())  # fmt: skip
+    assert (statuses[poisoned], statuses[good]) == ("malformed", "applied")
+    assert (_row(rdb_conn, poisoned)[0], _row(rdb_conn, good)[0]) == ("submitted", "paid")
+
+
 def test_the_census_counts_what_the_stuck_list_shows(lost_callbacks, sim, settle, rdb_conn):
     sim.configure(callback_delay=600)
     _pay(lost_callbacks, "00")

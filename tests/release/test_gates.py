@@ -263,6 +263,22 @@ def test_scrape_counts_api_requests_but_not_probes_or_scrapes(service: RunningSe
     assert [le for le, _ in window.latency_buckets][:3] == [0.005, 0.01, 0.025]  # app/metrics.py's bounds
 
 
+def test_scrape_leaves_out_the_probes_of_daraja_and_the_chain_when_they_fail(service_factory, sim):
+    """Anyone can call the probes, and they answer 5xx while Daraja or the chain is down: not payers' errors."""
+    probed = service_factory(chain_rpc_url=f"http://127.0.0.1:{free_port()}")  # a chain nobody serves
+    metrics = f"{probed.url}/metrics"
+    before = scrape([metrics])
+
+    sim.configure(spike_arrest=True)
+    assert probed.http.post("/api/mpesa/test-auth").status_code == 502
+    sim.configure(spike_arrest=False)
+    assert probed.http.get("/api/blockchain/health").status_code == 503
+    assert probed.http.get("/api/packages").status_code == 200
+    window = difference(before, scrape([metrics]))
+
+    assert (window.requests, window.server_errors) == (1, 0)
+
+
 def test_scrape_counts_server_errors_and_settled_payments(service: RunningService, sim):
     metrics = f"{service.url}/metrics"
     before = scrape([metrics])

@@ -3,13 +3,16 @@ Prometheus' instant-query answers."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
 
 import pytest
 
 from release.gates.promql import gate_queries, instant_value, range_selector
+from tests.support.debian_tools import tool_or_skip
 
-API = 'job="golive_web",route!~"/api/health|/metrics"'
+API = 'job="golive_web",route!~"/api/blockchain/health|/api/health|/api/mpesa/test-auth|/metrics"'
 REQUESTS = f"sum(increase(golive_http_request_duration_seconds_count{{{API}}}[30s]))"
 SERVER_ERRORS = (
     f'clamp_min((sum(increase(golive_http_request_duration_seconds_count{{{API},status=~"5.."}}[30s])) or vector(0))'
@@ -92,3 +95,45 @@ def test_an_instant_answer_is_one_number_or_none(data, value):
 def test_anything_else_is_refused(data, says: str):
     with pytest.raises(ValueError, match=says):
         instant_value(data)
+
+
+# -- the queries evaluated by Prometheus' own engine (promtool) ---------------------------------------------------
+
+
+def _series(route: str, status: str, per_minute: int) -> dict[str, str]:
+    labels = f'job="golive_web", instance="web1:8000", route="{route}", method="GET", status="{status}"'
+    return {"series": f"golive_http_request_duration_seconds_count{{{labels}}}", "values": f"0+{per_minute}x15"}
+
+
+def test_the_error_rate_leaves_out_failing_probes_as_prometheus_evaluates_it(tmp_path):
+    """100 API answers a minute, 1 of them a 500; the probes of Daraja and the chain failing 40 times a minute
+    (anyone may call them) and failing health checks do not count: 1 %, not 30 %."""
+    promtool = tool_or_skip("promtool")
+    queries = gate_queries(300, "golive_web")
+    (tmp_path / "empty.rules.yml").write_text("groups: []\n")
+    case = {
+        "rule_files": ["empty.rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    _series("/api/payments", "202", 99),
+                    _series("/api/payments", "500", 1),
+                    _series("/api/mpesa/test-auth", "502", 20),
+                    _series("/api/blockchain/health", "503", 20),
+                    _series("/api/health", "503", 5),
+                ],
+                "promql_expr_test": [
+                    {"expr": queries.requests, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 500}]},
+                    {"expr": queries.error_rate, "eval_time": "10m", "exp_samples": [{"labels": "{}", "value": 0.01}]},
+                ],
+            }
+        ],
+    }
+    (tmp_path / "gates.test.yml").write_text(json.dumps(case))  # JSON is YAML
+
+    command = [str(promtool), "test", "rules", "gates.test.yml"]
+    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+
+    assert run.returncode == 0, run.stdout + run.stderr

@@ -8,12 +8,14 @@ and so does a rule that loses one of its guards (minimum volume, leader only, a 
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from foundation.metrics.text import EXCLUDED_ROUTES
 from foundation.repository import REPO_ROOT
 from tests.support.debian_tools import tool_or_skip
 
@@ -126,6 +128,17 @@ def test_recording_rules_follow_the_naming_convention():
     exprs = " ".join(rule["expr"] for rule in rules())
     used = {word for word in exprs.replace("(", " ").replace("{", " ").split() if word.startswith("golive:")}
     assert used <= set(recorded), used - set(recorded)
+
+
+def test_the_http_figures_leave_out_the_routes_the_release_gates_leave_out():
+    """One definition of the routes that do not count (foundation/metrics/text.py): scrapes, health checks and the
+    probes of Daraja and the chain, whose 5xx say the outside world is down, not that payers get errors."""
+    http_rules = [rule for rule in rules() if "golive_http_request_duration_seconds" in rule["expr"]]
+    excluded = re.findall(r'route!~"([^"]*)"', " ".join(rule["expr"] for rule in http_rules))
+
+    assert len(http_rules) == 3
+    assert excluded == ["|".join(sorted(EXCLUDED_ROUTES))] * 3
+    assert {"/api/mpesa/test-auth", "/api/blockchain/health"} <= EXCLUDED_ROUTES
 
 
 # -- the unit tests cover every alert ----------------------------------------------------------------------------

@@ -32,6 +32,8 @@ def service_settings(db_url: str, daraja_url: str, state_dir: Path, port: int, *
         "daraja_consumer_secret": CONSUMER_SECRET,
         "rate_limit_per_minute": 1_000_000,
         "rate_limit_burst": 1_000_000,
+        "callback_refused_per_minute": 1_000_000,
+        "callback_refused_burst": 1_000_000,
         "feature_flag_cache_seconds": 0,
         "daraja_timeout_seconds": 3,
         "db_pool_min": 1,
