@@ -194,7 +194,7 @@ def test_dump_keeps_the_newest_and_metric_publishes_the_newest(host: Host) -> No
     assert len(kept) == 2
     assert host.run("metric").returncode == 0
     published = (host.metrics / dumps.METRIC_FILE).read_text()
-    assert f"{dumps.METRIC} {kept[0].created_at.timestamp():.0f}\n" in published
+    assert f"{dumps.METRIC} {int(kept[0].created_at.timestamp())}\n" in published
     assert [path.name for path in host.metrics.iterdir()] == [dumps.METRIC_FILE]
 
     host.write_settings(metrics_folder="")
