@@ -164,6 +164,14 @@ def test_a_proxyjump_hop_is_checked_as_well(server: Sshd, tmp_path: Path) -> Non
     assert transport(config).run("echo through the hop").output.strip() == "through the hop"
 
 
+def _with_stack_outputs(repo: Path, outputs: dict) -> StateLayout:
+    """The state layout of `repo` holding stack `aws-like`'s outputs, where `fab infra.outputs` writes them."""
+    state = StateLayout.default(repo)
+    state.stack_outputs("aws-like").parent.mkdir(parents=True)
+    state.stack_outputs("aws-like").write_text(json.dumps(outputs))
+    return state
+
+
 def test_an_environment_is_reached_as_its_stack_outputs_say(server: Sshd, tmp_path: Path) -> None:
     """The AWS shape: hosts by instance id, reached as access.user through access.ssh_proxy_command, the key pinned
     in the environment's own known_hosts; the operator's ssh_config names only the key."""
@@ -174,9 +182,7 @@ def test_an_environment_is_reached_as_its_stack_outputs_say(server: Sshd, tmp_pa
         "access": {"method": "ssm", "user": server.user, "ssh_proxy_command": relay(server, tmp_path / "args")},
         "url": "https://pay.example.com",
     }
-    state = StateLayout.default(tmp_path)
-    state.stack_outputs("aws-like").parent.mkdir(parents=True)
-    state.stack_outputs("aws-like").write_text(json.dumps(outputs))
+    state = _with_stack_outputs(tmp_path, outputs)
     (tmp_path / "ssh_config").write_text(f"Host i-*\n    IdentityFile {server.client_key}\n")
     env = parse_environment(
         {
@@ -209,9 +215,7 @@ def test_the_fleet_builds_its_transports_from_the_environments_access(tmp_path: 
         "access": {"user": "admin", "ssh_proxy_command": "proxy %h"},
         "url": "x",
     }
-    state = StateLayout.default(tmp_path)
-    state.stack_outputs("aws-like").parent.mkdir(parents=True)
-    state.stack_outputs("aws-like").write_text(json.dumps(outputs))
+    _with_stack_outputs(tmp_path, outputs)
     env = parse_environment(
         {
             "name": "aws-like",

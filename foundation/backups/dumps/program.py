@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .backup import Backup
 from .catalogue import find, list_backups, verify
 from .errors import BackupNotFound, BackupUnusable, ToolMissing
 from .metric import METRIC_FILE, write_metric
@@ -68,20 +69,20 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _prove(settings: Settings, args: argparse.Namespace) -> int:
-    found = find(settings.folder, args.id, sha256=args.sha256)
-    prove(found, settings.url, scratch=settings.scratch_database)
-    _say(f"{found.id} restores into {settings.scratch_database}: counts match")
-    _answer(found.summary())
+def _proven(settings: Settings, backup: Backup) -> int:
+    """Restores `backup` into the scratch database, counts compared, and answers its summary."""
+    prove(backup, settings.url, scratch=settings.scratch_database)
+    _say(f"{backup.id} restores into {settings.scratch_database}: counts match")
+    _answer(backup.summary())
     return 0
+
+
+def _prove(settings: Settings, args: argparse.Namespace) -> int:
+    return _proven(settings, find(settings.folder, args.id, sha256=args.sha256))
 
 
 def _release(settings: Settings, args: argparse.Namespace) -> int:
-    taken = take(settings.url, settings.folder, keep=settings.keep)
-    prove(taken, settings.url, scratch=settings.scratch_database)
-    _say(f"{taken.id} restores into {settings.scratch_database}: counts match")
-    _answer(taken.summary())
-    return 0
+    return _proven(settings, take(settings.url, settings.folder, keep=settings.keep))
 
 
 def _restore(settings: Settings, args: argparse.Namespace) -> int:
