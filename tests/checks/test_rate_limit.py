@@ -28,8 +28,9 @@ def write_settings(ctx, **settings: Any) -> None:
 
 @pytest.fixture
 def slow_chain(chain_url, control):
-    """The chain simulator answering every RPC call after 30 ms: the service's /api/blockchain/health is slow."""
-    control.faults(delay=0.03)
+    """The chain simulator answering every RPC call after 200 ms: /api/blockchain/health asks it five times, so 8
+    connections get at most 8 answers a second, however fast the machine is."""
+    control.faults(delay=0.2)
     yield chain_url
     control.faults(delay=0)
 
@@ -50,17 +51,18 @@ def test_the_allowance_is_the_services_settings_with_its_defaults(make_context):
 
 
 def test_a_slow_service_with_a_small_allowance_answers_429(against, service_factory, slow_chain):
-    # Each answer waits for several 30 ms RPC calls, so 8 connections get at most about 40 answers a second while the
-    # bucket refills 18 a second: the first round (1.5 x the burst) is answered before the burst and the refill are
-    # spent, so a count fixed from the burst sees no 429. The check asks on until the refill is outspent too.
-    limits = {"rate_limit_per_minute": 1080, "rate_limit_burst": 60}
+    # At most 8 answers a second (slow_chain) while the bucket refills 3 a second: the first round (1.5 x the burst,
+    # 45) takes at least 5.6 s, when the burst and the refill allow 47, so a count fixed from the burst sees no 429.
+    # The check asks on until the refill is outspent too. Both bounds hold on a fast machine; a slow one only has to
+    # answer faster than 3 a second.
+    limits = {"rate_limit_per_minute": 180, "rate_limit_burst": 30}
     ctx = against(slow_service(service_factory, slow_chain, **limits), checks={"rate_limit_path": SLOW_PATH})
     write_settings(ctx, **limits)
     result = ratelimit.rate_limit(ctx, {})
     assert result.status == Status.PASS, result.detail
     assert result.detail.startswith(f"429 after {result.value} requests in ")
     assert result.value > limits["rate_limit_burst"] * ratelimit.MARGIN, result.detail
-    assert "(allowance 60 at once + 18/s, from " in result.command
+    assert "(allowance 30 at once + 3/s, from " in result.command
 
 
 def test_a_service_that_never_limits_fails_naming_what_was_sent_against_what_was_allowed(against, service_factory):
