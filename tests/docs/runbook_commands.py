@@ -16,6 +16,7 @@ playbooks and repository paths exist; `$URL/...` paths are routes of the service
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import shlex
@@ -294,12 +295,24 @@ class Probe:
         return done.stdout + done.stderr
 
     @functools.cached_property
+    def _fab_help(self) -> dict[str, str]:
+        """`fab --list` and every task's `fab --help TASK` (tests/docs/fab_help.py), or why they could not be had."""
+        output = self.run(sys.executable, "-m", "tests.docs.fab_help")
+        try:
+            return json.loads(output)
+        except json.JSONDecodeError:
+            return {"--list": f"<fab --list and --help could not be read: {output.strip()[-500:]}>"}
+
+    @functools.cached_property
     def fab_tasks(self) -> frozenset[str]:
-        listing = self.run(str(BIN / "fab"), "--list")
-        return frozenset(line.split()[0] for line in listing.splitlines()[1:] if line.startswith("  ") and line.strip())
+        return frozenset(self._fab_help) - {"--list"}
+
+    @property
+    def fab_listing(self) -> str:
+        return self._fab_help["--list"]
 
     def fab_flags(self, task: str) -> str:
-        return self.run(str(BIN / "fab"), "--help", task)
+        return self._fab_help[task]
 
     def help_text(self, argv: tuple[str, ...]) -> str | None:
         executable = argv[0]
@@ -399,7 +412,8 @@ def _check_fab(args: list[str], probe: Probe) -> list[str]:
         return ["fab without a task"]
     task, rest = args[0], args[1:]
     if task not in probe.fab_tasks:
-        return [f"fab {task}: no such task (fab --list: {', '.join(sorted(probe.fab_tasks))})"]
+        listing = ", ".join(sorted(probe.fab_tasks)) or probe.fab_listing  # the tasks, or why there are none
+        return [f"fab {task}: no such task (fab --list: {listing})"]
     help_text = probe.fab_flags(task)
     return [
         f"fab {task} {flag}: no such flag (fab --help {task})" for flag in _flags(rest) if not _in_help(flag, help_text)

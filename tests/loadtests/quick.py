@@ -1,5 +1,7 @@
 """What the load tests run with: small, fast users and thresholds a healthy service meets on loopback."""
 
+from dataclasses import replace
+
 from loadtests import slo
 
 # Small, fast users so that a run of a few seconds has hundreds of requests and dozens of payments.
@@ -23,3 +25,6 @@ TEST_THRESHOLDS = slo.Thresholds(
 STRICT_THRESHOLDS = slo.Thresholds(
     p95_ms=500, p99_ms=1500, max_failure_ratio=0.01, min_requests=50, min_payment_success=0.95, min_payments=5
 )
+# What a run with a Locust master and local workers is held to: the workers start their users only once they have
+# connected, which on a starved machine takes most of a short run, so it proves the distribution, not the throughput.
+DISTRIBUTED_THRESHOLDS = replace(TEST_THRESHOLDS, min_requests=10, min_payments=1)

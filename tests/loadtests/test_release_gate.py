@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from foundation.repository import REPO_ROOT
-from tests.loadtests.quick import QUICK_KNOBS, STRICT_THRESHOLDS, TEST_THRESHOLDS
+from tests.loadtests.quick import DISTRIBUTED_THRESHOLDS, QUICK_KNOBS, STRICT_THRESHOLDS, TEST_THRESHOLDS
 from tests.release.local_harness import (
     Fab,
     LocalStage,
@@ -43,6 +43,7 @@ class World:
     fab: Fab
     stage: LocalStage
     strict_env: Path  # the same environment, its load test held to STRICT_THRESHOLDS (for the release that must miss)
+    distributed_slo: Path  # DISTRIBUTED_THRESHOLDS, for `fab loadtest --workers`
 
     def version(self, tag: str) -> str:
         return self.repo.sha(tag)[:12]
@@ -63,12 +64,14 @@ def world(shared_wheelhouses: Path) -> Iterator[World]:
         slo.write_text(yaml.safe_dump(TEST_THRESHOLDS.as_dict()))
         strict = base / "strict-slo.yml"
         strict.write_text(yaml.safe_dump(STRICT_THRESHOLDS.as_dict()))
+        distributed = base / "distributed-slo.yml"
+        distributed.write_text(yaml.safe_dump(DISTRIBUTED_THRESHOLDS.as_dict()))
         env_file = base / "proof.yml"
         loadtest = {"required": True, "users": 6, "spawn_rate": 6, "duration": 6, "slo": str(slo), "knobs": QUICK_KNOBS}
         raw = write_environment(env_file, base / "env", loadtest=loadtest)
         strict_env = derive_environment(base / "proof-strict.yml", raw, loadtest={**loadtest, "slo": str(strict)})
         stage = LocalStage(env_file, state)
-        yield World(repo, Fab(repo.path, state, env_file), stage, strict_env)
+        yield World(repo, Fab(repo.path, state, env_file), stage, strict_env, distributed)
     finally:
         leftovers = bring_down(stage, base) if stage is not None else []
         shutil.rmtree(base, ignore_errors=True)
@@ -102,7 +105,7 @@ def test_a_release_runs_the_required_load_test_and_records_it(world: World):
 
 def test_fab_loadtest_against_the_running_environment_with_two_workers(world: World):
     before = len(_runs(world))
-    result = world.fab.run("loadtest", "--workers", "2", "--duration", "5")
+    result = world.fab.run("loadtest", "--workers", "2", "--duration", "5", "--slo", str(world.distributed_slo))
     assert result.code == 0, result
     assert "load test PASSED" in result.output and "2 workers" in result.output
     assert len(_runs(world)) == before + 1

@@ -405,7 +405,10 @@ def test_inconclusive_gates_hold_the_release_or_fail_it_as_the_environment_says(
     assert current.endswith(world.version("v4")), "a held release stays deployed for a person to judge"
     assert world.last_record()["outcome"] == "held" and world.last_record()["gate_verdict"] == "inconclusive"
 
-    before = world.released("v3")
+    back = world.fab.run("rollback", "--reason", "the person judged the held release", env_file=hold)
+    assert back.code == RELEASED, back  # a held release is the person's to finish or to return from
+    before = world.stage.assert_consistent()
+    assert before.endswith(world.version("v3"))
     failed = world.release("v4", env_file=fail)
     assert failed.code == ROLLED_BACK, failed
     world.stage.assert_consistent(before)
