@@ -12,9 +12,8 @@ from fabric.main import program
 
 def _output(*argv: str) -> str:
     captured = io.StringIO()
-    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-        with contextlib.suppress(SystemExit):
-            program.run(["fab", *argv], exit=False)
+    with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured), contextlib.suppress(SystemExit):
+        program.run(["fab", *argv], exit=False)
     return captured.getvalue()
 
 
