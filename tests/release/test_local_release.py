@@ -4,8 +4,9 @@ supervisord, the Daraja simulator, two service instances), real git versions, th
 any change, 3 held.
 
 One environment serves the whole module and the tests run in file order, but every test first brings the
-environment to the state it starts from (`world.released(tag)`: a no-op when that version is already current)
-and asserts only what it did itself. The environment is brought down at the end and no process of it is left.
+environment to the state it starts from (`world.released(tag)`: a no-op when that version is already current; a
+test that needs a release but not a particular one takes the current one, and moves to the other of v3/v4) and
+asserts only what it did itself. The environment is brought down at the end and no process of it is left.
 Under xdist the tests from v3 on are a group of their own (V3_ONWARDS): they run beside the others, on another
 worker, in an environment of that worker's own.
 """
@@ -89,6 +90,16 @@ class World:
         assert current is not None and current.endswith(self.version(tag)), (current, result)
         self.stage.assert_consistent(current)
         return current
+
+    def any_release(self) -> str:
+        """The current release, whichever it is (v4 when there is none yet): for a test that needs one, not a tag."""
+        current = self.stage.current()
+        return self.released("v4") if current is None else current
+
+    def other_than_current(self) -> str:
+        """v3 or v4, whichever is not current (v3 released first when neither is): a release to move to."""
+        current = self.stage.current() or self.released("v3")
+        return "v3" if current.endswith(self.version("v4")) else "v4"
 
     def last_record(self) -> dict:
         return self.stage.audit_entries()[-1]
@@ -447,9 +458,9 @@ def test_a_release_held_for_signoff_is_promoted_once_the_boxes_are_signed(world:
 
 @V3_ONWARDS
 def test_rollback_returns_to_the_previous_release_in_seconds(world: World):
-    current = world.released("v3")
+    current = world.any_release()
     if world.stage.previous() is None:  # only when this test runs alone: a release to return from
-        current = world.released("v4")
+        current = world.released(world.other_than_current())
     previous = world.stage.previous()
     assert previous is not None and previous in world.stage.releases()
     result = world.fab.run("rollback", "--reason", "integration test")
@@ -516,9 +527,10 @@ def _wait_for_lock_expiry(world: World) -> float:
 
 @V3_ONWARDS
 def test_release_killed_mid_deploy_then_rollback_restores_one_release(world: World):
-    before = world.released("v3")
-    _kill_mid_deploy(world, "v4")
-    assert world.stage.current().endswith(world.version("v4")), "killed after the switch"
+    target = world.other_than_current()
+    before = world.stage.current()
+    _kill_mid_deploy(world, target)
+    assert world.stage.current().endswith(world.version(target)), "killed after the switch"
     waited = _wait_for_lock_expiry(world)
     print(f"the killed release's lock expired {waited:.1f} s after the kill")
     result = world.fab.run("rollback", "--reason", "a release died mid-deploy")
@@ -530,14 +542,14 @@ def test_release_killed_mid_deploy_then_rollback_restores_one_release(world: Wor
 
 @V3_ONWARDS
 def test_release_killed_mid_deploy_then_the_next_release_completes(world: World):
-    world.released("v3")
-    _kill_mid_deploy(world, "v4")
+    target = world.other_than_current()
+    _kill_mid_deploy(world, target)
     _wait_for_lock_expiry(world)
-    result = world.release("v4")
+    result = world.release(target)
     assert result.code == RELEASED, result
     assert "releasing it again" in result.output, "not a no-op: the instances did not all run it"
     current = world.stage.assert_consistent()
-    assert current.endswith(world.version("v4"))
+    assert current.endswith(world.version(target))
 
 
 # --- feature rollout -----------------------------------------------------------------------------------------
@@ -545,7 +557,7 @@ def test_release_killed_mid_deploy_then_the_next_release_completes(world: World)
 
 @V3_ONWARDS
 def test_flags_sets_and_shows_a_flag_through_the_admin_api(world: World):
-    world.released("v4")
+    world.any_release()
     try:
         off = world.fab.run("flags", "--feature", FEATURE, "--disabled")
         assert off.code == 0, off
@@ -564,7 +576,7 @@ def test_flags_sets_and_shows_a_flag_through_the_admin_api(world: World):
 
 @V3_ONWARDS
 def test_rollout_steps_the_flag_10_50_100(world: World):
-    world.released("v4")
+    world.any_release()
     result = world.fab.run("rollout", "--feature", FEATURE, env_file=world.rollout_env)
     assert result.code == RELEASED, result
     steps = [result.output.index(f"{FEATURE} at {p} %") for p in (10, 50, 100)]
@@ -577,7 +589,7 @@ def test_rollout_steps_the_flag_10_50_100(world: World):
 
 @V3_ONWARDS
 def test_rollout_turns_the_flag_off_when_a_gate_fails(world: World):
-    world.released("v4")
+    world.any_release()
     world.stage.simulator(spike_arrest=True)  # Daraja refuses every STK push: payments fail
     try:
         result = world.fab.run("rollout", "--feature", FEATURE, env_file=world.rollout_env)
@@ -598,10 +610,9 @@ def test_rollout_turns_the_flag_off_when_a_gate_fails(world: World):
 
 @V3_ONWARDS
 def test_tampered_audit_log_is_detected(world: World):
-    world.released("v4")
-    if world.records() < 3:  # only when this test runs alone
-        world.released("v3")
-        world.released("v4")
+    world.any_release()
+    while world.records() < 3:  # only when this test runs alone
+        world.released(world.other_than_current())
     intact = world.fab.run("history")
     assert intact.code == 0, intact
     path = world.stage.audit.path
