@@ -1,7 +1,8 @@
 """One description per environment (release/environments/<name>.yml), loaded and checked.
 
-staging and production take their hosts, entry point and Prometheus from the Pulumi stack's outputs
-(StateLayout.stack_outputs: state/<env>/stack-outputs.json, written by `fab infra.outputs --env <env>`).
+lab, staging and production take their hosts, entry point and Prometheus from stack outputs in the Pulumi program's
+schema (StateLayout.stack_outputs: state/<env>/stack-outputs.json), written by `fab infra.outputs --env <env>` from a
+Pulumi stack or by `fab lab.up` from the lab's plan: the description's `stack_outputs_by` says which.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import yaml
 from foundation.metrics.gates import Thresholds
 from foundation.repository import REPO_ROOT
 from foundation.sections import LoadTest, Monitoring, SectionInvalid, SyntheticTraffic, convert, parse_section
+from foundation.stack_outputs import hosts as stack_hosts
 from foundation.stack_outputs.schema import StackOutputsInvalid
 from foundation.stack_outputs.schema import read as read_stack_outputs
 from foundation.state import StateLayout
@@ -22,6 +24,12 @@ from foundation.state import StateLayout
 ENVIRONMENTS_DIR = REPO_ROOT / "release" / "environments"
 # Keys a description may not leave out (the rest have their defaults on Environment).
 REQUIRED = ("name", "transport", "service_manager", "root", "hosts", "instances", "entry_url")
+# What writes an environment's stack outputs (its `stack_outputs_by`), as the refusal of a missing file says it.
+BY_PULUMI = "infra.outputs"
+OUTPUTS_WRITERS = {  # (command, what it does)
+    BY_PULUMI: ("fab infra.outputs --env {name}", "Pulumi stack {stack!r}, through Pulumi's Automation API"),
+    "lab.up": ("fab lab.up", "the lab writes them from its plan as it comes up (lab/README.md)"),
+}
 
 
 class EnvironmentInvalid(Exception):
@@ -64,7 +72,8 @@ class Environment:
     monitoring: Monitoring | None = None  # None: the gates scrape /metrics of every instance
     backup_host: str | None = None  # a db host where the release's backup is taken and proven (golive-backup)
     checks: dict[str, Any] = field(default_factory=dict)  # the checks' settings (checks/config.py: every default)
-    stack_outputs: str | None = None  # the Pulumi stack whose outputs (StateLayout.stack_outputs) give the hosts
+    stack_outputs: str | None = None  # the stack whose outputs (StateLayout.stack_outputs) give the hosts
+    stack_outputs_by: Literal["infra.outputs", "lab.up"] = "infra.outputs"  # the fab task that writes them
     outputs: dict[str, Any] = field(default_factory=dict)  # what those outputs say (not a key of the description)
 
     @property
@@ -134,38 +143,42 @@ def _require(raw: dict[str, Any], key: str, name: str) -> Any:
     return raw[key]
 
 
-def stack_outputs_path(name: str, repo: Path = REPO_ROOT) -> Path:
-    """Where the controller keeps environment `name`'s stack outputs (`fab infra.outputs` writes them there)."""
-    return StateLayout.default(repo).stack_outputs(name)
+def stack_outputs_path(name: str, repo: Path = REPO_ROOT, state: StateLayout | None = None) -> Path:
+    """Where the controller keeps environment `name`'s stack outputs (`fab infra.outputs`, `fab lab.up` write them)."""
+    return (state or StateLayout.default(repo)).stack_outputs(name)
 
 
-def _stack_outputs(stack: Any, name: str, repo: Path) -> tuple[dict[str, list[str]], str, dict[str, Any]]:
-    path = stack_outputs_path(name, repo)
+def _stack_outputs(
+    raw: dict[str, Any], name: str, repo: Path, state: StateLayout | None
+) -> tuple[dict[str, list[str]], str, dict[str, Any]]:
+    stack = raw["stack_outputs"]
+    path = stack_outputs_path(name, repo, state)
     if not isinstance(stack, str) or stack.endswith(".json"):
         raise EnvironmentInvalid(
             f"environment {name}: stack_outputs names the Pulumi stack (e.g. {name}), not {stack!r}; "
             f"its outputs are kept in {path}"
         )
     if not path.exists():
+        command, why = OUTPUTS_WRITERS[_writer(raw, name)]
         raise EnvironmentInvalid(
             f"environment {name}: no stack outputs at {path}. Write them (and the Ansible inventory beside them) with\n"
-            f"  fab infra.outputs --env {name}        # Pulumi stack {stack!r}, through Pulumi's Automation API\n"
-            "(see infra/README.md)"
+            f"  {command.format(name=name)}        # {why.format(stack=stack)}\n"
+            "(see infra/README.md, 'Stack outputs')"
         )
     try:
         outputs = read_stack_outputs(path)
-        # Hosts are objects in the stack outputs (infra/outputs.py); through SSM they are reached by instance id.
-        by_ssm = (outputs.get("access") or {}).get("method") == "ssm"
-        hosts = {
-            role: [h if isinstance(h, str) else (h["instance_id"] if by_ssm else h["private_ip"]) for h in names]
-            for role, names in outputs["hosts"].items()
-        }
-        entry = outputs.get("url") or outputs.get("entry_url") or f"https://{outputs['domain']}"
+        hosts, entry = stack_hosts.resolve(outputs, str(path), own_ssh_config=bool(raw.get("ssh_config")))
     except StackOutputsInvalid as exc:
         raise EnvironmentInvalid(f"environment {name}: {exc}") from None
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise EnvironmentInvalid(f"environment {name}: {path} is not a stack-outputs file ({exc})") from None
     return hosts, entry, outputs
+
+
+def _writer(raw: dict[str, Any], name: str) -> str:
+    by = raw.get("stack_outputs_by", Environment.stack_outputs_by)
+    try:
+        return convert(by, get_type_hints(Environment)["stack_outputs_by"], f"environment {name}: stack_outputs_by")
+    except SectionInvalid as exc:
+        raise EnvironmentInvalid(str(exc)) from None
 
 
 def _monitoring_from_outputs(raw: dict[str, Any], outputs: dict[str, Any]) -> Any:
@@ -181,7 +194,8 @@ DESCRIBED = tuple(spec.name for spec in fields(Environment) if spec.name != "out
 SECTIONS = {"synthetic_traffic": SyntheticTraffic, "loadtest": LoadTest, "monitoring": Monitoring}
 
 
-def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environment:
+def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT, state: StateLayout | None = None) -> Environment:
+    """`state`: where the stack outputs are kept (StateLayout.default(repo) when None)."""
     name = str(_require(raw, "name", "?"))
     where = f"environment {name}"
     unknown = sorted(set(raw) - set(DESCRIBED))
@@ -189,7 +203,7 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT) -> Environmen
         raise EnvironmentInvalid(f"{where}: unknown keys {', '.join(map(str, unknown))}")
     raw = dict(raw)
     if raw.get("stack_outputs"):
-        raw["hosts"], raw["entry_url"], raw["outputs"] = _stack_outputs(raw["stack_outputs"], name, repo)
+        raw["hosts"], raw["entry_url"], raw["outputs"] = _stack_outputs(raw, name, repo, state)
         raw["monitoring"] = _monitoring_from_outputs(raw, raw["outputs"])
     for key in REQUIRED:
         _require(raw, key, name)
@@ -280,9 +294,9 @@ def _backup_host(raw: str | None, hosts: dict[str, tuple[str, ...]], transport: 
     return raw
 
 
-def load_environment(name: str, repo: Path = REPO_ROOT) -> Environment:
+def load_environment(name: str, repo: Path = REPO_ROOT, state: StateLayout | None = None) -> Environment:
     """By name (release/environments/<name>.yml) or by the path of a description file."""
-    return parse_environment(_description(name), repo)
+    return parse_environment(_description(name), repo, state)
 
 
 def pulumi_stack(name: str) -> tuple[str, str]:
@@ -292,6 +306,11 @@ def pulumi_stack(name: str) -> tuple[str, str]:
     stack = raw.get("stack_outputs")
     if not stack:
         raise EnvironmentInvalid(f"environment {env}: not on Pulumi (its description names no stack in stack_outputs)")
+    writer = _writer(raw, env)
+    if writer != BY_PULUMI:
+        raise EnvironmentInvalid(
+            f"environment {env}: not on Pulumi: its stack outputs are written by `{OUTPUTS_WRITERS[writer][0]}`"
+        )
     return env, str(stack)
 
 

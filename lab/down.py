@@ -29,7 +29,7 @@ def teardown(layout: Layout, report: Reporter) -> None:
     remove_hosts(owner, report, list(HOSTS))
     with report.step(f"network: bridge {BRIDGE} and the lab's routing rule"):
         network.remove_bridge()
-    with report.step("lab files: keys, ssh_config, inventory, known_hosts"):
+    with report.step("lab files: keys, ssh_config, inventory, known_hosts, stack outputs"):
         files.remove(owner)
         layout.record.unlink(missing_ok=True)
         for directory in (layout.runtime / "hosts", layout.runtime):

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from foundation.repository import REPO_ROOT
+from foundation.state import StateLayout
 
 LOCK = Path("/tmp/golive-lab.lock")  # noqa: S108  (fixed, well-known: users of the lab lock it shared)
 
 
 @dataclass(frozen=True)
 class Layout:
-    state: Path  # ssh_config, inventory.ini, keys, known_hosts, nspawn pid files and console logs
+    state: Path  # ssh_config, inventory.ini, stack-outputs.json, keys, known_hosts, nspawn pid files and console logs
     cache: Path  # base images, one directory per cache key
     runtime: Path  # one overlay per host (upper, work, merged)
     lock: Path = LOCK
@@ -34,6 +35,12 @@ class Layout:
     @property
     def inventory(self) -> Path:
         return self.state / "inventory.ini"
+
+    @property
+    def stack_outputs(self) -> Path:
+        """The lab in the Pulumi stacks' schema (lab/outputs.py), where the release reads an environment's: the lab's
+        state folder is the `lab` folder of the controller's state (foundation/state.py)."""
+        return StateLayout(self.state.parent).stack_outputs(self.state.name)
 
     @property
     def known_hosts(self) -> Path:

@@ -7,6 +7,7 @@ from pathlib import Path
 from lab.plan import CONTROLLER, GROUPS, HOSTS, NETWORK, Host
 
 HEADER = "# Written by `fab lab.up` (lab/render.py); `fab lab.down` deletes it."
+LOGIN_USER = "root"  # whom the controller, Ansible and testinfra log in to every lab host as
 
 
 def etc_hosts(hosts: tuple[Host, ...] = HOSTS) -> str:
@@ -33,7 +34,7 @@ def ssh_config(key: Path, known_hosts: Path, hosts: tuple[Host, ...] = HOSTS) ->
     names = " ".join(h.name for h in hosts)
     lines += [
         f"Host {names} {_wildcard()}",
-        "    User root",
+        f"    User {LOGIN_USER}",
         f"    IdentityFile {key}",
         "    IdentitiesOnly yes",
         f"    UserKnownHostsFile {known_hosts}",
@@ -69,7 +70,7 @@ def inventory(key: Path, config: Path, hosts: tuple[Host, ...] = HOSTS) -> str:
         *GROUPS,
         "",
         "[all:vars]",
-        "ansible_user=root",
+        f"ansible_user={LOGIN_USER}",
         f"ansible_ssh_private_key_file={key}",
         f"ansible_ssh_common_args='-F {config}'",
         "ansible_python_interpreter=/usr/bin/python3",

@@ -41,13 +41,13 @@ def _up(layout: Layout, report: Reporter) -> None:
         report.line(f"already running, left alone: {', '.join(sorted(running))}")
         _warn_if_stale(report, previous)
     if not pending:
-        with report.step("ssh_config, inventory and known_hosts"):
+        with report.step("ssh_config, inventory, known_hosts and stack outputs"):
             files.write(layout, keys.ensure_all(layout))
         return
     image = _image(layout, report, previous if running else None)
     try:
         record.save(layout, record.Record(str(layout.state), image.key, str(image.root)))
-        with report.step("keys, ssh_config, inventory, known_hosts"):
+        with report.step("keys, ssh_config, inventory, known_hosts, stack outputs"):
             files.write(layout, keys.ensure_all(layout))
         with report.step(f"network: bridge, namespaces and veths for {len(pending)} hosts"):
             network.ensure_bridge()

@@ -171,5 +171,7 @@ def balancer_for(env: Environment, client: Any | None = None) -> Balancer:
                 )
 
             client = SshTransport(lb_hosts[0], SshAccess.of(env))
-        return NginxUpstreams(client)
+        # The stack outputs' drain wait, as for the ALB (the lab's: lab/outputs.py).
+        drain = env.outputs.get("drain_seconds")
+        return NginxUpstreams(client) if drain is None else NginxUpstreams(client, wait_seconds=int(drain))
     raise BalancerUnavailable(f"environment {env.name}: no drain driver for {env.load_balancer}")

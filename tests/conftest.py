@@ -20,7 +20,12 @@ from tests.support.kinds import kind
 from tests.support.service import RunningService, start_service
 from tests.support.simulator import Simulator
 
-pytest_plugins = ["tests.support.lab.plugin", "tests.support.parallel", "tests.support.wheelhouses"]
+pytest_plugins = [
+    "tests.support.lab.plugin",
+    "tests.support.lab_outputs",
+    "tests.support.parallel",
+    "tests.support.wheelhouses",
+]
 
 # The developer's shell must not steer the tests.
 for _name in [name for name in os.environ if name.startswith("GOLIVE_")] + ["PROMETHEUS_MULTIPROC_DIR"]:

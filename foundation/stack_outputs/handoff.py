@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from foundation.files import write_atomically
 from foundation.repository import REPO_ROOT
@@ -31,6 +32,11 @@ def hand_off(
     outputs = pulumi_stack.fetch(stack, work_dir, select)
     path = state.stack_outputs(env)
     text = inventory.render(outputs, env, str(path))
-    write_atomically(path, json.dumps(outputs, indent=2, sort_keys=True) + "\n", MODE)
+    write(path, outputs)
     write_atomically(state.inventory(env), text, MODE)
     return HandedOff(path, state.inventory(env), inventory.groups(outputs, str(path)))
+
+
+def write(path: Path, outputs: dict[str, Any]) -> None:
+    """A stack-outputs file, whole: keys sorted, as `fab infra.outputs` and `fab lab.up` write it."""
+    write_atomically(path, json.dumps(outputs, indent=2, sort_keys=True) + "\n", MODE)

@@ -22,7 +22,8 @@ def up(c) -> None:
     """Boot the lab: lb, web1, web2, db, partners, monitoring on 198.18.0.0/24 (root, Linux; idempotent).
 
     Builds the Debian 12 base image on first use (cached in /var/cache/golive-lab), then boots every host
-    that is not running under systemd-nspawn and writes state/lab/ssh_config and state/lab/inventory.ini.
+    that is not running under systemd-nspawn and writes state/lab/ssh_config, state/lab/inventory.ini and
+    state/lab/stack-outputs.json (the lab in the Pulumi stack outputs' schema: `fab release --env lab` reads it).
     """
     _run(lab_up.up)
 

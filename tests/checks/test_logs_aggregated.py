@@ -12,25 +12,36 @@ import yaml
 from checks import logs
 from checks.context import Context
 from checks.model import Status
-from foundation.environment import ENVIRONMENTS_DIR, EnvironmentInvalid, load_environment, parse_environment
+from foundation.environment import (
+    ENVIRONMENTS_DIR,
+    Environment,
+    EnvironmentInvalid,
+    load_environment,
+    parse_environment,
+)
 from foundation.sections import Monitoring
 from foundation.transport import CommandResult
 
 LAB_PROMETHEUS = "http://198.18.0.40:9090"
 
 
-def _lab(monitoring: Monitoring | None = None) -> Context:
-    return Context(dataclasses.replace(load_environment("lab"), monitoring=monitoring))
+@pytest.fixture
+def lab(lab_state) -> Environment:
+    return load_environment("lab", state=lab_state)
 
 
-def test_without_a_monitoring_section_each_web_host_journal_is_read():
-    sources = logs.sources(_lab())
+def _lab(lab: Environment, monitoring: Monitoring | None = None) -> Context:
+    return Context(dataclasses.replace(lab, monitoring=monitoring))
+
+
+def test_without_a_monitoring_section_each_web_host_journal_is_read(lab):
+    sources = logs.sources(_lab(lab))
     assert [host for host, _ in sources] == ["web1", "web2"]
     assert all(command.startswith("journalctl -u golive-app.service") for _, command in sources)
 
 
-def test_with_one_the_monitoring_hosts_aggregated_journal_is_read():
-    sources = logs.sources(_lab(Monitoring(LAB_PROMETHEUS)))
+def test_with_one_the_monitoring_hosts_aggregated_journal_is_read(lab):
+    sources = logs.sources(_lab(lab, Monitoring(LAB_PROMETHEUS)))
     assert sources == [
         (
             "198.18.0.40",
@@ -40,16 +51,16 @@ def test_with_one_the_monitoring_hosts_aggregated_journal_is_read():
     ]
 
 
-def test_a_logs_host_names_where_the_journals_are():
-    assert logs.log_aggregator(_lab(Monitoring(LAB_PROMETHEUS, logs_host="monitoring")).env) == "monitoring"
+def test_a_logs_host_names_where_the_journals_are(lab):
+    assert logs.log_aggregator(_lab(lab, Monitoring(LAB_PROMETHEUS, logs_host="monitoring")).env) == "monitoring"
 
 
-def test_logs_host_is_parsed_and_checked():
+def test_logs_host_is_parsed_and_checked(lab_state):
     raw = yaml.safe_load((ENVIRONMENTS_DIR / "lab.yml").read_text())
     section = {"prometheus_url": LAB_PROMETHEUS, "logs_host": "monitoring"}
-    assert parse_environment({**raw, "monitoring": section}).monitoring.logs_host == "monitoring"
+    assert parse_environment({**raw, "monitoring": section}, state=lab_state).monitoring.logs_host == "monitoring"
     with pytest.raises(EnvironmentInvalid, match="logs_host must be a host name"):
-        parse_environment({**raw, "monitoring": {**section, "logs_host": ""}})
+        parse_environment({**raw, "monitoring": {**section, "logs_host": ""}}, state=lab_state)
 
 
 class Printing:
@@ -68,8 +79,8 @@ class Printing:
         ('{"level": "INFO", "msg": "stk push accepted"}\nplanted 254712345678 by a test\n', Status.FAIL),
     ],
 )
-def test_the_verdict_comes_from_the_aggregated_journal(monkeypatch, output, status):
-    ctx = _lab(Monitoring(LAB_PROMETHEUS))
+def test_the_verdict_comes_from_the_aggregated_journal(monkeypatch, lab, output, status):
+    ctx = _lab(lab, Monitoring(LAB_PROMETHEUS))
     printed = Printing(output)
     reached = []
     monkeypatch.setattr(logs, "_transport", lambda ctx, host: reached.append(host) or printed)

@@ -24,9 +24,9 @@ from checks.context import Context
 from checks.model import Status
 from foundation.backups import dumps as release_backup
 from foundation.environment import ENVIRONMENTS_DIR, parse_environment
-from foundation.state import StateLayout
 from foundation.transport import CommandResult, HostUnreachable
 from tests.support.backup_program import DbHostHere, install
+from tests.support.lab_outputs import lab_state_in
 from tests.support.settings_file import PRODUCTION, SECRETS, write_settings
 from tests.support.simulator import CONSUMER_KEY, CONSUMER_SECRET
 
@@ -225,9 +225,10 @@ class Kept:
 def _lab(tmp_path: Path, db: object) -> Context:
     """The lab's environment (backup_host: db) with `db` as its db host's transport, and no database URL: the
     host proves its own backups."""
-    lab = parse_environment(yaml.safe_load((ENVIRONMENTS_DIR / "lab.yml").read_text()))
+    state = lab_state_in(tmp_path / "state")  # the lab's stack outputs in it, as `fab lab.up` writes them
+    lab = parse_environment(yaml.safe_load((ENVIRONMENTS_DIR / "lab.yml").read_text()), state=state)
     assert lab.backup_host == "db"
-    ctx = Context(lab, None, state=StateLayout(tmp_path / "state"))
+    ctx = Context(lab, None, state=state)
     ctx.fleet = SimpleNamespace(transports={"db": db})
     return ctx
 

@@ -142,11 +142,11 @@ def lab(**changes: Any) -> dict[str, Any]:
     return {**yaml.safe_load((ENVIRONMENTS_DIR / "lab.yml").read_text()), **changes}
 
 
-def test_backup_host_is_a_db_host_of_an_ssh_environment():
-    assert parse_environment(lab(backup_host="db")).backup_host == "db"
-    assert parse_environment(lab(backup_host=None)).backup_host is None
+def test_backup_host_is_a_db_host_of_an_ssh_environment(lab_state):
+    assert parse_environment(lab(backup_host="db"), state=lab_state).backup_host == "db"
+    assert parse_environment(lab(backup_host=None), state=lab_state).backup_host is None
     with pytest.raises(EnvironmentInvalid, match=r"backup_host must be one of its db hosts .*\(db\), not 'web1'"):
-        parse_environment(lab(backup_host="web1"))
+        parse_environment(lab(backup_host="web1"), state=lab_state)
     local = yaml.safe_load((ENVIRONMENTS_DIR / "local.yml").read_text())
     with pytest.raises(EnvironmentInvalid, match="backup_host"):
         parse_environment({**local, "backup_host": "localhost"})

@@ -22,6 +22,7 @@ from foundation.backups import dumps, strategy
 from foundation.environment import ENVIRONMENTS_DIR, parse_environment
 from foundation.state import StateLayout
 from tests.support.backup_program import DbHostHere, add_payments, install
+from tests.support.lab_outputs import lab_state_in
 
 PAYMENTS = 9
 
@@ -40,8 +41,8 @@ def both_ways(live: str, tmp_path: Path) -> tuple[strategy.OnHost, strategy.OnCo
     return strategy.OnHost(DbHostHere(program)), strategy.OnController(live, tmp_path / "controller")
 
 
-def _environment(name: str, **changes: Any):
-    return parse_environment({**yaml.safe_load((ENVIRONMENTS_DIR / f"{name}.yml").read_text()), **changes})
+def _environment(name: str, state: StateLayout, **changes: Any):
+    return parse_environment({**yaml.safe_load((ENVIRONMENTS_DIR / f"{name}.yml").read_text()), **changes}, state=state)
 
 
 def _count(url: str, table: str) -> int:
@@ -52,16 +53,18 @@ def _count(url: str, table: str) -> int:
 
 
 def test_the_environment_says_where(tmp_path: Path):
-    state = StateLayout(tmp_path)
+    state = lab_state_in(tmp_path)  # the lab's stack outputs in it, as `fab lab.up` writes them
     db = SimpleNamespace(host="db")
-    lab = _environment("lab")
+    lab = _environment("lab", state)
     on_db = strategy.for_environment(lab, SimpleNamespace(transports={"db": db}), "postgresql://x", state)
     assert isinstance(on_db, strategy.OnHost) and on_db.transport is db and on_db.where == "on db"
     assert on_db.place == "golive-backup's folder on db"
-    local = strategy.for_environment(_environment("local"), SimpleNamespace(transports={}), "postgresql://x", state)
+    local = strategy.for_environment(
+        _environment("local", state), SimpleNamespace(transports={}), "postgresql://x", state
+    )
     assert local == strategy.OnController("postgresql://x", state.backups("local"))
     assert local.where == "on the controller" and local.place == str(state.backups("local"))
-    no_host = strategy.for_environment(_environment("lab", backup_host=None), SimpleNamespace(), "u", state)
+    no_host = strategy.for_environment(_environment("lab", state, backup_host=None), SimpleNamespace(), "u", state)
     assert isinstance(no_host, strategy.OnController)
 
 

@@ -84,6 +84,34 @@ def test_the_environment_takes_its_prometheus_from_the_outputs_unless_it_names_o
     assert (job.prometheus_url, job.job) == (EXAMPLE["monitoring"]["prometheus_url"], "web")
 
 
+def test_hosts_are_named_as_ssh_reaches_them(tmp_path):
+    """By instance id through SSM, or where the environment's own ssh_config names them (the lab's); else SSH goes to
+    the private address."""
+    ids = tuple(h["instance_id"] for h in EXAMPLE["hosts"]["web"])
+    addresses = tuple(h["private_ip"] for h in EXAMPLE["hosts"]["web"])
+    write(tmp_path, "production", EXAMPLE)
+    assert load_environment("production", repo=tmp_path).web_hosts == ids
+    write(tmp_path, "production", {**EXAMPLE, "access": {"method": "ssh", "user": "admin", "ssh_proxy_command": None}})
+    assert load_environment("production", repo=tmp_path).web_hosts == addresses
+    base = {"name": "production", "transport": "ssh", "service_manager": "systemd", "root": "/srv/golive"}
+    base |= {"instances": [{"name": "app", "port": 8000}], "stack_outputs": "production"}
+    assert parse_environment({**base, "ssh_config": "ssh_config"}, tmp_path).web_hosts == ids
+
+
+def test_what_writes_the_outputs_is_one_of_the_known_writers(tmp_path):
+    base = {"name": "production", "transport": "ssh", "service_manager": "systemd", "root": "/srv/golive"}
+    base |= {"instances": [{"name": "app", "port": 8000}], "stack_outputs": "production"}
+    with pytest.raises(
+        EnvironmentInvalid, match=r"stack_outputs_by must be one of infra.outputs, lab.up, not 'pulumi'"
+    ):
+        parse_environment({**base, "stack_outputs_by": "pulumi"}, tmp_path)
+    write(tmp_path, "production", EXAMPLE)
+    with pytest.raises(
+        EnvironmentInvalid, match=r"stack_outputs_by must be one of infra.outputs, lab.up, not 'pulumi'"
+    ):
+        parse_environment({**base, "stack_outputs_by": "pulumi"}, tmp_path)
+
+
 def test_stack_outputs_names_the_stack_not_a_file(tmp_path):
     base = {"name": "production", "transport": "ssh", "service_manager": "systemd", "root": "/srv/golive"}
     with pytest.raises(EnvironmentInvalid, match=r"stack_outputs names the Pulumi stack \(e.g. production\)"):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from foundation.environment import load_environment
 from lab import network, overlay, processes
 from lab.image.build import current_key
 from lab.layout import Layout
@@ -107,6 +108,17 @@ def test_ssh_with_the_generated_key_and_pinned_host_keys(first_up: Run) -> None:
         assert completed.stdout.strip() == item.name
 
 
+def test_up_writes_the_stack_outputs_the_release_reads(first_up: Run) -> None:
+    """state/lab/stack-outputs.json in the Pulumi program's schema (tests/lab/test_outputs.py checks its shape): the
+    release takes the lab's hosts from it, each reachable by its name over the lab's ssh_config."""
+    assert LAYOUT.stack_outputs.stat().st_mode & 0o777 == 0o644
+    env = load_environment("lab")
+    assert env.web_hosts == ("web1", "web2") and env.hosts["db"] == ("db",)
+    assert env.entry_url == f"https://{host('lb').address}"
+    for name in (*env.web_hosts, env.hosts["db"][0]):
+        assert ssh(name, "cat /etc/hostname").strip() == name
+
+
 def test_inventory_lists_every_group(first_up: Run) -> None:
     tool = Path(sys.executable).with_name("ansible-inventory")
     if not tool.exists():
@@ -187,7 +199,7 @@ def test_down_leaves_nothing_behind(first_up: Run) -> None:
     assert [pid for pid in [*pids.values(), *guests] if processes.alive(pid)] == []
     assert leftovers() == []
     assert not LAYOUT.runtime.exists()
-    assert not LAYOUT.ssh_config.exists() and not LAYOUT.key.exists()
+    assert not LAYOUT.ssh_config.exists() and not LAYOUT.key.exists() and not LAYOUT.stack_outputs.exists()
 
 
 def test_down_twice_is_safe(first_up: Run) -> None:

@@ -92,7 +92,7 @@ def test_staging_and_production_load_tests_are_read_only_and_verify_tls(tmp_path
     assert spec.knobs["GOLIVE_LOADTEST_VERIFY_TLS"] == "1"
 
 
-def test_the_plan_has_a_load_test_step_after_the_gates_only_where_required():
+def test_the_plan_has_a_load_test_step_after_the_gates_only_where_required(lab_state):
     local = load_environment("local")
     assert not local.loadtest.required
     plain = plan_release(local, version="v4", release_id="r4", deployed=DEPLOYED)
@@ -105,7 +105,8 @@ def test_the_plan_has_a_load_test_step_after_the_gates_only_where_required():
     assert [
         step.action
         for step in _phase(
-            plan_release(load_environment("lab"), version="v4", release_id="r4", deployed=DEPLOYED), "gates"
+            plan_release(load_environment("lab", state=lab_state), version="v4", release_id="r4", deployed=DEPLOYED),
+            "gates",
         ).steps
     ] == ["observe", "loadtest"]
 

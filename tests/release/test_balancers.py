@@ -95,11 +95,11 @@ def test_production_drives_the_target_group_from_its_stack_outputs(tmp_path, tar
     assert driver._drain_seconds == outputs["drain_seconds"]
 
 
-def test_local_has_nothing_to_drain_and_the_lab_drains_through_nginx(tmp_path):
+def test_local_has_nothing_to_drain_and_the_lab_drains_through_nginx(tmp_path, lab_state):
     assert isinstance(balancer_for(load_environment("local")), NoBalancer)
     (tmp_path / "state" / "lab").mkdir(parents=True)
     (tmp_path / "state" / "lab" / "ssh_config").write_text("Host lb\n  HostName 198.18.0.10\n")
-    assert isinstance(balancer_for(load_environment("lab", repo=tmp_path)), NginxUpstreams)
+    assert isinstance(balancer_for(load_environment("lab", repo=tmp_path, state=lab_state)), NginxUpstreams)
 
 
 class _Upstreams:

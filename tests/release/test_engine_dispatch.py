@@ -23,6 +23,7 @@ from release.engine import HANDLERS, Engine
 from release.exit_codes import ExitCode
 from release.plan import Action, Plan, Step, plan_recovery, plan_release, plan_rollback
 from release.run import Run
+from tests.support.lab_outputs import lab_state_in
 
 
 def no_checks(phase: str, record: dict) -> tuple[dict, list[str]]:
@@ -34,15 +35,14 @@ MANY = Deployed("r7", "v7", "r6", tuple(f"r{n}" for n in range(1, 8)))
 
 
 def every_environment(tmp_path: Path):
-    """local, lab, and staging/production from the Pulumi program's example outputs."""
+    """local, lab from the outputs `fab lab.up` writes, and staging/production from the Pulumi program's example
+    outputs."""
+    state = lab_state_in(tmp_path / "state")
     for name in known_environments():
         if name in ("staging", "production"):
-            outputs = tmp_path / "state" / name / "stack-outputs.json"
-            outputs.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(REPO_ROOT / "infra" / "examples" / f"{name}-outputs.json", outputs)
-            yield load_environment(name, repo=tmp_path)
-        else:
-            yield load_environment(name)
+            state.stack_outputs(name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(REPO_ROOT / "infra" / "examples" / f"{name}-outputs.json", state.stack_outputs(name))
+        yield load_environment(name, state=state)
 
 
 def every_plan(tmp_path: Path) -> list[Plan]:
@@ -76,7 +76,7 @@ def lab(tmp_path: Path):
     """The lab's description, its ssh_config a file of this test's (the engine reads it for its transports)."""
     ssh_config = tmp_path / "ssh_config"
     ssh_config.write_text("Host *\n    User deploy\n")
-    return replace(load_environment("lab"), ssh_config=ssh_config)
+    return replace(load_environment("lab", state=lab_state_in(tmp_path / "state")), ssh_config=ssh_config)
 
 
 def said_steps(output: str) -> list[str]:

@@ -55,11 +55,11 @@ def test_instances_are_reached_at_the_ssh_configs_addresses(tmp_path):
     assert env.address("unknown") == "unknown"
 
 
-def test_the_lab_ca_is_trusted_and_the_system_one_elsewhere(tmp_path):
+def test_the_lab_ca_is_trusted_and_the_system_one_elsewhere(tmp_path, lab_state):
     assert _lab(tmp_path).tls_verify == str(REPO_ROOT / "state/lab/ca/ca.crt")
     assert _lab(tmp_path, checks={}).tls_verify is True
-    assert load_environment("lab").tls_verify == str(REPO_ROOT / "state/lab/ca/ca.crt")
-    assert load_environment("lab").database == "tunnel"
+    assert load_environment("lab", state=lab_state).tls_verify == str(REPO_ROOT / "state/lab/ca/ca.crt")
+    assert load_environment("lab", state=lab_state).database == "tunnel"
 
 
 def test_the_tunnel_forwards_a_loopback_port_to_the_db_hosts_loopback(tmp_path):

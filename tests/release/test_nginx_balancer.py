@@ -3,12 +3,14 @@ that the lab environment gets it (the commands run for real in tests/roles/test_
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from foundation.environment import load_environment
 from foundation.transport import CommandFailed, CommandResult, HostUnreachable
+from lab.outputs import DRAIN_SECONDS
 from release.balancers import BalancerUnavailable, NginxUpstreams, balancer_for
 
 
@@ -69,29 +71,37 @@ def test_an_unreachable_lb_host_is_a_balancer_error():
         NginxUpstreams(Recorder(fail=HostUnreachable("lb: timed out"))).undrain("web1")
 
 
-def test_the_lab_drives_nginx_on_its_lb_host():
+def test_the_lab_drives_nginx_on_its_lb_host(lab_state):
     transport = Recorder("web1 up\n")
-    driver = balancer_for(load_environment("lab"), client=transport)
+    driver = balancer_for(load_environment("lab", state=lab_state), client=transport)
     assert isinstance(driver, NginxUpstreams)
     driver.undrain("web1")
     assert transport.commands[0][0].endswith("golive-upstream undrain web1")
 
 
-def test_the_lab_without_a_client_reaches_lb_over_ssh(tmp_path):
+def test_the_drain_waits_as_long_as_the_stack_outputs_say(lab_state):
+    env = load_environment("lab", state=lab_state)
+    assert env.outputs["drain_seconds"] == DRAIN_SECONDS
+    transport = Recorder()
+    balancer_for(replace(env, outputs={**env.outputs, "drain_seconds": 4}), client=transport).drain("web2")
+    assert transport.commands[0][0].endswith("golive-upstream drain web2 --wait 4")
+
+
+def test_the_lab_without_a_client_reaches_lb_over_ssh(tmp_path, lab_state):
     (tmp_path / "state" / "lab").mkdir(parents=True)
     (tmp_path / "state" / "lab" / "ssh_config").write_text("Host lb\n  HostName 198.18.0.10\n  User root\n")
-    driver = balancer_for(load_environment("lab", repo=tmp_path))
+    driver = balancer_for(load_environment("lab", repo=tmp_path, state=lab_state))
     assert isinstance(driver, NginxUpstreams)
     assert driver._transport.host == "lb"
 
 
-def test_the_lab_down_is_a_clear_refusal(tmp_path):
+def test_the_lab_down_is_a_clear_refusal(tmp_path, lab_state):
     with pytest.raises(BalancerUnavailable, match=r"no SSH configuration at .*ssh_config to reach lb \(is the lab up"):
-        balancer_for(load_environment("lab", repo=tmp_path))
+        balancer_for(load_environment("lab", repo=tmp_path, state=lab_state))
 
 
-def test_an_nginx_environment_needs_one_lb_host():
-    env = load_environment("lab")
+def test_an_nginx_environment_needs_one_lb_host(lab_state):
+    env = load_environment("lab", state=lab_state)
     env = type(env)(**{**env.__dict__, "hosts": {"web": ("web1",)}})
     with pytest.raises(BalancerUnavailable, match="exactly one lb host"):
         balancer_for(env)

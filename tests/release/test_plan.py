@@ -35,8 +35,8 @@ def test_local_release_runs_every_phase_in_order():
     assert "previous: r3" in plan.describe()[0]
 
 
-def test_lab_deploys_in_batches_draining_each_host():
-    env = load_environment("lab")
+def test_lab_deploys_in_batches_draining_each_host(lab_state):
+    env = load_environment("lab", state=lab_state)
     plan = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
     deploy = _actions(plan, "deploy")
     assert deploy == [
@@ -77,8 +77,8 @@ def test_release_prunes_beyond_keep_but_not_current_previous_or_new():
     assert [target for action, _, target in _actions(plan, "finish") if action == "prune"] == ["r1", "r2"]
 
 
-def test_rollback_goes_to_previous_on_every_host_draining_each_while_it_restarts():
-    env = load_environment("lab")
+def test_rollback_goes_to_previous_on_every_host_draining_each_while_it_restarts(lab_state):
+    env = load_environment("lab", state=lab_state)
     plan = plan_rollback(env, deployed=DEPLOYED)
     assert plan.release_id == "r2"
     deploy = _actions(plan, "deploy")
@@ -88,15 +88,17 @@ def test_rollback_goes_to_previous_on_every_host_draining_each_while_it_restarts
     assert [phase.name for phase in plan.phases] == ["preflight", "deploy", "finish"]
 
 
-def test_rollback_returns_a_host_a_dead_release_left_drained_first():
-    plan = plan_rollback(load_environment("lab"), deployed=replace(DEPLOYED, drained=("web2",)))
+def test_rollback_returns_a_host_a_dead_release_left_drained_first(lab_state):
+    plan = plan_rollback(load_environment("lab", state=lab_state), deployed=replace(DEPLOYED, drained=("web2",)))
     assert [(a, h) for a, h, _ in _actions(plan, "deploy") if a in ("drain", "undrain")] == [
         ("drain", "web2"), ("undrain", "web2"), ("drain", "web1"), ("undrain", "web1"),
     ]  # fmt: skip
 
 
-def test_rollback_without_draining_switches_every_host_then_puts_each_back_into_rotation():
-    plan = plan_rollback(load_environment("lab"), deployed=replace(DEPLOYED, drained=("web2",)), drain=False)
+def test_rollback_without_draining_switches_every_host_then_puts_each_back_into_rotation(lab_state):
+    plan = plan_rollback(
+        load_environment("lab", state=lab_state), deployed=replace(DEPLOYED, drained=("web2",)), drain=False
+    )
     deploy = _actions(plan, "deploy")
     assert [a for a, *_ in deploy] == ["switch", "restart", "health", "restart"] * 2 + ["undrain"] * 2
     assert [h for a, h, _ in deploy if a == "undrain"] == ["web1", "web2"]
@@ -107,8 +109,8 @@ def test_a_local_rollback_has_no_balancer_to_drain():
     assert {a for a, *_ in _actions(plan, "deploy")} == {"switch", "restart", "health"}
 
 
-def test_the_recovery_of_a_failed_release_restores_first_where_irreversible_then_returns_every_host():
-    env = load_environment("lab")
+def test_the_recovery_of_a_failed_release_restores_first_where_irreversible_then_returns_every_host(lab_state):
+    env = load_environment("lab", state=lab_state)
     failed = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
     recovery = plan_recovery(env, failed, prior_previous="r2", switched=True, drained=("web2",), restore="b-1")
     assert [phase.name for phase in recovery.phases] == ["restore", "rollback"]
@@ -119,8 +121,8 @@ def test_the_recovery_of_a_failed_release_restores_first_where_irreversible_then
     assert [(h, t) for a, h, t in rollback if a == "previous"] == [("web1", "r2"), ("web2", "r2")]
 
 
-def test_a_failure_before_any_switch_restores_at_most_and_a_first_release_has_nowhere_to_go():
-    env = load_environment("lab")
+def test_a_failure_before_any_switch_restores_at_most_and_a_first_release_has_nowhere_to_go(lab_state):
+    env = load_environment("lab", state=lab_state)
     failed = plan_release(env, version="v4", release_id="r4", deployed=DEPLOYED)
     unswitched = plan_recovery(env, failed, prior_previous="r2", switched=False)
     assert unswitched.phases == () and "nothing to roll back" in unswitched.describe()[-1]
@@ -192,8 +194,8 @@ def test_production_reads_hosts_from_stack_outputs(tmp_path):
 BEHIND = replace(DEPLOYED, hosts={"web1": "r3", "web2": None})
 
 
-def test_releasing_the_deployed_version_brings_only_the_hosts_behind_to_it():
-    env = load_environment("lab")
+def test_releasing_the_deployed_version_brings_only_the_hosts_behind_to_it(lab_state):
+    env = load_environment("lab", state=lab_state)
     plan = plan_release(env, version="v3", release_id="r9", deployed=BEHIND)
     assert plan.kind == "catch-up" and not plan.no_op and plan.release_id == "r3"
     assert [phase.name for phase in plan.phases] == ["preflight", "build", "stage", "deploy", "verify", "finish"]
@@ -209,8 +211,8 @@ def test_releasing_the_deployed_version_brings_only_the_hosts_behind_to_it():
     assert "web2 is behind (no release): brought to r3" in said and "web1: on r3, untouched" in said
 
 
-def test_a_host_on_another_release_is_brought_to_the_fleets_without_a_balancer_where_there_is_none():
-    env = replace(load_environment("lab"), load_balancer="none")
+def test_a_host_on_another_release_is_brought_to_the_fleets_without_a_balancer_where_there_is_none(lab_state):
+    env = replace(load_environment("lab", state=lab_state), load_balancer="none")
     behind = replace(DEPLOYED, hosts={"web1": "r2", "web2": "r3"})
     plan = plan_release(env, version="v3", release_id="r9", deployed=behind)
     assert [(a, h) for a, h, _ in _actions(plan, "deploy")][:2] == [("switch", "web1"), ("restart", "web1")]
@@ -218,6 +220,6 @@ def test_a_host_on_another_release_is_brought_to_the_fleets_without_a_balancer_w
     assert "web1 is behind (has r2, fleet is on r3)" in "\n".join(plan.describe())
 
 
-def test_another_version_while_hosts_are_behind_is_refused_naming_them_and_the_fix():
+def test_another_version_while_hosts_are_behind_is_refused_naming_them_and_the_fix(lab_state):
     with pytest.raises(ValueError, match=r"web2 is behind \(no release\): `fab release --env lab --version v3`"):
-        plan_release(load_environment("lab"), version="v4", release_id="r4", deployed=BEHIND)
+        plan_release(load_environment("lab", state=lab_state), version="v4", release_id="r4", deployed=BEHIND)

@@ -13,11 +13,11 @@ from rich.console import Console
 
 from foundation.environment import load_environment
 from foundation.reporter import Reporter
-from foundation.state import StateLayout
 from release.controller import Controller
 from release.exit_codes import ExitCode
 from release.operations import inspecting
 from tests.support.fleet_states import NO_RELEASE, ON_R2, ON_R3, HostState, fleet
+from tests.support.lab_outputs import lab_state_in
 
 
 def _status(tmp_path: Path, db_url: str, monkeypatch, web2: HostState, *records: dict) -> str:
@@ -26,10 +26,9 @@ def _status(tmp_path: Path, db_url: str, monkeypatch, web2: HostState, *records:
 
     monkeypatch.setattr(inspecting.httpx, "get", no_instance)
     output = io.StringIO()
-    env = load_environment("lab")
-    controller = Controller(
-        env, state=StateLayout(tmp_path), reporter=Reporter(Console(file=output, width=300)), db_url=db_url
-    )
+    state = lab_state_in(tmp_path)  # the controller's state, the lab's stack outputs in it as `fab lab.up` writes them
+    env = load_environment("lab", state=state)
+    controller = Controller(env, state=state, reporter=Reporter(Console(file=output, width=300)), db_url=db_url)
     controller.__dict__["fleet"] = fleet(env, {"web1": ON_R3, "web2": web2})
     for record in records:
         controller.audit.append(record)

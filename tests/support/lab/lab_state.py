@@ -50,7 +50,9 @@ def converged() -> bool:
 
 
 def is_up() -> bool:
-    return LAYOUT.record.exists() and LAYOUT.ssh_config.exists()
+    """Booted, with the files `fab lab.up` writes (a lab an older checkout brought up may lack its stack outputs:
+    `fab lab.up` on a running lab writes them)."""
+    return LAYOUT.record.exists() and LAYOUT.ssh_config.exists() and LAYOUT.stack_outputs.exists()
 
 
 def ensure_up() -> None:

@@ -5,7 +5,8 @@ The versions are commits of a copy of the working tree (tests/release/local_harn
 tree, v2 changes a file only, bad-web2 is v2 with a service that refuses to start on web2 alone (so web1 is switched,
 healthy and undrained before web2 fails). They go out through the real CLI (`fab -r <copy> release --env <file>`)
 with an environment file derived from release/environments/lab.yml (tests/support/lab/lab_state.lab_env_file) and one
-controller state for the session (audit log, artifact cache: the run's wheelhouse linked in)."""
+controller state for the session (audit log, artifact cache: the run's wheelhouse linked in; the lab's stack outputs,
+linked to the ones `fab lab.up` wrote)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from foundation.repository import REPO_ROOT
+from foundation.state import StateLayout
+from lab.outputs import ENVIRONMENT
 from tests.release.local_harness import Fab, FabResult, VersionRepo, replace_once, seed_wheelhouses
 from tests.support.lab.fab import ssh
-from tests.support.lab.lab_state import lab_env_file
+from tests.support.lab.lab_state import LAYOUT, lab_env_file
 
 RELEASED = 0
 WEB_HOSTS = ("web1", "web2")
@@ -56,6 +59,9 @@ class LabReleases:
         state = base / "state"
         state.mkdir()
         seed_wheelhouses(state / "artifacts", wheelhouses)
+        outputs = StateLayout(state).stack_outputs(ENVIRONMENT)
+        outputs.parent.mkdir(parents=True)
+        outputs.symlink_to(LAYOUT.stack_outputs)
         return cls(repo, Fab(repo.path, state, env_file))
 
     def version(self, tag: str) -> str:
