@@ -10,14 +10,21 @@ the checks.
     backups.prove(backups.list()[0].id)     # the newest restores into a scratch database, counts equal
 
 An environment with `backup_host:` (the lab) keeps them on that database host, where its `golive-backup` program
-(foundation/backups/on_host.py) does all of this, the dump staying there; any other on the controller, through
-`db_url`, in the state folder (StateLayout.backups). Both run the same code (foundation/backups/dumps) with the same
-counting rule and answer the same summaries.
+(foundation/backups/on_host.py) does all of this, sealing and shipping them as its settings say (roles/backups);
+any other on the controller, through `db_url`, in the state folder (StateLayout.backups). Both run the same code
+(foundation/backups/dumps: a Store) with the same counting rule and answer the same summaries.
+
+On the controller, an environment whose stack outputs name a `backup_bucket` (staging, production) has every backup
+sealed with its vaulted `vault_backup_key` (foundation/vault.py) and, once proven, shipped to that bucket through
+the usual AWS chain (AWS_ENDPOINT_URL_S3 points it at another S3 API); restores and proofs find the bucket's too.
+Without a bucket the backups stay in the state folder, as the take's description says.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,9 +34,11 @@ from foundation.environment import Environment
 from foundation.fleet import Fleet
 from foundation.state import StateLayout
 from foundation.transport import Transport
+from foundation.vault import VaultUnreadable, vaulted
 
+KEY_NAME = "vault_backup_key"  # in the environment's vault (state/<env>/secrets.yml); roles/backups' backups_key
 # What a failing backup operation raises, wherever it runs; BackupNotFound, NoDatabase aside.
-FAILURES = (dumps.BackupUnusable, dumps.ToolMissing, on_host.HostBackupFailed)
+FAILURES = (dumps.BackupUnusable, dumps.ToolMissing, dumps.KeyInvalid, on_host.HostBackupFailed)
 
 
 class NoDatabase(Exception):
@@ -82,6 +91,8 @@ class Backups(Protocol):
 class OnController:
     db_url: str | None
     folder: Path
+    bucket: dumps.Bucket | None = None
+    key: Callable[[], dumps.Key] | None = None  # the key backups are sealed with, read when first needed
 
     @property
     def where(self) -> str:
@@ -89,39 +100,45 @@ class OnController:
 
     @property
     def place(self) -> str:
-        return str(self.folder)
+        return str(self.folder) + (f" and {self.bucket.describe()}" if self.bucket else "")
+
+    @cached_property
+    def store(self) -> dumps.Store:
+        return dumps.Store(self.folder, self.key() if self.key else None, self.bucket)
 
     def _url(self) -> str:
         if self.db_url is None:
             raise NoDatabase(
-                f"no database given: the backups in {self.folder} can be listed, not taken, proven or restored"
+                f"no database given: the backups in {self.place} can be listed, not taken, proven or restored"
             )
         return self.db_url
 
     def take(self) -> Taken:
         url = self._url()
-        backup = dumps.take(url, self.folder)
-        dumps.prove(backup, url)
-        return Taken.from_summary(backup.summary())
+        backup = self.store.take(url)
+        self.store.prove(backup, url)
+        return Taken.from_summary(backup.summary(), shipped=self.store.ship(backup))
 
     def restore(
         self, backup_id: str, *, sha256: str | None = None, into: str | None = None, keep_replaced: bool = True
     ) -> dict[str, Any]:
-        found = dumps.find(self.folder, backup_id, sha256=sha256)
-        return dumps.restore(found, self._url(), into=into, keep_replaced=keep_replaced)
+        url = self._url()
+        with self.store.found(backup_id, sha256=sha256) as found:
+            return self.store.restore(found, url, into=into, keep_replaced=keep_replaced)
 
     def list(self) -> list[Taken]:
-        return [Taken.from_summary(backup.summary()) for backup in dumps.list_backups(self.folder)]
+        return [Taken.from_summary(backup.summary()) for backup in self.store.list()]
 
     def find(self, backup_id: str) -> Taken:
-        return Taken.from_summary(dumps.find(self.folder, backup_id).summary())
+        return dumps.pick(self.list(), backup_id, self.place)
 
     def verify(self, *backup_ids: str) -> dict[str, str | None]:
-        return dumps.verify(self.folder, backup_ids)
+        return self.store.verify(backup_ids)
 
     def prove(self, backup_id: str, *, sha256: str | None = None) -> Taken:
-        found = dumps.find(self.folder, backup_id, sha256=sha256)
-        dumps.prove(found, self._url())
+        url = self._url()
+        with self.store.found(backup_id, sha256=sha256) as found:
+            self.store.prove(found, url)
         return Taken.from_summary(found.summary())
 
 
@@ -159,7 +176,20 @@ class OnHost:
 
 
 def for_environment(env: Environment, fleet: Fleet, db_url: str | None, state: StateLayout) -> Backups:
-    """On the environment's backup_host when it names one, else on the controller (in its state folder)."""
+    """On the environment's backup_host when it names one, else on the controller (in its state folder; sealed
+    and shipped when its stack outputs name a backup bucket)."""
     if env.backup_host:
         return OnHost(fleet.transports[env.backup_host])
-    return OnController(db_url, state.backups(env.name))
+    name = env.outputs.get("backup_bucket")
+    if not name:
+        return OnController(db_url, state.backups(env.name))
+    bucket = dumps.Bucket(str(name), region=env.outputs.get("region") or None)
+    return OnController(db_url, state.backups(env.name), bucket, lambda: vaulted_key(state.environment(env.name)))
+
+
+def vaulted_key(state: Path) -> dumps.Key:
+    """The environment's backup key from its vault (KEY_NAME); KeyInvalid saying what is missing."""
+    try:
+        return dumps.key_from_text(vaulted(state, KEY_NAME), f"{state / 'secrets.yml'} ({KEY_NAME})")
+    except VaultUnreadable as exc:
+        raise dumps.KeyInvalid(f"backups shipped to a bucket are sealed with {KEY_NAME}: {exc}") from None

@@ -338,7 +338,8 @@ def test_verify_names_what_is_wrong_with_each_file(service_db: str, tmp_path: Pa
     assert list(verified) == [gone.id, damaged.id, whole.id]  # newest first
     assert verified[whole.id] is None
     actual = _sha256(damaged.path)
-    assert verified[damaged.id] == f"checksum mismatch (file {actual[:16]}…, manifest {damaged.sha256[:16]}…)"
+    expected = f"checksum mismatch (file {damaged.path.name}: {actual[:16]}…, manifest {damaged.sha256[:16]}…)"
+    assert verified[damaged.id] == expected
     assert verified[gone.id] == f"file {gone.path} is missing"
     assert backups.verify(tmp_path, (whole.id,)) == {whole.id: None}
     with pytest.raises(backups.BackupNotFound, match=f"no backup '20240101T000000Z-abcdef' in {tmp_path}"):

@@ -1,6 +1,7 @@
 """foundation/backups/dumps is shipped to the db host as it is (roles/backups copies its modules; a launcher puts
-their folder on sys.path): each module imports only the standard library, psycopg and its siblings — relatively,
-so the folder works under any name, and never the package above it. The program run from such a copy:
+their folder on sys.path): each module imports only the standard library, psycopg, cryptography, boto3/botocore
+(Debian 12's python3-psycopg, python3-cryptography, python3-boto3) and its siblings — relatively, so the folder works
+under any name, and never the package above it. The program run from such a copy:
 tests/foundation/test_backup_program.py."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 
 from tests.support.backup_program import PACKAGE
 
-ALLOWED = frozenset(sys.stdlib_module_names) | {"__future__", "psycopg"}
+ALLOWED = frozenset(sys.stdlib_module_names) | {"__future__", "psycopg", "cryptography", "boto3", "botocore"}
 
 
 def import_problems(source: str, siblings: set[str]) -> list[str]:

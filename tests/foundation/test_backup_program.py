@@ -9,9 +9,6 @@ The program on the lab's real db host: tests/release/test_lab_backup.py."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -21,41 +18,14 @@ import pytest
 from app.db import migrator
 from foundation.backups import dumps
 from foundation.backups.taken import Taken
-from tests.support.backup_program import Host, add_payments, install
-from tests.support.debian_tools import ToolUnavailable, _unpacked
+from tests.support.backup_program import Host, add_payments, install, interpreter
 
 PAYMENTS = 7
-DEBIAN_PYTHON = Path("/usr/bin/python3")
-# Debian 12's psycopg 3.1 and what it imports, unpacked under state/tools when the system has not installed them.
-DEBIAN_PACKAGES = ("python3-psycopg", "python3-typing-extensions")
-
-
-def debian_python() -> tuple[str, dict[str, str]]:
-    """Debian 12's python3 and the environment in which it imports Debian's psycopg."""
-    if not DEBIAN_PYTHON.is_file():
-        raise ToolUnavailable(f"no {DEBIAN_PYTHON}")
-    probe = [str(DEBIAN_PYTHON), "-c", "import psycopg, sys; assert sys.version_info[:2] == (3, 11), sys.version"]
-    if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-        return str(DEBIAN_PYTHON), {}
-    paths = [str(_unpacked(package) / "usr" / "lib" / "python3" / "dist-packages") for package in DEBIAN_PACKAGES]
-    extra = {"PYTHONPATH": os.pathsep.join(paths)}
-    answer = subprocess.run(probe, capture_output=True, text=True, env={**os.environ, **extra}, check=False)
-    if answer.returncode != 0:
-        raise ToolUnavailable(f"{DEBIAN_PYTHON} does not import Debian's psycopg: {answer.stderr.strip()[-300:]}")
-    return str(DEBIAN_PYTHON), extra
 
 
 @pytest.fixture(scope="module", params=["venv", "debian"])
 def python(request: pytest.FixtureRequest) -> tuple[str, dict[str, str]]:
-    if request.param == "venv":
-        return sys.executable, {}
-    try:
-        return debian_python()
-    except ToolUnavailable as problem:
-        reason = f"Debian's python3 with python3-psycopg is not available: {problem}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: {reason}", pytrace=False)
-        pytest.skip(reason)
+    return interpreter(request.param)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import dataclasses
 import hashlib
 import json
 import re
+import secrets
 import shutil
 import signal
 import time
@@ -34,6 +35,7 @@ from checks import signoffs
 from checks.catalogue import PHASES, load
 from foundation.audit import AuditLog
 from foundation.backups import dumps as backups
+from foundation.backups import strategy
 from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from release import lock
@@ -54,6 +56,8 @@ from tests.release.local_harness import (
     short_tmp,
     write_environment,
 )
+from tests.support.processes import free_port
+from tests.support.s3_server import CREDENTIALS, REGION
 
 # The working tree's schema head (v1), and the revisions the test versions add on top of it.
 V1 = migrator.head_revision()
@@ -330,12 +334,12 @@ def test_failing_migration_switches_nothing(world: World):
 def test_backup_that_does_not_restore_refuses_before_migrating(world: World, monkeypatch: pytest.MonkeyPatch):
     before = world.released("v2")
     pids = world.stage.supervisor_pids()
-    take = backups.take
+    take = backups.Store.take
     corrupted: list[Path] = []
 
-    def take_then_truncate(url: str, dest_dir: Path, **kwargs) -> backups.Backup:
+    def take_then_truncate(store: backups.Store, url: str, **kwargs) -> backups.Backup:
         """The real dump, then cut in half with a matching checksum: only restoring it can tell."""
-        taken = take(url, dest_dir, **kwargs)
+        taken = take(store, url, **kwargs)
         data = taken.path.read_bytes()
         taken.path.write_bytes(data[: len(data) // 2])
         corrupted.append(taken.path)
@@ -343,13 +347,13 @@ def test_backup_that_does_not_restore_refuses_before_migrating(world: World, mon
             taken, sha256=hashlib.sha256(taken.path.read_bytes()).hexdigest(), size=taken.path.stat().st_size
         )
 
-    monkeypatch.setattr(backups, "take", take_then_truncate)
+    monkeypatch.setattr(backups.Store, "take", take_then_truncate)
     engine = Controller(
         world.stage.env, state=StateLayout(world.fab.state), repo=world.repo.path, db_url=world.stage.db_url()
     ).engine
     outcome = engine.release("v3")
     assert outcome == ExitCode.REFUSED
-    assert corrupted, "the engine took its backup through foundation.backups.dumps.take"
+    assert corrupted, "the engine took its backup through foundation.backups.dumps.Store.take"
     assert world.stage.schema_revision() == V2, "refused before migrating"
     assert "more" not in world.stage.columns("payments")
     assert world.stage.current() == before and world.stage.supervisor_pids() == pids
@@ -362,6 +366,37 @@ def test_backup_that_does_not_restore_refuses_before_migrating(world: World, mon
     with world.stage.db() as conn:
         scratch = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'golive_prove_%'").fetchall()
     assert scratch == [], "the proof's scratch database is dropped"
+
+
+def test_backup_bucket_out_of_reach_refuses_before_migrating(world: World, monkeypatch: pytest.MonkeyPatch):
+    """An environment whose stack outputs name a backup bucket (staging, production) ships the proven backup
+    before migrating; a bucket it cannot reach refuses the release as a backup that does not restore does."""
+    before = world.released("v2")
+    pids = world.stage.supervisor_pids()
+    key = backups.key_from_text(secrets.token_urlsafe(40), "the test's key")
+    monkeypatch.setattr(strategy, "vaulted_key", lambda state: key)  # the vault's vault_backup_key
+    closed = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", closed)
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    env = dataclasses.replace(world.stage.env, outputs={"backup_bucket": "golive-proof-backups", "region": REGION})
+    engine = Controller(
+        env, state=StateLayout(world.fab.state), repo=world.repo.path, db_url=world.stage.db_url()
+    ).engine
+
+    assert engine.release("v3") == ExitCode.REFUSED
+
+    assert world.stage.schema_revision() == V2, "refused before migrating"
+    assert "more" not in world.stage.columns("payments")
+    assert world.stage.current() == before and world.stage.supervisor_pids() == pids
+    refused = world.last_record()
+    assert refused["outcome"] == "refused" and refused["exit_code"] == 2
+    assert "backup bucket s3://golive-proof-backups: shipping backup " in refused["error"]
+    assert "Could not connect to the endpoint URL" in refused["error"] and closed in refused["error"]
+    assert key.secret.decode() not in json.dumps(refused) and CREDENTIALS["AWS_SECRET_ACCESS_KEY"] not in json.dumps(
+        refused
+    )
+    assert world.stage.lock_holder() is None
 
 
 def test_release_is_refused_while_another_controller_holds_the_lock(world: World):

@@ -10,6 +10,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,14 +18,59 @@ from typing import Any
 
 import jinja2
 import psycopg
+import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from foundation.backups import dumps, on_host
 from foundation.repository import REPO_ROOT
 from foundation.transport import CommandResult, LocalTransport
+from tests.support.debian_tools import ToolUnavailable, _unpacked
 
 PACKAGE = Path(dumps.__file__).parent
 LAUNCHER = REPO_ROOT / "roles" / "backups" / "templates" / "golive-backup.j2"
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+# What the program imports on the db host (roles/backups: backups_packages), as Debian 12 packages them, and what
+# they import in turn: unpacked under state/tools when the system has not installed them.
+DEBIAN_IMPORTS = "psycopg, cryptography, boto3"
+DEBIAN_PACKAGES = (
+    *("python3-psycopg", "python3-typing-extensions", "python3-cryptography", "python3-cffi-backend"),
+    *("python3-boto3", "python3-botocore", "python3-s3transfer", "python3-jmespath", "python3-dateutil"),
+    *("python3-urllib3", "python3-six", "python3-requests", "python3-idna", "python3-certifi"),
+    *("python3-charset-normalizer", "python3-chardet"),
+)
+
+
+def debian_python() -> tuple[str, dict[str, str]]:
+    """Debian 12's python3 and the environment in which it imports Debian's packages of what the program needs."""
+    if not DEBIAN_PYTHON.is_file():
+        raise ToolUnavailable(f"no {DEBIAN_PYTHON}")
+    probe = [
+        str(DEBIAN_PYTHON),
+        "-c",
+        f"import {DEBIAN_IMPORTS}, sys; assert sys.version_info[:2] == (3, 11), sys.version",
+    ]
+    if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+        return str(DEBIAN_PYTHON), {}
+    paths = [str(_unpacked(package) / "usr" / "lib" / "python3" / "dist-packages") for package in DEBIAN_PACKAGES]
+    extra = {"PYTHONPATH": os.pathsep.join(paths)}
+    answer = subprocess.run(probe, capture_output=True, text=True, env={**os.environ, **extra}, check=False)
+    if answer.returncode != 0:
+        raise ToolUnavailable(f"{DEBIAN_PYTHON} does not import Debian's {DEBIAN_IMPORTS}: {answer.stderr[-300:]}")
+    return str(DEBIAN_PYTHON), extra
+
+
+def interpreter(kind: str) -> tuple[str, dict[str, str]]:
+    """The program's Python and its environment's additions: "venv" (the controller's) or "debian" (the db host's,
+    skipped when it cannot be had here; under CI=true that fails instead)."""
+    if kind == "venv":
+        return sys.executable, {}
+    try:
+        return debian_python()
+    except ToolUnavailable as problem:
+        reason = f"Debian's python3 with the program's Debian packages is not available: {problem}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)
 
 
 @dataclass

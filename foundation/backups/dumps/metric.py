@@ -21,7 +21,7 @@ def write_metric(dest_dir: Path, metrics_dir: Path, database: str) -> Backup | N
         (
             backup
             for backup in list_backups(dest_dir)
-            if backup.path.is_file() and backup.path.stat().st_size == backup.size
+            if backup.path.is_file() and backup.path.stat().st_size == backup.kept[1]
         ),
         None,
     )

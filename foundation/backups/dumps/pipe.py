@@ -12,7 +12,6 @@ from contextlib import suppress
 from pathlib import Path
 from typing import IO
 
-from .backup import Backup
 from .clearing import clear_sql
 from .connection import Target, tool_env
 from .errors import RestoreFailed
@@ -31,15 +30,15 @@ def _pump(source: IO[bytes], sink: IO[bytes]) -> bool:
     return True
 
 
-def run_restore(backup: Backup, db: Target, *, clear: bool) -> None:
-    """Restores the backup's dump into `db` in one transaction, clearing what the dump covers first when `clear`;
-    RestoreFailed (nothing committed) naming the first error otherwise."""
+def run_restore(dump: Path, excluded: tuple[str, ...], db: Target, *, clear: bool) -> None:
+    """Restores the pg_dump file `dump` into `db` in one transaction, clearing what the dump covers (all but the
+    `excluded` schemas) first when `clear`; RestoreFailed (nothing committed) naming the first error otherwise."""
     pg_restore = find_tool("pg_restore")
     psql = find_tool("psql")
     preamble = "SET client_min_messages = warning;\nBEGIN;\n"
     if clear:
-        preamble += clear_sql(backup.excluded_schemas)
-    restore_cmd = [str(pg_restore), "--exit-on-error", "--single-transaction", "--file=-", str(backup.path)]
+        preamble += clear_sql(excluded)
+    restore_cmd = [str(pg_restore), "--exit-on-error", "--single-transaction", "--file=-", str(dump)]
     if clear:
         restore_cmd[1:1] = ["--clean", "--if-exists"]
     psql_cmd = [str(psql), "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", f"--dbname={db.conninfo}", "-f", "-"]

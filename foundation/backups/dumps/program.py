@@ -2,7 +2,8 @@
 `main`; the units run it as postgres (the metric as root), and so does the controller over SSH for an environment
 with `backup_host:` (foundation/backups/on_host.py), reading the one JSON line a command it runs ends with.
 Complaints go to stderr as `golive-backup: ...`. Exit 0 done, 1 failed (nothing changed), 2 refused (usage,
-settings, no such backup)."""
+settings, no such backup). With key_file its dumps are sealed (sealing.py); with a bucket each is shipped there
+once proven (`release`) or taken (`dump`), and `list`, `prove`, `restore` find the bucket's too (store.py)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from .backup import Backup
-from .catalogue import find, list_backups, verify
 from .errors import BackupNotFound, BackupUnusable, ToolMissing
 from .metric import METRIC_FILE, write_metric
-from .restoring import prove, restore
+from .sealing import KeyInvalid, read_key
 from .settings import CONFIG, Settings, SettingsInvalid, read_settings
-from .taking import take
+from .shipping import Bucket
+from .store import Store
 
 Command = Callable[[Settings, argparse.Namespace], int]
 
@@ -34,34 +35,55 @@ def _answer(data: dict[str, Any]) -> None:
     print(json.dumps(data, sort_keys=True), flush=True)
 
 
+def _store(settings: Settings) -> Store:
+    key = read_key(settings.key_file) if settings.key_file else None
+    bucket = Bucket(settings.bucket, settings.endpoint_url, settings.region) if settings.bucket else None
+    return Store(settings.folder, key, bucket)
+
+
+def _shipped(store: Store, backup: Backup) -> str | None:
+    """Ships the backup when there is a bucket; says where it went, or that it stays here."""
+    url = store.ship(backup)
+    _say(f"{backup.id} shipped to {url}" if url else f"no backup bucket set: {backup.id} stays in {store.folder}")
+    return url
+
+
 def _dump(settings: Settings, args: argparse.Namespace) -> int:
-    taken = take(settings.url, settings.folder, keep=settings.keep)
-    _say(f"{taken.path} ({taken.size} bytes, {len(taken.row_counts)} tables, {sum(taken.row_counts.values())} rows)")
+    store = _store(settings)
+    taken = store.take(settings.url, keep=settings.keep)
+    sealed = f", sealed with {store.key.source}" if store.key else ""
+    rows = sum(taken.row_counts.values())
+    _say(f"{taken.path} ({taken.size} bytes{sealed}, {len(taken.row_counts)} tables, {rows} rows)")
+    _shipped(store, taken)
     return 0
 
 
 def _restore_test(settings: Settings, args: argparse.Namespace) -> int:
-    found = list_backups(settings.folder)
+    store = _store(settings)
+    found = store.list()
     if not found:
-        _say(f"no backup in {settings.folder}")
+        _say(f"no backup in {store.place}")
         return 1
-    restored = prove(found[0], settings.url, scratch=settings.scratch_database)
-    _say(f"{found[0].id} restores: {len(restored)} tables, {sum(restored.values())} rows, counts match")
+    with store.found(found[0].id) as newest:
+        restored = store.prove(newest, settings.url, scratch=settings.scratch_database)
+    _say(f"{newest.id} restores: {len(restored)} tables, {sum(restored.values())} rows, counts match")
     return 0
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
-    found = list_backups(settings.folder)
+    store = _store(settings)
+    found = store.list()
     if args.json:
         _answer({"backups": [backup.summary() for backup in found]})
         return 0
+    here = {backup.id for backup in store.list_here()}
     for backup in found:
-        print(backup.path)
+        print(backup.path if backup.id in here else store.bucket_url(backup))
     return 0
 
 
 def _verify(settings: Settings, args: argparse.Namespace) -> int:
-    verified = verify(settings.folder, tuple(args.ids))
+    verified = _store(settings).verify(tuple(args.ids))
     for backup_id, problem in verified.items():
         if problem is not None:
             _say(f"{backup_id}: {problem}")
@@ -69,25 +91,33 @@ def _verify(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _proven(settings: Settings, backup: Backup) -> int:
-    """Restores `backup` into the scratch database, counts compared, and answers its summary."""
-    prove(backup, settings.url, scratch=settings.scratch_database)
+def _proven(settings: Settings, store: Store, backup: Backup) -> None:
+    """Restores `backup` into the scratch database, counts compared."""
+    store.prove(backup, settings.url, scratch=settings.scratch_database)
     _say(f"{backup.id} restores into {settings.scratch_database}: counts match")
-    _answer(backup.summary())
-    return 0
 
 
 def _prove(settings: Settings, args: argparse.Namespace) -> int:
-    return _proven(settings, find(settings.folder, args.id, sha256=args.sha256))
+    store = _store(settings)
+    with store.found(args.id, sha256=args.sha256) as found:
+        _proven(settings, store, found)
+    _answer(found.summary())
+    return 0
 
 
 def _release(settings: Settings, args: argparse.Namespace) -> int:
-    return _proven(settings, take(settings.url, settings.folder, keep=settings.keep))
+    store = _store(settings)
+    taken = store.take(settings.url, keep=settings.keep)
+    _proven(settings, store, taken)
+    shipped = _shipped(store, taken)
+    _answer({**taken.summary(), **({"shipped": shipped} if shipped else {})})
+    return 0
 
 
 def _restore(settings: Settings, args: argparse.Namespace) -> int:
-    found = find(settings.folder, args.id, sha256=args.sha256)
-    _answer(restore(found, settings.url, into=args.into, keep_replaced=not args.discard_replaced))
+    store = _store(settings)
+    with store.found(args.id, sha256=args.sha256) as found:
+        _answer(store.restore(found, settings.url, into=args.into, keep_replaced=not args.discard_replaced))
     return 0
 
 
@@ -104,6 +134,7 @@ def _metric(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _settings(settings: Settings, args: argparse.Namespace) -> int:
+    _store(settings)  # the key file readable, long enough and private
     _answer(
         {
             "database": settings.database,
@@ -111,6 +142,10 @@ def _settings(settings: Settings, args: argparse.Namespace) -> int:
             "keep": settings.keep,
             "scratch_database": settings.scratch_database,
             "metrics_folder": str(settings.metrics_folder or ""),
+            "key_file": str(settings.key_file or ""),
+            "bucket": settings.bucket or "",
+            "endpoint_url": settings.endpoint_url or "",
+            "region": settings.region or "",
         }
     )
     return 0
@@ -119,10 +154,10 @@ def _settings(settings: Settings, args: argparse.Namespace) -> int:
 COMMANDS: dict[str, tuple[Command, str]] = {
     "dump": (_dump, "pg_dump -Fc with its row counts; keeps the newest `keep`"),
     "restore-test": (_restore_test, "prove the newest backup in the scratch database"),
-    "list": (_list, "the backups' dump files, newest first (--json: their summaries as one JSON line)"),
+    "list": (_list, "the backups' files (the bucket's as s3:// URLs), newest first (--json: one JSON line)"),
     "verify": (_verify, "check each backup's file against its manifest's sha256; answers one JSON line"),
     "prove": (_prove, "restore a backup into the scratch database and compare row counts; answers one JSON line"),
-    "release": (_release, "dump, prove that very dump; answers one JSON line"),
+    "release": (_release, "dump, prove that very dump, ship it; answers one JSON line"),
     "restore": (_restore, "restore a backup over the live database (or --into a new one); answers one JSON line"),
     "metric": (_metric, "node_exporter's textfile metric of the newest backup (as root)"),
     "settings": (_settings, "check the settings file; answers it as one JSON line"),
@@ -162,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = read_settings(args.config)
         return int(args.run(settings, args))
-    except (SettingsInvalid, BackupNotFound) as exc:
+    except (SettingsInvalid, KeyInvalid, BackupNotFound) as exc:
         _say(str(exc))
         return 2
     except (BackupUnusable, ToolMissing) as exc:
