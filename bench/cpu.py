@@ -15,7 +15,7 @@ TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 KTHREADD = 2  # the parent of every kernel thread
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def stat_fields(pid: int) -> list[str] | None:
     try:
         text = (PROC / str(pid) / "stat").read_text()
     except OSError:
@@ -28,7 +28,7 @@ def descendants(root: int) -> set[int]:
     """root and every process below it."""
     children: dict[int, list[int]] = {}
     for entry in PROC.iterdir():
-        if entry.name.isdigit() and (fields := _stat_fields(int(entry.name))) is not None:
+        if entry.name.isdigit() and (fields := stat_fields(int(entry.name))) is not None:
             children.setdefault(int(fields[1]), []).append(int(entry.name))
     found, todo = set(), [root]
     while todo:
@@ -41,7 +41,7 @@ def descendants(root: int) -> set[int]:
 
 def process_seconds(pid: int) -> float:
     """User + system CPU seconds of one process (0 when it is gone)."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     return (int(fields[11]) + int(fields[12])) / TICKS if fields else 0.0
 
 
