@@ -67,6 +67,11 @@ def test_the_program_is_the_controllers_with_the_roles_settings(lab) -> None:
         "keep": 3,  # playbooks/vars/lab.yml
         "scratch_database": "golive_restore_test",
         "metrics_folder": "/var/lib/prometheus/node-exporter",
+        # the lab neither seals nor ships its backups yet: no backups_key, no backups_bucket (roles/backups)
+        "bucket": "",
+        "endpoint_url": "",
+        "key_file": "",
+        "region": "",
     }
     assert ssh("db", "python3 -c 'import psycopg; print(psycopg.__version__)'").startswith("3.")
     # The package as the role ships it: the controller's modules, byte for byte, in the one version folder that
