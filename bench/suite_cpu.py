@@ -64,13 +64,14 @@ class Sampler:
         self.started = True
 
     def _row(self, entry: Path) -> str:
-        try:
+        command, guest, ours = "[gone]", False, False
+        try:  # the process may exit at any of these reads: what was read by then stands
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            command = command or f"[{(entry / 'comm').read_text().strip()}]"  # a kernel thread
             guest = os.readlink(entry / "ns" / "pid") != self.own_namespace
             ours = f"{MARKER}={self.token}".encode() in (entry / "environ").read_bytes()
         except OSError:
-            command, guest, ours = "", False, False
-        command = command or f"[{(entry / 'comm').read_text().strip() if (entry / 'comm').exists() else '?'}]"
+            pass
         return f"{'guest' if guest else 'run' if ours else 'other'}: {fold(command)}"
 
     def totals(self) -> tuple[Counter[str], Counter[str]]:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench.suite_cpu import fold
+from bench.suite_cpu import Sampler, fold
 from foundation.repository import REPO_ROOT
 
 # 2.5 CPU-seconds: sampled once a second, the row misses at most the CPU of the last one (no sample after exit)
@@ -47,3 +47,9 @@ def test_ports_pids_and_temporary_folders_fold_into_one_row():
     one = fold("/v/bin/python -m uvicorn --port 40123 --root /tmp/gl-abc123/env/x", venv="/v/bin/")
     other = fold("/v/bin/python -m uvicorn --port 51777 --root /tmp/gl-zz9/env/x", venv="/v/bin/")
     assert one == other == "python -m uvicorn --port N --root <tmp>/x"
+
+
+def test_a_process_gone_before_it_is_read_is_a_row_not_an_error(tmp_path: Path):
+    gone = tmp_path / "4242"  # a /proc entry whose process exited: every read fails
+    gone.mkdir()
+    assert Sampler(token="t")._row(gone) == "other: [gone]"
