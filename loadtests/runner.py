@@ -38,7 +38,10 @@ MAX_USERS = 2000
 MAX_DURATION_SECONDS = 1800
 MAX_WORKERS = 8
 MAX_SPAWN_RATE = 1000
-GRACE_SECONDS = 60  # beyond the run time: start, spawning, workers joining, reports
+# The master waits at most this long for its workers (each imports Locust and the locustfile, slow on a busy
+# machine); the run starts as soon as they have joined.
+WORKERS_JOIN_SECONDS = 120
+GRACE_SECONDS = WORKERS_JOIN_SECONDS + 60  # beyond the run time: start, spawning, workers joining, reports
 
 
 class LoadTestError(Exception):
@@ -226,7 +229,7 @@ def commands(spec: LoadSpec, run_dir: Path, master_port: int | None = None) -> t
         "--expect-workers",
         str(spec.workers),
         "--expect-workers-max-wait",
-        "30",
+        str(WORKERS_JOIN_SECONDS),
     ]
     workers = [
         [

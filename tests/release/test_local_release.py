@@ -197,6 +197,7 @@ def _phases(record: dict) -> dict[str, float]:
 # --- releasing ----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(600)  # the first release builds the artifact and its venv
 def test_first_release_serves_on_both_instances_and_is_audited(world: World):
     assert world.stage.current() is None, "the test environment is fresh"
     result = world.release("v1")
