@@ -10,15 +10,13 @@ import atexit
 import os
 import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import yaml
-
 from foundation.environment import Environment
+from foundation.vault import VaultUnreadable, vaulted
 
 DATABASE = "golive"  # roles/postgresql: postgresql_app_database
 USER = "golive"  # roles/postgresql: postgresql_app_user
@@ -71,31 +69,11 @@ def ssh_command(ssh_config: Path, host: str, port: int) -> list[str]:
 
 
 def vault_password(state: Path) -> str:
-    """The database password from <state>/secrets.yml (Ansible Vault, <state>/vault-password)."""
-    secrets, password_file = state / "secrets.yml", state / "vault-password"
-    for path in (secrets, password_file):
-        if not path.exists():
-            raise TunnelFailed(f"no {path} (is the lab up and converged? `fab lab.up`, then playbooks/site.yml)")
-    vault = Path(sys.executable).parent / "ansible-vault"
-    completed = subprocess.run(
-        [
-            str(vault if vault.exists() else "ansible-vault"),
-            "view",
-            "--vault-password-file",
-            str(password_file),
-            str(secrets),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    if completed.returncode != 0:
-        raise TunnelFailed(f"ansible-vault could not open {secrets} (exit {completed.returncode})")
-    values = yaml.safe_load(completed.stdout) or {}
-    if not values.get(PASSWORD_KEY):
-        raise TunnelFailed(f"{secrets} has no {PASSWORD_KEY}")
-    return str(values[PASSWORD_KEY])
+    """The database password from <state>/secrets.yml (Ansible Vault; foundation/vault.py opens it)."""
+    try:
+        return vaulted(state, PASSWORD_KEY)
+    except VaultUnreadable as exc:
+        raise TunnelFailed(f"{exc} (is the lab up and converged? `fab lab.up`, then playbooks/site.yml)") from None
 
 
 def open_tunnel(env: Environment, *, wait_seconds: float = 20) -> Tunnel:
