@@ -125,5 +125,7 @@ def test_a_slow_release_misses_the_slo_and_is_rolled_back(world: World):
     assert record["loadtest"]["passed"] is False
     failed = {name for name, check in record["loadtest"]["checks"].items() if not check["passed"]}
     assert failed & {"p95", "p99"}, record["loadtest"]
-    assert record["loadtest"]["figures"]["p95_ms"] >= 1000
+    # The endpoint that sleeps 1 s is one request in several: its share of the run sets which tail it reaches, and
+    # the slowest 1 % always holds it.
+    assert record["loadtest"]["figures"]["p99_ms"] >= 1000, record["loadtest"]["figures"]
     world.stage.assert_consistent(good)  # every instance back on v1
