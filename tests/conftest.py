@@ -21,6 +21,7 @@ from tests.support.service import RunningService, start_service
 from tests.support.simulator import Simulator
 
 pytest_plugins = [
+    "tests.support.cpu_per_test",
     "tests.support.lab.plugin",
     "tests.support.lab_outputs",
     "tests.support.parallel",

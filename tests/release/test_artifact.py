@@ -387,6 +387,7 @@ def run(command: list[str], **kwargs) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # a cold build resolves and downloads every wheel; a hang guard, not a speed limit
 def test_real_repository_installs_offline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """HEAD of this repository: built cold and warm, then installed as a host does, without any index."""
     cache_dir = tmp_path / "cache"
@@ -397,9 +398,10 @@ def test_real_repository_installs_offline(tmp_path: Path, capsys: pytest.Capture
     built = artifact.build(REPO_ROOT, "HEAD", cache_dir, progress=say)
     timings["cold"] = time.monotonic() - started
     started = time.monotonic()
-    assert artifact.build(REPO_ROOT, "HEAD", cache_dir, progress=say) == built
+    said: list[str] = []
+    assert artifact.build(REPO_ROOT, "HEAD", cache_dir, progress=said.append) == built
     timings["warm"] = time.monotonic() - started
-    assert timings["warm"] < 5
+    assert any(line.startswith("artifact cached") for line in said), said  # not built again
 
     unpacked = tmp_path / "release"
     unpacked.mkdir()

@@ -437,7 +437,7 @@ def test_two_concurrent_releases_one_is_refused(world: World):
 
 
 @V3_ONWARDS
-@pytest.mark.timeout(600)  # up to four releases, two of them watching a whole gate window
+@pytest.mark.timeout(1200)  # up to four releases, two of them watching a whole gate window (a hang guard)
 def test_inconclusive_gates_hold_the_release_or_fail_it_as_the_environment_says(world: World):
     raw = yaml.safe_load(world.fab.env_file.read_text())
     unreachable = {**raw["gates"], "min_requests": 10**6, "min_payments": 10**6}
