@@ -23,7 +23,7 @@ from foundation.repository import REPO_ROOT
 from tests.support.debian_tools import tool_or_skip
 from tests.support.lab import ansible_run
 
-pytestmark = pytest.mark.slow  # ansible-playbook renders the templates (four runs, about a minute)
+pytestmark = pytest.mark.slow  # ansible-playbook renders the templates (four runs)
 
 REPO = REPO_ROOT
 ROLES = ("firewall", "node_exporter", "journal_upload", "monitoring")
@@ -43,18 +43,16 @@ monitoring ansible_host=198.18.0.40
 """
 # staging/production: web hosts only, no monitoring host in the inventory
 WEB_ONLY_INVENTORY = "[web]\nweb1 ansible_host=198.18.0.11\n"
+# Rendered on the controller by the template lookup (the template module's renderer, its variables included) into one
+# fact per host, written out once: a module run per template would cost a python process on each host each time.
 RENDER_TASKS = """---
-- name: Output folder
-  ansible.builtin.file:
-    path: "{{ render_dir }}/{{ role_name }}"
-    state: directory
-    mode: "0755"
 - name: Render every template of the role
-  ansible.builtin.template:
-    src: "{{ item }}"
-    dest: "{{ render_dir }}/{{ role_name }}/{{ item | regex_replace('[.]j2$', '') }}"
-    mode: "0644"
-  loop: "{{ query('ansible.builtin.fileglob', role_path ~ '/templates/*.j2') | map('basename') | list }}"
+  ansible.builtin.set_fact:
+    golive_rendered: >-
+      {{ golive_rendered | default({}) | combine({role_name: dict(templates | map('basename')
+         | map('regex_replace', '[.]j2$', '') | zip(query('ansible.builtin.template', *templates)))}) }}
+  vars:
+    templates: "{{ query('ansible.builtin.fileglob', role_path ~ '/templates/*.j2') | sort }}"
 """
 PLAYBOOK = """---
 - name: Render
@@ -67,7 +65,6 @@ PLAYBOOK = """---
     vault_daraja_consumer_key: placeholder
     vault_daraja_consumer_secret: placeholder
     vault_callback_secret: placeholder-placeholder-placeholder-placeholder
-    render_dir: "{out}/{{{{ inventory_hostname }}}}"
   tasks:
     - name: Roles of every host
       ansible.builtin.include_role:
@@ -81,6 +78,11 @@ PLAYBOOK = """---
         name: monitoring
         tasks_from: render.yml
       when: inventory_hostname in groups['monitoring'] | default([])
+    - name: Every rendered file of the host, one document
+      ansible.builtin.copy:
+        content: "{{{{ golive_rendered | to_json }}}}"
+        dest: "{out}/{{{{ inventory_hostname }}}}.json"
+        mode: "0644"
 """
 
 
@@ -96,6 +98,7 @@ def _render(base: Path, name: str, inventory: str, extra: dict | None = None, li
     (folder / "inventory.ini").write_text(inventory)
     (folder / "group_vars").symlink_to(REPO / "playbooks" / "group_vars")
     out = base / name / "out"
+    out.mkdir(parents=True)
     playbook = base / name / "render.yml"
     playbook.write_text(PLAYBOOK.format(repo=REPO, out=out))
     inventory_file = str(folder / "inventory.ini")
@@ -107,6 +110,11 @@ def _render(base: Path, name: str, inventory: str, extra: dict | None = None, li
         command, cwd=REPO, env={**_env(), **env_roles}, capture_output=True, text=True, timeout=300, check=False
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    for document in out.glob("*.json"):
+        for role, files in json.loads(document.read_text()).items():
+            (out / document.stem / role).mkdir(parents=True)
+            for file_name, text in files.items():
+                (out / document.stem / role / file_name).write_text(text)
     return out
 
 
