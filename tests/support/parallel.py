@@ -20,7 +20,11 @@ from bare hosts; then groups and tests marked slow (the longest waits start earl
 Priority: the lab's chain is the run's critical path and the other workers have slack, so on a machine with fewer
 cores than busy processes the lab should not wait for them. Every worker starts at a lower CPU priority
 (WORKER_NICE); the one that runs the lab tests (root: they need it anyway) returns to normal as they start, and
-whatever it starts — `fab lab.up`, the guests, ansible, the releases — inherits that.
+whatever it starts — `fab lab.up`, the guests, ansible, the releases — inherits that. It also leaves the run's
+session for one of its own: where the kernel groups processes by session for scheduling (autogroup,
+/proc/sys/kernel/sched_autogroup_enabled, on in Debian's kernels) nice orders processes within a session only,
+and the whole run is one session, so the lab's controller side (ansible-playbook and its forks, fab, testinfra)
+shared one session's CPU with every other worker and its children; a session of its own weighs as much as theirs.
 
 How the groups reach xdist: xdist's own loadgroup appends `@group` to each test's node id in the workers, which
 pytest 9.2's structured node ids silently ignore (pytest-dev/pytest-xdist#1386: every test then goes its own way).
@@ -98,9 +102,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(tryfirst=True)  # before its fixtures boot or converge anything
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    if item.get_closest_marker("lab") is not None and os.getpriority(os.PRIO_PROCESS, 0) > 0:
+    if item.get_closest_marker("lab") is None:
+        return
+    if os.getpriority(os.PRIO_PROCESS, 0) > 0:
         with contextlib.suppress(PermissionError):  # not root: the lab does not run here anyway
             os.setpriority(os.PRIO_PROCESS, 0, 0)
+    if os.getsid(0) != os.getpid():
+        # Refused to a process group leader (a pytest started from an interactive shell): it keeps its session.
+        with contextlib.suppress(PermissionError):
+            os.setsid()
 
 
 # --- the controller's side (xdist) -----------------------------------------------------------------------------
