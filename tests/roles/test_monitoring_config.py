@@ -163,6 +163,7 @@ def test_prometheus_configuration_passes_promtool_and_has_the_contracts_jobs(lab
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
     assert set(jobs) == JOBS
     assert config["global"]["scrape_interval"] == "5s" and config["global"]["evaluation_interval"] == "5s"
+    assert jobs["node"]["scrape_interval"] == "15s"  # host metrics: slower than the service's, cheaper for the hosts
 
     def targets(job: str) -> dict[str, str]:
         return {t: group["labels"]["instance"] for group in jobs[job]["static_configs"] for t in group["targets"]}
