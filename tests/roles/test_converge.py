@@ -11,10 +11,13 @@ converge). While they converge or check, they hold the lab lock shared (lab.up/d
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 
@@ -93,26 +96,43 @@ def test_check_mode_with_diff_changes_nothing(second_pass):
 
 
 def test_testinfra_suite_passes(lab):
-    run = ansible_run.run(
-        [
-            str(ansible_run.BIN / "python"),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/roles/hosts",
-            "-n",
-            str(TESTINFRA_WORKERS),
-            "--hosts=ansible://all",
-            f"--ansible-inventory={ansible_run.INVENTORY}",
-        ],
-        timeout=600,
-    )
+    masters = Path(tempfile.mkdtemp(prefix="gl-cm-", dir="/tmp"))  # a socket's path is at most 107 bytes
+    try:
+        run = ansible_run.run(
+            [
+                str(ansible_run.BIN / "python"),
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "tests/roles/hosts",
+                "-n",
+                str(TESTINFRA_WORKERS),
+                "--hosts=ansible://all",
+                f"--ansible-inventory={ansible_run.INVENTORY}",
+                f"--ssh-control-dir={masters}",
+            ],
+            timeout=600,
+        )
+    finally:
+        sockets = list(masters.iterdir())
+        closed = [_close_master(socket) for socket in sockets]
+        shutil.rmtree(masters, ignore_errors=True)
+    assert sockets, "testinfra shared no SSH connection: each check opened its own"
+    assert all(closed), "an SSH master of the testinfra run did not close"
     ansible_run.record_timing("testinfra_s", run.seconds)
     assert run.returncode == 0, run.tail(80)
     passed = re.search(r"(\d+) passed", run.output)
     assert passed and int(passed.group(1)) >= 60, run.tail(10)
+
+
+def _close_master(socket: Path) -> bool:
+    """Asks the SSH master behind `socket` to exit (the host name is not used: the socket names the connection)."""
+    done = subprocess.run(
+        ["ssh", "-o", f"ControlPath={socket}", "-O", "exit", "lab-host"], capture_output=True, timeout=30, check=False
+    )
+    return done.returncode == 0 or not socket.exists()
 
 
 def _ssh(host: str, command: str) -> subprocess.CompletedProcess:

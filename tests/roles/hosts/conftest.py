@@ -38,6 +38,29 @@ except OSError as e:
 """
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--ssh-control-dir",
+        metavar="DIR",
+        help="one SSH connection per host for all of its checks, its master's socket in DIR (a short path: a socket's "
+        "is at most 107 bytes); whoever passes it closes the masters afterwards (ssh -O exit)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """testinfra opens a new SSH connection per command (its ControlMaster has no ControlPath) unless Ansible's
+    configuration names one: name it, on the runner testinfra itself will use for this inventory."""
+    folder, inventory = config.getoption("ssh_control_dir", None), config.getoption("ansible_inventory", None)
+    if not folder or not inventory:
+        return
+    settings = AnsibleRunner.get_runner(inventory).ansible_config
+    for section in ("ssh_connection", "persistent_connection"):
+        if not settings.has_section(section):
+            settings.add_section(section)
+    settings.set("ssh_connection", "control_path", "%(directory)s/%%C")  # as in ansible.cfg; %C: host, port, user
+    settings.set("persistent_connection", "control_path_dir", str(folder))
+
+
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     if not collection_path.name.startswith("test_"):
         return None
