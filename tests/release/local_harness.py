@@ -208,7 +208,9 @@ def write_environment(path: Path, root: Path, **overrides: Any) -> dict[str, Any
         simulator_port=simulator,
         chain_port=chain,
         lock_ttl_seconds=6,
-        health_timeout_seconds=20,
+        # An instance imports the whole service before it answers: on a machine this suite starves that took 21 s
+        # (a rollback failed at 20). Only a release that never answers waits all of it.
+        health_timeout_seconds=60,
         gates={
             "window_seconds": 3,
             "min_requests": 10,
