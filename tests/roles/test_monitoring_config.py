@@ -44,7 +44,7 @@ monitoring ansible_host=198.18.0.40
 # staging/production: web hosts only, no monitoring host in the inventory
 WEB_ONLY_INVENTORY = "[web]\nweb1 ansible_host=198.18.0.11\n"
 # Rendered on the controller by the template lookup (the template module's renderer, its variables included) into one
-# fact per host, written out once: a module run per template would cost a python process on each host each time.
+# fact per host, written out once: a template-module run per file and host would cost a python process each.
 RENDER_TASKS = """---
 - name: Render every template of the role
   ansible.builtin.set_fact:

@@ -107,10 +107,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if os.getpriority(os.PRIO_PROCESS, 0) > 0:
         with contextlib.suppress(PermissionError):  # not root: the lab does not run here anyway
             os.setpriority(os.PRIO_PROCESS, 0, 0)
-    if os.getsid(0) != os.getpid():
-        # Refused to a process group leader (a pytest started from an interactive shell): it keeps its session.
-        with contextlib.suppress(PermissionError):
-            os.setsid()
+    # Refused to a process group leader (a pytest started from an interactive shell; a second lab test): it keeps
+    # the session it has.
+    with contextlib.suppress(PermissionError):
+        os.setsid()
 
 
 # --- the controller's side (xdist) -----------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -77,7 +76,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     inventory = config.getoption("ansible_inventory", None)
     if not inventory or not config.getoption("hosts", None):
         return
-    runner = _runner(inventory)
+    runner = AnsibleRunner.get_runner(inventory)
     keep, drop = [], []
     for item in items:
         host = getattr(getattr(item, "callspec", None), "params", {}).get("_testinfra_host")
@@ -92,17 +91,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-@cache
-def _runner(inventory: str) -> AnsibleRunner:
-    return AnsibleRunner(inventory)
-
-
 @pytest.fixture(scope="session")
 def inventory(request: pytest.FixtureRequest) -> AnsibleRunner:
     path = request.config.getoption("ansible_inventory")
     if not path:
         pytest.fail("pass --ansible-inventory=state/<env>/inventory.ini")
-    return _runner(path)
+    return AnsibleRunner.get_runner(path)
 
 
 @pytest.fixture(scope="session")
@@ -120,7 +114,7 @@ def group_host(request: pytest.FixtureRequest):
     """A testinfra host for the first member of a group (skips when the inventory has none)."""
 
     def get(group: str):
-        runner = _runner(request.config.getoption("ansible_inventory"))
+        runner = AnsibleRunner.get_runner(request.config.getoption("ansible_inventory"))
         names = runner.get_hosts(group)
         if not names:
             pytest.skip(f"the inventory has no {group} host")
