@@ -149,6 +149,7 @@ def test_help_and_bad_usage(fresh_db, simulator, state_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # its waits are hang guards: a starved machine takes minutes
 def test_a_worker_killed_mid_pass_loses_and_duplicates_nothing(fresh_db, simulator, sim, state_dir, tmp_path):
     """40 payments whose callbacks are lost; the worker settling them by query is killed -9 twice mid-pass; the
     next one finishes: every payment ends paid exactly once (one transition event), none is left behind."""
@@ -158,21 +159,23 @@ def test_a_worker_killed_mid_pass_loses_and_duplicates_nothing(fresh_db, simulat
     finally:
         service.stop()
     sim.configure(response_delay=0.05)  # each query takes a while: a pass lasts about two seconds
-    env = worker_env(fresh_db, simulator.url, state_dir, worker_lease_ttl_seconds="1",
+    # A dead victim's lease lapses in 3 s: short enough that each next worker takes over soon, long enough that a
+    # starved worker keeps its own lease between renewals.
+    env = worker_env(fresh_db, simulator.url, state_dir, worker_lease_ttl_seconds="3",
                      worker_tick_seconds="0.2", recovery_query_after_seconds="0")  # fmt: skip
     for round_ in range(2):
         before = _paid(fresh_db, ids)
         victim = start_worker(env, "--holder", f"victim-{round_}", log_path=tmp_path / f"victim-{round_}")
         try:
             progress = lambda v=victim, b=before: _paid(fresh_db, ids) > b or v.poll() is not None  # noqa: E731
-            wait_until(progress, "this worker settles some", seconds=30)
+            wait_until(progress, "this worker settles some", seconds=180)  # a hang guard
         finally:
             victim.send_signal(signal.SIGKILL)
             victim.wait(timeout=5)
     assert _paid(fresh_db, ids) < len(ids), "the kills should land mid-way"
     finisher = start_worker(env, "--holder", "finisher", log_path=tmp_path / "finisher")
     try:
-        wait_until(lambda: _paid(fresh_db, ids) == len(ids), "every payment settled", seconds=60)
+        wait_until(lambda: _paid(fresh_db, ids) == len(ids), "every payment settled", seconds=300)
     finally:
         assert stop_worker(finisher) == 0
     with psycopg.connect(fresh_db, autocommit=True) as conn:

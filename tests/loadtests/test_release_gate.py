@@ -114,6 +114,7 @@ def test_fab_loadtest_against_the_running_environment_with_two_workers(world: Wo
     assert record["loadtest"]["checks"]["requests"]["passed"]
 
 
+@pytest.mark.timeout(1200)  # a release, a load test and a rollback, then the environment brought down: a hang guard
 def test_a_slow_release_misses_the_slo_and_is_rolled_back(world: World):
     good = world.stage.current()
     assert good is not None and good.endswith(world.version("v1"))

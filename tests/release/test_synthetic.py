@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 
+import httpx
 import pytest
 
 from release.gates.synthetic import check_target, synthetic_payments
@@ -17,21 +18,19 @@ HTTP_COUNT = "golive_http_request_duration_seconds_count"
 
 def test_pays_at_the_rate_for_the_duration_with_fresh_numbers(service: RunningService, sim):
     lines: list[str] = []
-    started = time.monotonic()
 
     report = synthetic_payments(
         service.url, duration=1.0, rate_per_second=6, phone_endings=("00", "01"), progress=lines.append
     )
 
-    assert time.monotonic() - started < 1.0 + 3  # sending, then a little settling
-    assert (report.started, report.accepted, report.refused) == (6, 6, {})
-    assert (report.paid, report.failed, report.unsettled) == (3, 3, 0)  # endings 00 pay, 01 fail (result 1)
-    assert report.errors == []
+    sent = _sent(report, at_most=6)  # a starved machine sends fewer within the second; never more
+    assert (report.accepted, report.refused, report.errors) == (sent, {}, [])
+    assert (report.paid, report.failed, report.unsettled) == (sent - sent // 2, sent // 2, 0)  # 00 pays, 01 fails
     numbers = [push["body"]["PhoneNumber"] for push in sim.accepted_pushes()]
-    assert len(numbers) == len(set(numbers)) == 6
-    assert sorted(number[-2:] for number in numbers) == ["00", "00", "00", "01", "01", "01"]
+    assert len(numbers) == len(set(numbers)) == sent
+    assert [number[-2:] for number in numbers] == [("00", "01")[i % 2] for i in range(sent)]  # endings in turn
     assert {push["body"]["Amount"] for push in sim.accepted_pushes()} == {650}  # usdt-5
-    assert lines[-1].startswith("synthetic: 6 payments sent, 6 accepted, 3 paid, 3 failed")
+    assert lines[-1].startswith(f"synthetic: {sent} payments sent, {sent} accepted, {report.paid} paid")
 
 
 def test_reads_the_packages_after_each_payment(service: RunningService, sim):
@@ -39,8 +38,7 @@ def test_reads_the_packages_after_each_payment(service: RunningService, sim):
 
     report = synthetic_payments(service.url, duration=0.5, rate_per_second=4)
 
-    assert report.started == 2
-    assert scrape(service.http).value(HTTP_COUNT, route="/api/packages") - before == 2
+    assert scrape(service.http).value(HTTP_COUNT, route="/api/packages") - before == _sent(report, at_most=2)
 
 
 def test_counts_refusals_by_status(service: RunningService, sim):
@@ -48,7 +46,8 @@ def test_counts_refusals_by_status(service: RunningService, sim):
 
     report = synthetic_payments(service.url, duration=0.5, rate_per_second=4)
 
-    assert (report.started, report.accepted, report.refused) == (2, 0, {503: 2})
+    sent = _sent(report, at_most=2)
+    assert (report.accepted, report.refused) == (0, {503: sent})
     assert (report.paid, report.failed, report.unsettled) == (0, 0, 0)
 
 
@@ -57,16 +56,24 @@ def test_stops_waiting_for_payments_that_never_settle(service: RunningService, s
 
     report = synthetic_payments(service.url, duration=0.5, rate_per_second=4, phone_endings=("90",), settle_timeout=0.5)
 
-    assert (report.accepted, report.paid, report.failed, report.unsettled) == (2, 0, 0, 2)
-    assert time.monotonic() - started < 2.5
+    sent = _sent(report, at_most=2)
+    assert (report.accepted, report.paid, report.failed, report.unsettled) == (sent, 0, 0, sent)
+    assert time.monotonic() - started < 10  # gave up after its 0.5 s, long before the default 10 s wait
 
 
 def test_records_a_service_that_does_not_answer_without_raising():
     report = synthetic_payments(f"http://127.0.0.1:{free_port()}", duration=0.5, rate_per_second=4)
 
-    assert (report.started, report.accepted) == (2, 0)
-    assert len(report.errors) == 4  # each payment and each packages read
+    sent = _sent(report, at_most=2)
+    assert report.accepted == 0
+    assert len(report.errors) == 2 * sent  # each payment and each packages read
     assert "ConnectError" in report.errors[0]
+
+
+def _sent(report, *, at_most: int) -> int:
+    """Sending stops when the duration ends, so how many went out depends on how fast the service answered."""
+    assert 1 <= report.started <= at_most, report
+    return report.started
 
 
 @pytest.mark.parametrize(
@@ -101,20 +108,31 @@ def test_is_bounded(options):
         synthetic_payments("http://127.0.0.1:1", **options)
 
 
+def test_counts_payments_the_service_rate_limits_as_refused(service_factory, sim):
+    limited = service_factory(rate_limit_per_minute=1, rate_limit_burst=1)  # the next token is a minute away
+    assert httpx.get(f"{limited.url}/api/packages", timeout=10).status_code == 200  # spends the only one
+
+    report = synthetic_payments(limited.url, duration=0.5, rate_per_second=4, settle_timeout=0)
+
+    sent = _sent(report, at_most=2)
+    assert (report.accepted, report.refused, report.errors) == (0, {429: sent}, [])
+
+
 @pytest.mark.slow
 def test_backs_off_when_rate_limited(service_factory, sim):
     limited = service_factory(rate_limit_per_minute=60, rate_limit_burst=5)  # then a token a second
     limited_reads = {"route": "unmatched", "method": "GET", "status": "429"}  # refused before routing
     before = scrape(limited.http).value(HTTP_COUNT, **limited_reads)
+    started = time.monotonic()
 
-    report = synthetic_payments(limited.url, duration=1.0, rate_per_second=4, settle_timeout=4)
+    report = synthetic_payments(limited.url, duration=1.0, rate_per_second=4, settle_timeout=60)
 
-    assert report.started == 4
-    assert report.refused.get(429, 0) >= 1
-    assert report.accepted + sum(report.refused.values()) == report.started
+    elapsed = time.monotonic() - started
+    sent = _sent(report, at_most=4)
+    assert report.accepted + sum(report.refused.values()) == sent and report.accepted >= 1
     assert report.paid == report.accepted  # settled in the end, a poll a second
     # packages reads (one per payment) plus about one refused poll a second, not one every 0.2 s
-    assert scrape(limited.http).value(HTTP_COUNT, **limited_reads) - before <= report.started + 4 + 1
+    assert scrape(limited.http).value(HTTP_COUNT, **limited_reads) - before <= sent + elapsed + 1
 
 
 def test_admit_keeps_only_the_payers_it_accepts():
