@@ -13,10 +13,12 @@ PYTEST_SUITE = -n $(PYTEST_WORKERS) --durations=30
 
 .PHONY: demo down run test test-fast test-report pytest-suite lint format bench bench-release bench-loadtest infra-check infra-snapshot clean
 
+# --no-compile: Python compiles what is imported when it is first imported; compiling every installed module up front
+# took half of the install (64 s -> 31 s measured on one machine, warm pip cache).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python -m pip install --quiet --no-compile -e '.[test,bench]'
 	touch $(STAMP)
 
 ## demo: a real release of the working tree onto the local environment (fab release --env local)

@@ -25,6 +25,7 @@ def test_a_real_run_is_recorded_and_summed_by_module(tmp_path):
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     busy, idle = sorted(lines, key=lambda line: line["test"])
     assert busy["test"].endswith("test_busy") and busy["self"] > idle["self"]
+    assert busy["worker"] == "main" and busy["began"] <= idle["began"] <= busy["began"] + busy["wall"] + idle["wall"]
     rows = cpu_by_test.totals(lines, "module")
     assert list(rows) == ["test_spin.py"] and rows["test_spin.py"]["tests"] == 2
 

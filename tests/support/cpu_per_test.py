@@ -1,7 +1,7 @@
-"""`pytest --cpu-per-test FILE`: one JSON line per test in FILE — its node id, wall seconds and the CPU seconds its
-worker and the children it waited for spent on it (fixtures set up for it included). What a lab guest or a
-daemon that left the worker's tree spends is not there: `python -m bench.suite_cpu` sees those. Summed by
-`python -m bench.cpu_by_test FILE`."""
+"""`pytest --cpu-per-test FILE`: one JSON line per test in FILE — its node id, its worker, when it began, its wall
+seconds and the CPU seconds its worker and the children it waited for spent on it (fixtures set up for it
+included). What a lab guest or a daemon that left the worker's tree spends is not there: `python -m
+bench.suite_cpu` sees those. Summed by `python -m bench.cpu_by_test FILE`."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if not target:
         yield
         return
-    (own, children), started = _cpu(), time.monotonic()
+    (own, children), started, began = _cpu(), time.monotonic(), time.time()
     yield
     (own_after, children_after), wall = _cpu(), time.monotonic() - started
     line = {
@@ -42,6 +42,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         "self": round(own_after - own, 2),
         "children": round(children_after - children, 2),
         "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+        "began": round(began, 2),  # epoch seconds: with `wall`, where the test sat on its worker's timeline
     }
     with open(target, "a", encoding="utf-8") as out:  # one short write per line: workers may share the file
         out.write(json.dumps(line) + "\n")
