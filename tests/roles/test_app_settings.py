@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from ansible.parsing.dataloader import DataLoader
@@ -31,9 +32,10 @@ LAB_GROUPS = {"lb": ["lb"], "web": ["web1"], "db": ["db"], "partners": ["partner
 
 
 def _files(env: str) -> list[Path]:
-    """The web play's variables, lowest precedence first: role defaults, the playbooks' group_vars, the play's
-    vars_files (the environment's, then its vault file: stand-ins here), the role's vars."""
+    """The web play's variables, lowest precedence first: its roles' defaults (tls, then app), the playbooks'
+    group_vars, the play's vars_files (the environment's, then its vault file: stand-ins here), the role's vars."""
     return [
+        REPO_ROOT / "roles" / "tls" / "defaults" / "main.yml",
         ROLE / "defaults" / "main.yml",
         *sorted((PLAYBOOKS / "group_vars" / "all").glob("*.yml")),
         PLAYBOOKS / "group_vars" / "web.yml",
@@ -111,3 +113,16 @@ def test_the_labs_settings_hold_nothing_preflight_refuses():
     assert settings["GOLIVE_ENV"] == "lab"
     assert settings["GOLIVE_CHAIN_RPC_URL"] == "http://198.18.0.30:8545"
     assert unfilled(settings) == []
+
+
+@pytest.mark.parametrize(
+    ("env", "bundle"),
+    [
+        ("lab", "/usr/local/share/ca-certificates/golive-lab-ca.crt"),  # the lab CA, trusted by roles/tls
+        ("staging", "/etc/ssl/golive/rds-global-bundle.pem"),
+        ("production", "/etc/ssl/golive/rds-global-bundle.pem"),
+    ],
+)
+def test_every_environment_verifies_its_database_against_a_ca_bundle(env, bundle):
+    query = parse_qs(urlsplit(render(env)["GOLIVE_DATABASE_URL"]).query)
+    assert query == {"sslmode": ["verify-full"], "sslrootcert": [bundle]}

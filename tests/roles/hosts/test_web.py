@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 
 testinfra_hosts = ["ansible://web"]
@@ -37,6 +39,20 @@ def test_settings_file_is_root_only_and_complete(host):
     names = {line.split("=", 1)[0] for line in env.content_string.splitlines() if "=" in line}
     for name in ("GOLIVE_ENV", "GOLIVE_DATABASE_URL", "GOLIVE_CALLBACK_SECRET", "GOLIVE_PUBLIC_BASE_URL"):
         assert name in names
+
+
+def test_the_database_is_verified_by_its_address(host, addresses):
+    """sslmode=verify-full, as production verifies RDS: the CA bundle the service's URL names proves the certificate
+    the db host serves for the address the URL connects to, and only for that name."""
+    env = host.file(f"{ROOT}/shared/golive.env").content_string  # holds secrets: only derived facts are asserted
+    line = next(line for line in env.splitlines() if line.startswith("GOLIVE_DATABASE_URL="))
+    query = parse_qs(urlsplit(line.split("=", 1)[1].strip("'")).query)
+    verify_full, bundle = query.get("sslmode") == ["verify-full"], query.get("sslrootcert", [""])[0]
+    assert verify_full and bundle
+    db = addresses("db")[0]
+    probe = f"openssl s_client -starttls postgres -connect {db}:5432 -CAfile {bundle} -verify_return_error -brief"
+    assert host.run(f"{probe} -verify_ip {db} </dev/null").rc == 0
+    assert host.run(f"{probe} -verify_hostname db.elsewhere.example </dev/null").rc != 0
 
 
 def test_service_unit_is_enabled_and_hardened(host):
