@@ -29,6 +29,8 @@ __all__ = ["Tunnel", "TunnelFailed", "database_url", "open_tunnel", "password"]
 
 URL_VARIABLE = "GOLIVE_DATABASE_URL"
 COMPLAINT_LINES = 5  # of ssh's stderr, in a failure's message
+# What ssh says at LogLevel DEBUG1 besides its debug lines that is no complaint
+CHATTER = ("debug", "Authenticated to ", "Transferred: ", "Bytes per second: ")
 
 
 class _Stderr(threading.Thread):
@@ -46,9 +48,10 @@ class _Stderr(threading.Thread):
         for raw in iter(self.stream.readline, b""):
             line = raw.decode(errors="replace").rstrip()
             if LISTENING in line:
+                self.lines.clear()  # what failed before is no longer news; what follows is why it ended
                 self.listening.set()
                 self.settled.set()
-            elif line and not line.startswith("debug"):
+            elif line and not line.startswith(CHATTER):
                 self.lines.append(line)
         self.settled.set()
 

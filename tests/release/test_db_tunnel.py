@@ -18,6 +18,7 @@ import psycopg
 import pytest
 import yaml
 
+from app.local import embedded_postgres
 from foundation.environment import load_environment, parse_environment
 from foundation.repository import REPO_ROOT
 from foundation.ssh_access import SshAccess
@@ -241,25 +242,40 @@ def test_a_command_reaches_postgresql_through_the_tunnel_and_its_code_is_the_tas
     assert closed(port)  # the tunnel went with the command
 
 
-def test_a_person_s_tunnel_holds_until_sigterm_and_then_closes(tmp_path, server, postgres):
-    described = staging_like(tmp_path, server, postgres)
-    port = free_port()
-    process = fab(tmp_path, "db.tunnel", "--env", str(described), "--port", str(port))
+def held(tmp_path: Path, server: Sshd, postgres: TcpPostgres, port: int) -> tuple[subprocess.Popen, str]:
+    """`fab db.tunnel` for a person, and what it said until the tunnel was open (or it ended)."""
+    process = fab(tmp_path, "db.tunnel", "--env", str(staging_like(tmp_path, server, postgres)), "--port", str(port))
     lines = []
-    for line in process.stdout:  # until it says the tunnel is open (or ends)
+    for line in process.stdout:
         lines.append(line)
         if "Ctrl-C closes the tunnel" in line:
             break
-    said = "".join(lines)
+    return process, "".join(lines)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_a_person_s_tunnel_holds_until_stopped_and_then_closes(tmp_path, server, postgres, stop):
+    port = free_port()
+    process, said = held(tmp_path, server, postgres, port)
     assert f"tunnel open: 127.0.0.1:{port} → 127.0.0.1:{postgres.port}" in said, said
     assert f'psql "host=127.0.0.1 port={port} dbname=postgres user=postgres sslmode=disable"' in said
     with psycopg.connect(host="127.0.0.1", port=port, user=postgres.user, dbname=postgres.database) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
-    process.send_signal(signal.SIGTERM)
+    process.send_signal(stop)
     code, rest = finished(process)
     assert code == 0, said + rest
     assert "tunnel closed" in rest
     assert closed(port)
+
+
+def test_a_tunnel_whose_ssh_ends_says_so_and_exits_1(tmp_path, server, postgres):
+    port = free_port()
+    process, said = held(tmp_path, server, postgres, port)
+    ssh = int(said.split("(ssh PID ")[1].split(")")[0])
+    os.kill(ssh, signal.SIGKILL)  # gone without a word, as when its machine's session is cut
+    code, rest = finished(process)
+    assert code == 1, said + rest
+    assert "ssh to target exited -9; the tunnel is closed: (nothing on stderr)" in rest
 
 
 def test_a_port_in_use_is_refused_naming_it(tmp_path, server, postgres):
@@ -330,10 +346,32 @@ def test_a_proxy_command_that_is_not_installed_is_named(tmp_path):
     assert "the proxy command's `golive-no-such-session-tool` is not on PATH" in output
 
 
-def test_local_opens_nothing_and_says_so_when_its_database_is_down(tmp_path):
+def local_like(tmp_path: Path, root: Path) -> Path:
     described = tmp_path / "loc.yml"
     local = yaml.safe_load((REPO_ROOT / "release" / "environments" / "local.yml").read_text())
-    described.write_text(yaml.safe_dump({**local, "name": "loc", "root": str(tmp_path / "root")}))
-    code, output = finished(fab(tmp_path, "db.tunnel", "--env", str(described)))
+    described.write_text(yaml.safe_dump({**local, "name": "loc", "root": str(root)}))
+    return described
+
+
+def test_local_opens_nothing_and_says_so_when_its_database_is_down(tmp_path):
+    code, output = finished(fab(tmp_path, "db.tunnel", "--env", str(local_like(tmp_path, tmp_path / "root"))))
     assert code == 2, output
     assert "the local database is not running; `fab local.up` starts it" in output
+
+
+def test_local_runs_the_command_against_its_embedded_postgresql_directly(tmp_path):
+    root = Path(tempfile.mkdtemp(prefix="golive-tunnel-local-"))  # a short path: the server's socket is in it
+    embedded_postgres.start(root / "pg", keep_running=True)  # as `fab local.up` leaves it
+    try:
+        described = local_like(tmp_path, root)
+        code, output = finished(fab(tmp_path, "db.tunnel", "--env", str(described)))
+        assert code == 0, output
+        assert "no tunnel needed — the embedded PostgreSQL is on this machine" in output
+        assert "dbname=golive user=postgres" in output and "password" not in output
+        probe = f'{sys.executable} -c "import psycopg; {SELECT_ONE}"'
+        code, output = finished(fab(tmp_path, "db.tunnel", "--env", str(described), "--command", probe))
+        assert code == 0, output
+        assert "answer 1" in output and "tunnel open" not in output
+    finally:
+        embedded_postgres.stop(root / "pg")
+        subprocess.run(["rm", "-rf", str(root)], check=False)
