@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -152,7 +153,7 @@ def postgres() -> TcpPostgres:
     running = tcp_postgres.start(folder / "data")
     yield running
     running.stop()
-    subprocess.run(["rm", "-rf", str(folder)], check=False)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def ssh_config(folder: Path, server: Sshd, *, port: int | None = None, pinned: str | None = None) -> Path:
@@ -374,4 +375,4 @@ def test_local_runs_the_command_against_its_embedded_postgresql_directly(tmp_pat
         assert "answer 1" in output and "tunnel open" not in output
     finally:
         embedded_postgres.stop(root / "pg")
-        subprocess.run(["rm", "-rf", str(root)], check=False)
+        shutil.rmtree(root, ignore_errors=True)
