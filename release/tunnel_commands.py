@@ -97,6 +97,10 @@ def ssh_command(access: SshAccess, to: Route, local_port: int) -> list[str]:
         *access.openssh_options(to.via),
         "-N",
         "-o",
+        "ControlMaster=no",  # its own connection, never a shared master's: stopping this PID closes the forward
+        "-o",
+        "ControlPath=none",
+        "-o",
         "ExitOnForwardFailure=yes",
         "-o",
         "BatchMode=yes",

@@ -83,7 +83,7 @@ def test_staging_goes_through_its_first_web_host_to_the_endpoint_in_its_outputs(
     assert command[:3] == ["ssh", "-l", "admin"]
     assert f"ProxyCommand={SSM}" in command  # ssh substitutes %h %p itself
     assert "StrictHostKeyChecking=yes" in command and "BatchMode=yes" in command
-    assert "ExitOnForwardFailure=yes" in command
+    assert "ExitOnForwardFailure=yes" in command and "ControlPath=none" in command  # stopping its PID closes it
     known = next(o for o in command if o.startswith("UserKnownHostsFile="))
     assert known.split("=", 1)[1].split()[0] == str(state.known_hosts("stg"))  # the environment's pinned keys
     assert command[-3:] == ["-L", f"127.0.0.1:15432:{database['host']}:5432", "target"]
