@@ -8,12 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from paramiko import SSHConfig
+
 from foundation.environment import Environment
 from foundation.state import StateLayout
 
 # OpenSSH's own defaults, used when the ssh_config names no known_hosts file
 USER_KNOWN_HOSTS = "~/.ssh/known_hosts"
 GLOBAL_KNOWN_HOSTS = "/etc/ssh/ssh_known_hosts"
+USER_SSH_CONFIG = "~/.ssh/config"  # what `ssh` and Fabric read when the environment names no ssh_config
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,40 @@ class SshAccess:
         user = named.split() if named else [str(p) for p in (self.known_hosts, USER_KNOWN_HOSTS) if p]
         system = named_global.split() if named_global else [GLOBAL_KNOWN_HOSTS]
         return [Path(name).expanduser() for name in (*user, *system) if name != "/dev/null"]
+
+    def openssh_options(self, host: str) -> list[str]:
+        """The same access for OpenSSH's `ssh` (a tunnel, where paramiko has no part): the ssh_config, the user and
+        proxy command the stack outputs name (they win over the ssh_config, as for the release's connections), and
+        host keys checked against known_hosts_files — those the ssh_config names for `host`, else the defaults."""
+        named = self._ssh_config_for(host)
+        files = self.known_hosts_files(named.get("userknownhostsfile"), named.get("globalknownhostsfile"))
+        options = ["-F", str(self.ssh_config)] if self.ssh_config else []
+        if self.user:
+            options += ["-l", self.user]
+        if self.proxy_command:
+            options += ["-o", f"ProxyCommand={self.proxy_command}"]  # ssh substitutes %h %p %r %% itself
+        return [
+            *options,
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            f"UserKnownHostsFile={' '.join(_quoted(path) for path in files) or '/dev/null'}",
+            "-o",
+            "GlobalKnownHostsFile=/dev/null",  # the global file is among `files` when it counts
+        ]
+
+    def _ssh_config_for(self, host: str) -> dict[str, str]:
+        """What the ssh_config (the environment's, else ~/.ssh/config) says for `host`, as paramiko (and so Fabric)
+        reads it."""
+        path = self.ssh_config or Path(USER_SSH_CONFIG).expanduser()
+        if not path.is_file():
+            return {}
+        found = SSHConfig.from_path(str(path)).lookup(host)
+        return {key: " ".join(value) if isinstance(value, list) else value for key, value in found.items()}
+
+
+def _quoted(path: Path) -> str:
+    return f'"{path}"' if any(c.isspace() for c in str(path)) else str(path)
 
 
 def expand_proxy_command(command: str, *, host: str, port: int, user: str) -> str:

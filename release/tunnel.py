@@ -1,38 +1,72 @@
-"""The database of a `database: tunnel` environment (the lab): PostgreSQL on the db host answers only the web
-hosts, so the controller reaches it through `ssh -N -L <free port>:127.0.0.1:5432 db` (sshd allows local
-forwarding), opened for the length of one command and stopped by its PID. The password comes from the
-environment's vaulted secrets (`ansible-vault view` with its vault password file); it is never printed.
+"""An SSH tunnel to an environment's private database (the route and the command: release/tunnel_commands.py), run
+here: `ssh -N -L` started in a session of its own, open once ssh says the forwarded port listens, stopped by its PID.
+The release opens one for the length of its command (database_url: the lab's `database: tunnel`); `fab db.tunnel`
+opens one for a person or for one command.
+
+The password comes from where the release takes it — the environment's vault for `database: tunnel` (`ansible-vault
+view` with its vault password file), GOLIVE_DATABASE_URL for `database: url` — and is never printed.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import shlex
+import shutil
 import socket
 import subprocess
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import quote
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 from foundation.environment import Environment
+from foundation.ssh_access import SshAccess
 from foundation.vault import VaultUnreadable, vaulted
+from release.tunnel_commands import LISTENING, LOOPBACK, PASSWORD_KEY, Route, TunnelFailed, route, ssh_command, url
 
-DATABASE = "golive"  # roles/postgresql: postgresql_app_database
-USER = "golive"  # roles/postgresql: postgresql_app_user
-PASSWORD_KEY = "vault_postgresql_app_password"  # noqa: S105 (the key's name in the vault, not a password)
-REMOTE_PORT = 5432
+__all__ = ["Tunnel", "TunnelFailed", "database_url", "open_tunnel", "password"]
+
+URL_VARIABLE = "GOLIVE_DATABASE_URL"
+COMPLAINT_LINES = 5  # of ssh's stderr, in a failure's message
+# What ssh says at LogLevel DEBUG1 besides its debug lines that is no complaint
+CHATTER = ("debug", "Authenticated to ", "Transferred: ", "Bytes per second: ")
 
 
-class TunnelFailed(Exception):
-    pass
+class _Stderr(threading.Thread):
+    """Reads ssh's stderr for as long as ssh runs (a full pipe would stall it): tells when the port listens, and keeps
+    ssh's last lines that are not its debug chatter."""
+
+    def __init__(self, stream):
+        super().__init__(daemon=True)
+        self.stream = stream
+        self.lines: deque[str] = deque(maxlen=COMPLAINT_LINES)
+        self.listening = threading.Event()
+        self.settled = threading.Event()  # listening, or ssh closed its stderr (it exited)
+
+    def run(self) -> None:
+        for raw in iter(self.stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip()
+            if LISTENING in line:
+                self.lines.clear()  # what failed before is no longer news; what follows is why it ended
+                self.listening.set()
+                self.settled.set()
+            elif line and not line.startswith(CHATTER):
+                self.lines.append(line)
+        self.settled.set()
 
 
 @dataclass
 class Tunnel:
     process: subprocess.Popen
     port: int
-    url: str
+    route: Route
+    stderr: _Stderr = field(repr=False)
+
+    def complaint(self) -> str:
+        """ssh's last lines (the host it named, what failed), one line."""
+        self.stderr.join(timeout=5)  # ssh has exited: its stderr ends
+        return " / ".join(self.stderr.lines) or "(nothing on stderr)"
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -46,71 +80,83 @@ class Tunnel:
 
 def free_port() -> int:
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((LOOPBACK, 0))
         return probe.getsockname()[1]
 
 
-def ssh_command(ssh_config: Path, host: str, port: int) -> list[str]:
-    return [
-        "ssh",
-        "-F",
-        str(ssh_config),
-        "-N",
-        "-o",
-        "ExitOnForwardFailure=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "ServerAliveInterval=5",
-        "-L",
-        f"127.0.0.1:{port}:127.0.0.1:{REMOTE_PORT}",
-        host,
-    ]
+def _port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return True
+    return False
 
 
-def vault_password(state: Path) -> str:
-    """The database password from <state>/secrets.yml (Ansible Vault; foundation/vault.py opens it)."""
-    try:
-        return vaulted(state, PASSWORD_KEY)
-    except VaultUnreadable as exc:
-        raise TunnelFailed(f"{exc} (is the lab up and converged? `fab lab.up`, then playbooks/site.yml)") from None
+def _programs_exist(access: SshAccess) -> None:
+    if shutil.which("ssh") is None:
+        raise TunnelFailed("no `ssh` on PATH (OpenSSH's client: apt-get install openssh-client)")
+    if access.proxy_command:
+        program = shlex.split(access.proxy_command)[0]
+        if shutil.which(program) is None:
+            raise TunnelFailed(
+                f"the proxy command's `{program}` is not on PATH (access.ssh_proxy_command: `{access.proxy_command}`); "
+                "on AWS install the AWS CLI and the session-manager-plugin"
+            )
 
 
-def open_tunnel(env: Environment, *, wait_seconds: float = 20) -> Tunnel:
-    if env.ssh_config is None or not env.ssh_config.exists():
-        raise TunnelFailed(f"environment {env.name}: no ssh_config at {env.ssh_config} (is the lab up? `fab lab.up`)")
-    db_hosts = env.hosts.get("db", ())
-    if len(db_hosts) != 1:
-        raise TunnelFailed(f"environment {env.name}: a database tunnel needs exactly one db host, not {list(db_hosts)}")
-    password = vault_password(env.ssh_config.parent)
-    port = free_port()
+def open_tunnel(env: Environment, port: int | None = None, *, wait_seconds: float = 60) -> Tunnel:
+    """A tunnel from 127.0.0.1:`port` (a free one when None) to the environment's database, open when returned."""
+    to = route(env)
+    access = SshAccess.of(env)
+    _programs_exist(access)
+    port = port or free_port()
+    if _port_in_use(port):
+        raise TunnelFailed(f"127.0.0.1:{port} is in use (another tunnel?); choose another port with --port")
     process = subprocess.Popen(
-        ssh_command(env.ssh_config, db_hosts[0], port),
+        ssh_command(access, to, port),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        start_new_session=True,  # a Ctrl-C in the terminal reaches the release, which stops the tunnel itself
+        start_new_session=True,  # a Ctrl-C in the terminal reaches this process, which stops the tunnel itself
     )
-    url = f"postgresql://{USER}:{quote(password, safe='')}@127.0.0.1:{port}/{DATABASE}?sslmode=prefer"
-    tunnel = Tunnel(process, port, url)
-    deadline = time.monotonic() + wait_seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            error = (process.stderr.read() if process.stderr else b"").decode(errors="replace").strip()
-            raise TunnelFailed(f"ssh tunnel to {db_hosts[0]} exited {process.returncode}: {error[-300:]}")
+    tunnel = Tunnel(process, port, to, _Stderr(process.stderr))
+    tunnel.stderr.start()
+    try:
+        settled = tunnel.stderr.settled.wait(wait_seconds)
+    except BaseException:  # Ctrl-C (or SIGTERM made an exception) while waiting: no ssh left behind
+        tunnel.stop()
+        raise
+    if not settled:
+        tunnel.stop()
+        raise TunnelFailed(f"ssh to {to.via} did not open 127.0.0.1:{port} within {wait_seconds:.0f} s")
+    if not tunnel.stderr.listening.is_set():
+        code = process.wait()
+        raise TunnelFailed(f"ssh to {to.via} exited {code} before the tunnel opened: {tunnel.complaint()}")
+    return tunnel
+
+
+def password(env: Environment) -> str | None:
+    """The database password where the release takes it; None when it has none (libpq's ~/.pgpass then)."""
+    if env.database == "tunnel":
+        state = env.ssh_config.parent if env.ssh_config else None
+        if state is None:
+            raise TunnelFailed(f"environment {env.name}: no ssh_config, so no state folder with its vault")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return tunnel
-        except OSError:
-            time.sleep(0.1)
-    tunnel.stop()
-    raise TunnelFailed(f"ssh tunnel to {db_hosts[0]} did not listen on 127.0.0.1:{port} within {wait_seconds:.0f} s")
+            return vaulted(state, PASSWORD_KEY)
+        except VaultUnreadable as exc:
+            raise TunnelFailed(f"{exc} (is the lab up and converged? `fab lab.up`, then playbooks/site.yml)") from None
+    given = os.environ.get(URL_VARIABLE)
+    secret = urlsplit(given).password if given else None
+    return unquote(secret) if secret else None
 
 
 def database_url(env: Environment) -> str:
     """A tunnel open until this process exits (stopped by its PID at exit); GOLIVE_DATABASE_URL wins when set."""
-    if os.environ.get("GOLIVE_DATABASE_URL"):
-        return os.environ["GOLIVE_DATABASE_URL"]
+    if os.environ.get(URL_VARIABLE):
+        return os.environ[URL_VARIABLE]
+    route(env)  # a missing ssh_config is said before the vault is asked
+    secret = password(env)
     tunnel = open_tunnel(env)
     atexit.register(tunnel.stop)
-    return tunnel.url
+    return url(tunnel.route, tunnel.port, secret)

@@ -2,7 +2,7 @@
 
 from invoke import Collection
 
-from release.tasks import checking, databases, flags, infra, inspecting, lab, loadtesting, local, releasing
+from release.tasks import checking, databases, db, flags, infra, inspecting, lab, loadtesting, local, releasing
 
 ns = Collection()
 for task in (
@@ -24,3 +24,4 @@ for task in (
 ns.add_collection(local.collection)
 ns.add_collection(lab.collection)
 ns.add_collection(infra.collection)
+ns.add_collection(db.collection)

@@ -11,10 +11,11 @@ from foundation import host_commands
 from foundation.environment import load_environment, parse_environment
 from foundation.fleet import Deployed
 from foundation.repository import REPO_ROOT
+from foundation.ssh_access import SshAccess
 from foundation.state import StateLayout
 from foundation.transport import CommandResult
 from release import engine as engine_module
-from release import tunnel
+from release import tunnel, tunnel_commands
 from release.engine import Engine
 from release.exit_codes import ExitCode
 from release.plan import Action, plan_recovery, plan_release
@@ -63,7 +64,8 @@ def test_the_lab_ca_is_trusted_and_the_system_one_elsewhere(tmp_path, lab_state)
 
 
 def test_the_tunnel_forwards_a_loopback_port_to_the_db_hosts_loopback(tmp_path):
-    command = tunnel.ssh_command(tmp_path / "ssh_config", "db", 40123)
+    env = _lab(tmp_path)
+    command = tunnel_commands.ssh_command(SshAccess.of(env), tunnel_commands.route(env), 40123)
     assert command[:3] == ["ssh", "-F", str(tmp_path / "ssh_config")]
     assert "-N" in command and "ExitOnForwardFailure=yes" in command and "BatchMode=yes" in command
     assert command[command.index("-L") + 1] == "127.0.0.1:40123:127.0.0.1:5432"
@@ -73,11 +75,14 @@ def test_the_tunnel_forwards_a_loopback_port_to_the_db_hosts_loopback(tmp_path):
 def test_no_tunnel_without_the_vaulted_secrets(tmp_path, monkeypatch):
     monkeypatch.delenv("GOLIVE_DATABASE_URL", raising=False)
     with pytest.raises(tunnel.TunnelFailed, match=r"secrets\.yml"):
-        tunnel.open_tunnel(_lab(tmp_path))
+        tunnel.database_url(_lab(tmp_path))
 
 
-def test_no_tunnel_without_an_ssh_config(tmp_path):
+def test_no_tunnel_without_an_ssh_config(tmp_path, monkeypatch):
+    monkeypatch.delenv("GOLIVE_DATABASE_URL", raising=False)
     env = _lab(tmp_path, ssh_config=str(tmp_path / "missing"))
+    with pytest.raises(tunnel.TunnelFailed, match="lab up"):
+        tunnel.database_url(env)
     with pytest.raises(tunnel.TunnelFailed, match="lab up"):
         tunnel.open_tunnel(env)
 
