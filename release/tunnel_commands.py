@@ -42,6 +42,10 @@ class Route:
     database: str
     user: str
     sslmode: str  # what the client asks for through the tunnel
+    # verify-full through the tunnel: the name the server's certificate is checked against (the client connects to
+    # the forwarded loopback port as hostaddr) and the CA bundle that checks it
+    verify_host: str | None = None
+    ca_file: str | None = None
 
 
 def route(env: Environment) -> Route:
@@ -56,14 +60,17 @@ def route(env: Environment) -> Route:
             raise TunnelFailed(
                 f"environment {env.name}: a database tunnel needs exactly one db host, not {list(db_hosts)}"
             )
+        ca = env.tls_verify  # the environment's own CA (the lab's issues the db host's certificate too)
         return Route(
             env.name,
             via=db_hosts[0],
-            host=LOOPBACK,
+            host=LOOPBACK,  # the db host's own loopback
             port=int(db.get("port") or REMOTE_PORT),
             database=str(db.get("name") or DATABASE),
             user=str(db.get("user") or USER),
-            sslmode="prefer",  # the db host's own loopback
+            sslmode="verify-full" if isinstance(ca, str) else "require",
+            verify_host=env.address(db_hosts[0]) if isinstance(ca, str) else None,  # its certificate names its address
+            ca_file=ca if isinstance(ca, str) else None,
         )
     if env.database != "url":
         raise TunnelFailed(f"environment {env.name}: its database ({env.database}) is on this machine: no tunnel")
@@ -116,23 +123,40 @@ def ssh_command(access: SshAccess, to: Route, local_port: int) -> list[str]:
 
 def libpq_environment(to: Route, local_port: int) -> dict[str, str]:
     """What a client needs through the tunnel, as libpq reads it (no password: see release/tunnel.py)."""
-    return {
-        "PGHOST": LOOPBACK,
+    settings = {
+        "PGHOST": to.verify_host or LOOPBACK,
         "PGPORT": str(local_port),
         "PGDATABASE": to.database,
         "PGUSER": to.user,
         "PGSSLMODE": to.sslmode,
     }
+    if to.verify_host:
+        settings |= {"PGHOSTADDR": LOOPBACK, "PGSSLROOTCERT": str(to.ca_file)}
+    return settings
+
+
+_LIBPQ_NAMES = {
+    "PGHOST": "host",
+    "PGHOSTADDR": "hostaddr",
+    "PGPORT": "port",
+    "PGDATABASE": "dbname",
+    "PGUSER": "user",
+    "PGSSLMODE": "sslmode",
+    "PGSSLROOTCERT": "sslrootcert",
+}
 
 
 def psql_line(settings: dict[str, str]) -> str:
-    names = {"PGHOST": "host", "PGPORT": "port", "PGDATABASE": "dbname", "PGUSER": "user", "PGSSLMODE": "sslmode"}
-    return 'psql "' + " ".join(f"{names[key]}={value}" for key, value in settings.items() if key in names) + '"'
+    words = (f"{_LIBPQ_NAMES[key]}={value}" for key, value in settings.items() if key in _LIBPQ_NAMES)
+    return 'psql "' + " ".join(words) + '"'
 
 
 def url(to: Route, local_port: int, password: str | None = None) -> str:
     secret = f":{quote(password, safe='')}" if password else ""
-    return f"postgresql://{to.user}{secret}@{LOOPBACK}:{local_port}/{to.database}?sslmode={to.sslmode}"
+    query = f"sslmode={to.sslmode}"
+    if to.verify_host:
+        query = f"hostaddr={LOOPBACK}&{query}&sslrootcert={quote(str(to.ca_file), safe='/')}"
+    return f"postgresql://{to.user}{secret}@{to.verify_host or LOOPBACK}:{local_port}/{to.database}?{query}"
 
 
 def password_hint(env: Environment) -> str:

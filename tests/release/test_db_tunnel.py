@@ -113,6 +113,37 @@ def test_the_lab_goes_to_its_db_hosts_own_loopback_with_its_ssh_configs_known_ho
     assert command[-3:] == ["-L", "127.0.0.1:40123:127.0.0.1:5432", "db"]
 
 
+def test_through_the_labs_tunnel_the_db_hosts_certificate_is_verified_by_its_address(tmp_path):
+    """The lab's CA issues the db host's certificate for its address: the client connects to the forwarded port
+    (hostaddr) and checks the certificate against the address (host) with that CA, as the web hosts do."""
+    config = tmp_path / "ssh_config"
+    config.write_text("Host db\n    HostName 198.18.0.20\n")
+    ca = tmp_path / "ca.crt"
+    env = parse_environment(
+        {
+            "name": "lab",
+            "transport": "ssh",
+            "ssh_config": str(config),
+            "service_manager": "systemd",
+            "root": "/srv/golive",
+            "hosts": {"web": ["web1"], "db": ["db"]},
+            "instances": [{"name": "app", "port": 8000}],
+            "entry_url": "https://198.18.0.10",
+            "database": "tunnel",
+            "checks": {"tls_ca_file": str(ca)},
+        }
+    )
+    to = tunnel_commands.route(env)
+    assert (to.sslmode, to.verify_host, to.ca_file) == ("verify-full", "198.18.0.20", str(ca))
+    settings = tunnel_commands.libpq_environment(to, 40123)
+    assert settings["PGHOST"] == "198.18.0.20" and settings["PGHOSTADDR"] == "127.0.0.1"
+    assert settings["PGSSLMODE"] == "verify-full" and settings["PGSSLROOTCERT"] == str(ca)
+    assert "hostaddr=127.0.0.1" in tunnel_commands.psql_line(settings)
+    assert tunnel_commands.url(to, 40123, "pw") == (
+        f"postgresql://golive:pw@198.18.0.20:40123/golive?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={ca}"
+    )
+
+
 def test_outputs_without_a_database_endpoint_are_refused_naming_it(tmp_path):
     path = describe(tmp_path, "stg", outputs_of=outputs(None), ssh_config=None)
     env = load_environment(str(path), state=StateLayout(tmp_path / "state"))
