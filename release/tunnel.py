@@ -1,7 +1,7 @@
 """The database of a `database: tunnel` environment (the lab): PostgreSQL on the db host answers only the web
 hosts, so the controller reaches it through `ssh -N -L <free port>:127.0.0.1:5432 db` (sshd allows local
 forwarding), opened for the length of one command and stopped by its PID. The password comes from the
-environment's vaulted secrets (`ansible-vault view` with its vault password file); it is never printed.
+environment's secret source (foundation/secrets/: its vault file, or an AWS store); it is never printed.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from foundation.environment import Environment
-from foundation.vault import VaultUnreadable, vaulted
+from foundation.secrets.resolve import secret
+from foundation.secrets.source import SecretSource, SecretsUnavailable
 
 DATABASE = "golive"  # roles/postgresql: postgresql_app_database
 USER = "golive"  # roles/postgresql: postgresql_app_user
-PASSWORD_KEY = "vault_postgresql_app_password"  # noqa: S105 (the key's name in the vault, not a password)
+PASSWORD_KEY = "vault_postgresql_app_password"  # noqa: S105 (the key's name, not a password)
 REMOTE_PORT = 5432
 
 
@@ -68,11 +69,11 @@ def ssh_command(ssh_config: Path, host: str, port: int) -> list[str]:
     ]
 
 
-def vault_password(state: Path) -> str:
-    """The database password from <state>/secrets.yml (Ansible Vault; foundation/vault.py opens it)."""
+def vault_password(state: Path, source: SecretSource) -> str:
+    """The database password from the environment's secret source (state: its state folder, for a vault file)."""
     try:
-        return vaulted(state, PASSWORD_KEY)
-    except VaultUnreadable as exc:
+        return secret(source, state, PASSWORD_KEY)
+    except SecretsUnavailable as exc:
         raise TunnelFailed(f"{exc} (is the lab up and converged? `fab lab.up`, then playbooks/site.yml)") from None
 
 
@@ -82,7 +83,7 @@ def open_tunnel(env: Environment, *, wait_seconds: float = 20) -> Tunnel:
     db_hosts = env.hosts.get("db", ())
     if len(db_hosts) != 1:
         raise TunnelFailed(f"environment {env.name}: a database tunnel needs exactly one db host, not {list(db_hosts)}")
-    password = vault_password(env.ssh_config.parent)
+    password = vault_password(env.ssh_config.parent, env.secrets)
     port = free_port()
     process = subprocess.Popen(
         ssh_command(env.ssh_config, db_hosts[0], port),
