@@ -1,6 +1,6 @@
 """A real Secrets Manager and SSM Parameter Store API for the secret sources' tests: moto's server in this process
-(ThreadedMotoServer) on a loopback port, stopped when the test module is done. Each test names its own secret or
-path, so tests sharing the server do not see each other's values."""
+(ThreadedMotoServer) on a loopback port, stopped by whoever started it. moto keeps its state per process, shared by
+every server in it: a test makes its own secret or path, and a secret's fixed name (golive/production) is replaced."""
 
 from __future__ import annotations
 
@@ -37,11 +37,14 @@ class SecretsServer:
     def secret(self, values: Any, name: str | None = None, *, binary: bool = False) -> SecretSource:
         """A Secrets Manager secret holding `values` (JSON unless already text), and its source."""
         name = name or f"golive/test-{uuid.uuid4().hex[:12]}"
+        client = self.client("secretsmanager")
+        # moto's state is the process's: a name an earlier test gave (another server in this process) is replaced.
+        client.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
         if binary:
-            self.client("secretsmanager").create_secret(Name=name, SecretBinary=b"\x00\x01")
+            client.create_secret(Name=name, SecretBinary=b"\x00\x01")
         else:
             text = values if isinstance(values, str) else json.dumps(values)
-            self.client("secretsmanager").create_secret(Name=name, SecretString=text)
+            client.create_secret(Name=name, SecretString=text)
         return SecretSource("aws-secretsmanager", name, REGION, self.url)
 
     def parameters(self, values: dict[str, str], *, kinds: dict[str, str] | None = None) -> SecretSource:
