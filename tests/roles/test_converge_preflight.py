@@ -31,7 +31,7 @@ NO_TASK = "golive-no-such-tag"  # only tasks tagged always run
 
 
 def filled_secrets() -> dict[str, str]:
-    """Every key of a staging/production vault file (playbooks/README.md, "Secrets file keys"), filled in."""
+    """Every key of a staging/production vault file (foundation/secrets/keys.py), filled in."""
     return {
         "vault_postgresql_app_password": secrets.token_hex(16),
         "vault_daraja_consumer_key": secrets.token_hex(16),
