@@ -1,7 +1,8 @@
 """The service's production settings and secrets: present, none empty or a placeholder (foundation/placeholders.py;
-a pre-deploy check, so the release refuses before any change), and valid as the service itself would load them, the
-file holding them not readable by others, M-Pesa production values and credentials that Daraja accepts. Values are
-secrets: results name settings, never show a value."""
+a pre-deploy check, so the release refuses before any change), neither in the settings file nor in the environment's
+declared secret source (foundation/secrets/: a vault file, Secrets Manager, SSM Parameter Store); valid as the service
+itself would load them, the file holding them not readable by others, M-Pesa production values and credentials that
+Daraja accepts. Values are secrets: results name settings, never show a value."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from checks.context import Context
 from checks.model import Result, failed, not_applicable, passed
 from checks.registry import check
 from foundation.placeholders import unfilled
+from foundation.secrets.resolve import refusals
+from foundation.secrets.source import SecretsUnavailable
 
 SANDBOX_SHORTCODE = "174379"
 ALWAYS = ("GOLIVE_ENV", "GOLIVE_DATABASE_URL", "GOLIVE_PUBLIC_BASE_URL", "GOLIVE_DARAJA_BASE_URL")
@@ -63,6 +66,9 @@ def validate(values: dict[str, str], *, state_dir: str | None = None) -> str | N
 @check("settings.required")
 def required(ctx: Context, args: dict[str, Any]) -> Result:
     command = f"read {ctx.settings_file} on {ctx.env.web_hosts[0]}; python -c 'load_settings()' with exactly it"
+    refused = _source_refusals(ctx)
+    if refused:
+        return failed(refused, f"read the secrets of {ctx.env.secrets.describe()}; {command}")
     values = ctx.service_settings
     names = required_names(values)
     missing = [name for name in names if name not in values]
@@ -79,6 +85,15 @@ def required(ctx: Context, args: dict[str, Any]) -> Result:
     if problem:
         return failed(f"the service would not start: {problem}", command)
     return passed(f"present and valid (values not shown): {', '.join(names)}", command, len(names))
+
+
+def _source_refusals(ctx: Context) -> str | None:
+    """What the environment's secret source lacks (every key named with the source), or why it cannot be read."""
+    try:
+        refused = refusals(ctx.env.secrets, ctx.state.environment(ctx.env.name))
+    except SecretsUnavailable as exc:
+        return f"secrets not read: {exc}"
+    return f"not filled in: {'; '.join(refused)} (values not shown)" if refused else None
 
 
 @check("settings.secured")

@@ -24,7 +24,7 @@ class AdminKeyMissing(Exception):
 def admin_key(env: Environment, db_url: str, state: StateLayout) -> str:
     if os.environ.get("GOLIVE_ADMIN_API_KEY"):
         return os.environ["GOLIVE_ADMIN_API_KEY"]
-    if env.secrets != "generated":
+    if env.secrets.source != "generated":
         raise AdminKeyMissing(
             f"GOLIVE_ADMIN_API_KEY is not set (an x-api-key for {env.name}: python -m app.admin create-key)"
         )

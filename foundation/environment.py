@@ -15,6 +15,7 @@ import yaml
 
 from foundation.metrics.gates import Thresholds
 from foundation.repository import REPO_ROOT
+from foundation.secrets.source import SecretSource, parse_source
 from foundation.sections import LoadTest, Monitoring, SectionInvalid, SyntheticTraffic, convert, parse_section
 from foundation.stack_outputs import hosts as stack_hosts
 from foundation.stack_outputs.schema import StackOutputsInvalid
@@ -63,7 +64,7 @@ class Environment:
     inconclusive: Literal["hold", "fail"] = "hold"  # too few samples in the gates' window
     synthetic_traffic: SyntheticTraffic = field(default_factory=SyntheticTraffic)
     database: Literal["embedded", "url", "tunnel"] = "url"  # tunnel: an SSH tunnel to the db host (release/tunnel.py)
-    secrets: Literal["generated", "vault", "pulumi"] = "generated"
+    secrets: SecretSource = field(default_factory=SecretSource)  # where its secrets come from (foundation/secrets/)
     ssh_config: Path | None = None  # relative to the repository
     simulator_port: int = 8100  # local: the Daraja simulator
     chain_port: int = 8545  # local: the chain simulator
@@ -215,6 +216,8 @@ def parse_environment(raw: dict[str, Any], repo: Path = REPO_ROOT, state: StateL
                 values[key] = None if value is None else parse_section(SECTIONS[key], value, f"{where}: {key}")
             elif key == "gates":
                 values[key] = _gates(value, f"{where}: gates")
+            elif key == "secrets":
+                values[key] = parse_source(value, f"{where}: secrets")
             elif key in ("hosts", "instances", "root", "ssh_config", "checks", "outputs"):
                 values[key] = value
             else:

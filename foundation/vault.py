@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -24,8 +25,8 @@ def _ansible_vault() -> str:
     return str(beside if beside.exists() else "ansible-vault")
 
 
-def vaulted(state: Path, key: str) -> str:
-    """The value of `key` in `state`/secrets.yml (state: the environment's state folder)."""
+def opened(state: Path) -> dict[str, Any]:
+    """Every key of `state`/secrets.yml (state: the environment's state folder) with its value as YAML typed it."""
     secrets = state / "secrets.yml"
     password = Path(os.environ.get(PASSWORD_VARIABLE) or state / "vault-password")
     if not secrets.exists():
@@ -51,6 +52,14 @@ def vaulted(state: Path, key: str) -> str:
         values = yaml.safe_load(opened.stdout) or {}
     except yaml.YAMLError:
         raise VaultUnreadable(f"{secrets} does not hold YAML") from None
-    if not isinstance(values, dict) or not values.get(key):
-        raise VaultUnreadable(f"{secrets} has no {key}")
+    if not isinstance(values, dict):
+        raise VaultUnreadable(f"{secrets} does not hold a mapping of keys")
+    return {str(key): value for key, value in values.items()}
+
+
+def vaulted(state: Path, key: str) -> str:
+    """The value of `key` in `state`/secrets.yml (state: the environment's state folder)."""
+    values = opened(state)
+    if not values.get(key):
+        raise VaultUnreadable(f"{state / 'secrets.yml'} has no {key}")
     return str(values[key])

@@ -3,8 +3,9 @@ here: `ssh -N -L` started in a session of its own, open once ssh says the forwar
 The release opens one for the length of its command (database_url: the lab's `database: tunnel`); `fab db.tunnel`
 opens one for a person or for one command.
 
-The password comes from where the release takes it — the environment's vault for `database: tunnel` (`ansible-vault
-view` with its vault password file), GOLIVE_DATABASE_URL for `database: url` — and is never printed.
+The password comes from where the release takes it — the environment's secret source for `database: tunnel`
+(foundation/secrets/: its vault file, or an AWS store), GOLIVE_DATABASE_URL for `database: url` — and is never
+printed.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from foundation.environment import Environment
+from foundation.secrets.resolve import secret
+from foundation.secrets.source import SecretsUnavailable
 from foundation.ssh_access import SshAccess
-from foundation.vault import VaultUnreadable, vaulted
 from release.tunnel_commands import LISTENING, LOOPBACK, PASSWORD_KEY, Route, TunnelFailed, route, ssh_command, url
 
 __all__ = ["Tunnel", "TunnelFailed", "database_url", "open_tunnel", "password"]
@@ -143,12 +145,12 @@ def password(env: Environment) -> str | None:
         if state is None:
             raise TunnelFailed(f"environment {env.name}: no ssh_config, so no state folder with its vault")
         try:
-            return vaulted(state, PASSWORD_KEY)
-        except VaultUnreadable as exc:
+            return secret(env.secrets, state, PASSWORD_KEY)
+        except SecretsUnavailable as exc:
             raise TunnelFailed(f"{exc} (is the lab up and converged? `fab lab.up`, then playbooks/site.yml)") from None
     given = os.environ.get(URL_VARIABLE)
-    secret = urlsplit(given).password if given else None
-    return unquote(secret) if secret else None
+    written = urlsplit(given).password if given else None
+    return unquote(written) if written else None
 
 
 def database_url(env: Environment) -> str:
@@ -156,7 +158,7 @@ def database_url(env: Environment) -> str:
     if os.environ.get(URL_VARIABLE):
         return os.environ[URL_VARIABLE]
     route(env)  # a missing ssh_config is said before the vault is asked
-    secret = password(env)
+    known = password(env)
     tunnel = open_tunnel(env)
     atexit.register(tunnel.stop)
-    return url(tunnel.route, tunnel.port, secret)
+    return url(tunnel.route, tunnel.port, known)

@@ -15,9 +15,9 @@ any other on the controller, through `db_url`, in the state folder (StateLayout.
 (foundation/backups/dumps: a Store) with the same counting rule and answer the same summaries.
 
 On the controller, an environment whose stack outputs name a `backup_bucket` (staging, production) has every backup
-sealed with its vaulted `vault_backup_key` (foundation/vault.py) and, once proven, shipped to that bucket through
-the usual AWS chain (AWS_ENDPOINT_URL_S3 points it at another S3 API); restores and proofs find the bucket's too.
-Without a bucket the backups stay in the state folder, as the take's description says.
+sealed with the `vault_backup_key` of its secret source (foundation/secrets/) and, once proven, shipped to that bucket
+through the usual AWS chain (AWS_ENDPOINT_URL_S3 points it at another S3 API); restores and proofs find the bucket's
+too. Without a bucket the backups stay in the state folder, as the take's description says.
 """
 
 from __future__ import annotations
@@ -32,11 +32,12 @@ from foundation.backups import dumps, on_host
 from foundation.backups.taken import Taken
 from foundation.environment import Environment
 from foundation.fleet import Fleet
+from foundation.secrets.resolve import secret, where
+from foundation.secrets.source import SecretSource, SecretsUnavailable
 from foundation.state import StateLayout
 from foundation.transport import Transport
-from foundation.vault import VaultUnreadable, vaulted
 
-KEY_NAME = "vault_backup_key"  # in the environment's vault (state/<env>/secrets.yml); roles/backups' backups_key
+KEY_NAME = "vault_backup_key"  # in the environment's secret source (foundation/secrets/); roles/backups' backups_key
 # What a failing backup operation raises, wherever it runs; BackupNotFound, NoDatabase aside.
 FAILURES = (dumps.BackupUnusable, dumps.ToolMissing, dumps.KeyInvalid, on_host.HostBackupFailed)
 
@@ -184,12 +185,14 @@ def for_environment(env: Environment, fleet: Fleet, db_url: str | None, state: S
     if not name:
         return OnController(db_url, state.backups(env.name))
     bucket = dumps.Bucket(str(name), region=env.outputs.get("region") or None)
-    return OnController(db_url, state.backups(env.name), bucket, lambda: vaulted_key(state.environment(env.name)))
+    key = lambda: vaulted_key(state.environment(env.name), env.secrets)  # noqa: E731 (read when first needed)
+    return OnController(db_url, state.backups(env.name), bucket, key)
 
 
-def vaulted_key(state: Path) -> dumps.Key:
-    """The environment's backup key from its vault (KEY_NAME); KeyInvalid saying what is missing."""
+def vaulted_key(state: Path, source: SecretSource) -> dumps.Key:
+    """The environment's backup key from its secret source (KEY_NAME; state: its state folder, for a vault file);
+    KeyInvalid saying what is missing."""
     try:
-        return dumps.key_from_text(vaulted(state, KEY_NAME), f"{state / 'secrets.yml'} ({KEY_NAME})")
-    except VaultUnreadable as exc:
+        return dumps.key_from_text(secret(source, state, KEY_NAME), f"{where(source, state)} ({KEY_NAME})")
+    except SecretsUnavailable as exc:
         raise dumps.KeyInvalid(f"backups shipped to a bucket are sealed with {KEY_NAME}: {exc}") from None

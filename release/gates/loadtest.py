@@ -99,7 +99,7 @@ def resolve_admin_key(env: Environment, state: StateLayout, db_url: str | None =
     """As the release does (foundation.admin_client.admin_key): GOLIVE_ADMIN_API_KEY, else the tooling's key kept
     for an environment with generated secrets (made in its database on first use)."""
     kept = state.admin_key(env.name).exists()
-    if db_url is None and not os.environ.get("GOLIVE_ADMIN_API_KEY") and env.secrets == "generated" and not kept:
+    if db_url is None and not os.environ.get("GOLIVE_ADMIN_API_KEY") and env.secrets.source == "generated" and not kept:
         if env.database == "embedded":
             db_url = local_env.database_url(local_env.LocalPaths(env.root))
         else:

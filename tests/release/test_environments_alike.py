@@ -45,6 +45,15 @@ DIFFERENCES: dict[str, tuple[frozenset[str], str]] = {
         "boxes the lab reports without blocking: CI's test evidence, an advisory feed out of its reach, a fresh lab's "
         "first backup; staging and production block on every box",
     ),
+    "secrets.name": (
+        frozenset({"staging", "production"}),
+        "staging's and production's secrets are kept in an AWS store (foundation/secrets/), named and in a region; "
+        "the lab's are generated per lab into its vault file, which has neither",
+    ),
+    "secrets.region": (
+        frozenset({"staging", "production"}),
+        "the region of their AWS store (see secrets.name); the lab's vault file is on the controller",
+    ),
     "checks.unsigned": (
         frozenset({"production"}),
         "production alone refuses a box only a person can tick until it is signed (fab signoff)",

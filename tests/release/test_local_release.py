@@ -375,7 +375,7 @@ def test_backup_bucket_out_of_reach_refuses_before_migrating(world: World, monke
     before = world.released("v2")
     pids = world.stage.supervisor_pids()
     key = backups.key_from_text(secrets.token_urlsafe(40), "the test's key")
-    monkeypatch.setattr(strategy, "vaulted_key", lambda state: key)  # the vault's vault_backup_key
+    monkeypatch.setattr(strategy, "vaulted_key", lambda state, source: key)  # the vault's vault_backup_key
     closed = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", closed)
     for name, value in CREDENTIALS.items():

@@ -20,6 +20,7 @@ import yaml
 import foundation.placeholders
 from foundation.repository import REPO_ROOT
 from tests.support.lab import ansible_run
+from tests.support.secrets_server import CREDENTIALS, secrets_server
 
 PLUGIN_FILE = REPO_ROOT / "playbooks" / "filter_plugins" / "placeholders.py"
 LAB_GROUPS = {"lb": ["lb1"], "web": ["web1", "web2"], "db": ["db1"], "partners": ["partners1"], "monitoring": ["mon1"]}
@@ -30,7 +31,7 @@ NO_TASK = "golive-no-such-tag"  # only tasks tagged always run
 
 
 def filled_secrets() -> dict[str, str]:
-    """Every key of a staging/production vault file (playbooks/README.md, "Secrets file keys"), filled in."""
+    """Every key of a staging/production vault file (foundation/secrets/keys.py), filled in."""
     return {
         "vault_postgresql_app_password": secrets.token_hex(16),
         "vault_daraja_consumer_key": secrets.token_hex(16),
@@ -133,20 +134,30 @@ def test_an_empty_vault_value_is_refused_by_its_key(isolated):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("env", ["staging", "production"])
-def test_the_committed_vars_of_staging_and_production_are_refused_until_filled_in(isolated, env):
-    """Their CHANGE-ME values stand for stack outputs and an operator's own: each is named with its file."""
+def test_the_committed_vars_of_staging_and_production_are_refused_until_filled_in(
+    isolated, env, monkeypatch: pytest.MonkeyPatch
+):
+    """Their CHANGE-ME values stand for stack outputs and an operator's own: each is named with its file. Their
+    secrets come from the Secrets Manager secret their descriptions name (moto's server here), filled in."""
     vault = filled_secrets()
-    inventory = environment(isolated, env, CLOUD_GROUPS, vault)
-    named = [
-        str(REPO_ROOT / "playbooks" / "vars" / f"{env}.yml"),
-        "golive_controller_addresses[0] (a placeholder)",
-        "golive_lb_addresses[0] (a placeholder)",
-        "app_public_base_url (a placeholder)",
-        "app_database_host (a placeholder)",
-    ]
-    named += ["app_usdt_token_address (a placeholder)"] if env == "staging" else []
-    named += ["app_settings.GOLIVE_DARAJA_SHORTCODE (a placeholder)"] if env == "production" else []
-    assert_refused(converge(inventory, "web.yml"), *named, hidden=["CHANGE-ME", *vault.values()])
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with secrets_server() as server:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", server.url)
+        server.secret(vault, f"golive/{env}")
+        inventory = environment(isolated, env, CLOUD_GROUPS, vault=None)
+        named = [
+            str(REPO_ROOT / "playbooks" / "vars" / f"{env}.yml"),
+            "golive_controller_addresses[0] (a placeholder)",
+            "golive_lb_addresses[0] (a placeholder)",
+            "app_public_base_url (a placeholder)",
+            "app_database_host (a placeholder)",
+            f"aws-secretsmanager golive/{env}: nothing.",  # the secrets are filled in
+        ]
+        named += ["app_usdt_token_address (a placeholder)"] if env == "staging" else []
+        named += ["app_settings.GOLIVE_DARAJA_SHORTCODE (a placeholder)"] if env == "production" else []
+        assert_refused(converge(inventory, "web.yml"), *named, hidden=["CHANGE-ME", *vault.values()])
 
 
 @pytest.mark.slow
