@@ -32,10 +32,9 @@ LAB_GROUPS = {"lb": ["lb"], "web": ["web1"], "db": ["db"], "partners": ["partner
 
 
 def _files(env: str) -> list[Path]:
-    """The web play's variables, lowest precedence first: its roles' defaults (tls, then app), the playbooks'
-    group_vars, the play's vars_files (the environment's, then its vault file: stand-ins here), the role's vars."""
+    """The web play's variables, lowest precedence first: role defaults, the playbooks' group_vars, the play's
+    vars_files (the environment's, then its vault file: stand-ins here), the role's vars."""
     return [
-        REPO_ROOT / "roles" / "tls" / "defaults" / "main.yml",
         ROLE / "defaults" / "main.yml",
         *sorted((PLAYBOOKS / "group_vars" / "all").glob("*.yml")),
         PLAYBOOKS / "group_vars" / "web.yml",
@@ -118,7 +117,7 @@ def test_the_labs_settings_hold_nothing_preflight_refuses():
 @pytest.mark.parametrize(
     ("env", "bundle"),
     [
-        ("lab", "/usr/local/share/ca-certificates/golive-lab-ca.crt"),  # the lab CA, trusted by roles/tls
+        ("lab", "/etc/ssl/certs/ca-certificates.crt"),  # the system's, the lab CA among them (roles/tls)
         ("staging", "/etc/ssl/golive/rds-global-bundle.pem"),
         ("production", "/etc/ssl/golive/rds-global-bundle.pem"),
     ],
