@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from app import metrics
@@ -61,6 +61,11 @@ async def test_auth(svc: ServicesDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics_endpoint() -> Response:
+async def metrics_endpoint(request: Request) -> Response:
+    """For scrapes straight to the instance (Prometheus, the gates). A request a proxy forwarded — the balancer adds
+    X-Forwarded-For — is answered as an unknown path: the edge refuses /metrics by its literal path, and a spelling
+    it does not match (/%6Detrics, which the router decodes) must not reach it either."""
+    if "x-forwarded-for" in request.headers:
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)

@@ -106,6 +106,16 @@ def test_metrics_follow_a_paid_payment(service: RunningService, sim):
     assert not any(payment_id in route or payment_id.replace("-", "") in route for route in routes)
 
 
+@pytest.mark.parametrize("path", ["/metrics", "/%6Detrics", "/%6d%65trics"])
+def test_metrics_answer_scrapes_never_what_a_balancer_forwarded(service: RunningService, path: str):
+    """The edge refuses /metrics by its literal path; what it forwards (X-Forwarded-For) under another spelling the
+    router decodes is refused here, as an unknown path is; a scrape straight to the instance is answered."""
+    forwarded = service.http.get(path, headers={"X-Forwarded-For": "203.0.113.7"})
+    assert forwarded.status_code == 404 and forwarded.json() == {"detail": "Not Found"}
+    assert HTTP_COUNT not in forwarded.text
+    assert service.http.get(path).status_code == 200 and HTTP_COUNT in service.http.get(path).text
+
+
 def test_unmatched_paths_share_one_route_label(service: RunningService):
     random_path = f"/no/such/{uuid.uuid4().hex}"
     before = scrape(service.http)
