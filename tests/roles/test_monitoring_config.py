@@ -240,7 +240,7 @@ def test_firewall_lets_only_monitoring_scrape(lab):
 def test_without_a_monitoring_host_scrape_ports_stay_closed_rather_than_open_to_all(web_only):
     ruleset = (web_only / "web1" / "firewall" / "nftables.conf").read_text()
     assert "9100" not in _rules(ruleset) and "9101" not in _rules(ruleset)
-    assert "no sources here, so not opened at all" in ruleset
+    assert "# port 9100: its sources are empty here, so it stays closed" in ruleset
     upload = (web_only / "web1" / "journal_upload" / "journal-upload.conf").read_text()
     assert "URL=" not in upload
 
