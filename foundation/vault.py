@@ -55,11 +55,3 @@ def opened(state: Path) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise VaultUnreadable(f"{secrets} does not hold a mapping of keys")
     return {str(key): value for key, value in values.items()}
-
-
-def vaulted(state: Path, key: str) -> str:
-    """The value of `key` in `state`/secrets.yml (state: the environment's state folder)."""
-    values = opened(state)
-    if not values.get(key):
-        raise VaultUnreadable(f"{state / 'secrets.yml'} has no {key}")
-    return str(values[key])

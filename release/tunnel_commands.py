@@ -60,7 +60,8 @@ def route(env: Environment) -> Route:
             raise TunnelFailed(
                 f"environment {env.name}: a database tunnel needs exactly one db host, not {list(db_hosts)}"
             )
-        ca = env.tls_verify  # the environment's own CA (the lab's issues the db host's certificate too)
+        # the environment's own CA (the lab's issues the db host's certificate too), when it has one
+        ca = env.tls_verify if isinstance(env.tls_verify, str) else None
         return Route(
             env.name,
             via=db_hosts[0],
@@ -68,9 +69,9 @@ def route(env: Environment) -> Route:
             port=int(db.get("port") or REMOTE_PORT),
             database=str(db.get("name") or DATABASE),
             user=str(db.get("user") or USER),
-            sslmode="verify-full" if isinstance(ca, str) else "require",
-            verify_host=env.address(db_hosts[0]) if isinstance(ca, str) else None,  # its certificate names its address
-            ca_file=ca if isinstance(ca, str) else None,
+            sslmode="verify-full" if ca else "require",
+            verify_host=env.address(db_hosts[0]) if ca else None,  # its certificate names its address
+            ca_file=ca,
         )
     if env.database != "url":
         raise TunnelFailed(f"environment {env.name}: its database ({env.database}) is on this machine: no tunnel")

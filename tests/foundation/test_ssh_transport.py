@@ -30,24 +30,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Sshd:
     running.stop()
 
 
-def write_config(folder: Path, server: Sshd, *, key: Path | None = None, known_hosts: str | None = None) -> Path:
-    """An ssh_config as the lab writes one: an alias, its address and port, the key, the pinned host keys."""
-    folder.mkdir(parents=True, exist_ok=True)
-    pinned = folder / "known_hosts"
-    pinned.write_text(server.known_hosts_line() if known_hosts is None else known_hosts)
-    config = folder / "ssh_config"
-    config.write_text(
-        "Host target\n"
-        "    HostName 127.0.0.1\n"
-        f"    Port {server.port}\n"
-        f"    User {server.user}\n"
-        f"    IdentityFile {key or server.client_key}\n"
-        f"    UserKnownHostsFile {pinned}\n"
-        "    StrictHostKeyChecking yes\n"
-    )
-    return config
-
-
 def transport(config: Path, **access: str) -> SshTransport:
     return SshTransport("target", SshAccess(ssh_config=config, **access), connect_timeout=5)
 
@@ -58,7 +40,7 @@ def relay(server: Sshd, record: Path) -> str:
 
 
 def test_a_pinned_key_connects_and_runs_a_command(server: Sshd, tmp_path: Path) -> None:
-    ssh = transport(write_config(tmp_path, server))
+    ssh = transport(server.client_config(tmp_path))
     result = ssh.run("echo ran as $(id -un)")
     assert result.output.strip() == f"ran as {server.user}"
     assert ssh.run("exit 3", check=False).code == 3
@@ -66,7 +48,7 @@ def test_a_pinned_key_connects_and_runs_a_command(server: Sshd, tmp_path: Path) 
 
 
 def test_an_unknown_host_key_is_refused_naming_the_host_and_the_fix(server: Sshd, tmp_path: Path) -> None:
-    config = write_config(tmp_path, server, known_hosts="")
+    config = server.client_config(tmp_path, known_hosts="")
     with pytest.raises(HostKeyRefused) as refused:
         transport(config).run("touch /tmp/golive-should-not-exist")
     message = str(refused.value)
@@ -77,25 +59,25 @@ def test_an_unknown_host_key_is_refused_naming_the_host_and_the_fix(server: Sshd
 
 def test_a_changed_host_key_is_refused(server: Sshd, tmp_path: Path) -> None:
     other = sshd.keygen(tmp_path / "other_host_key", "someone-else")
-    config = write_config(tmp_path / "c", server, known_hosts=server.known_hosts_line(key=other))
+    config = server.client_config(tmp_path / "c", known_hosts=server.known_hosts_line(key=other))
     with pytest.raises(HostKeyRefused, match=r"^target: host key CHANGED for 127\.0\.0\.1:\d+ .*ssh-keygen -R"):
         transport(config).run("true")
 
 
 def test_a_key_for_another_host_name_does_not_vouch_for_this_one(server: Sshd, tmp_path: Path) -> None:
-    config = write_config(tmp_path, server, known_hosts=server.known_hosts_line(name="127.0.0.1"))  # port 22's entry
+    config = server.client_config(tmp_path, known_hosts=server.known_hosts_line(name="127.0.0.1"))  # port 22's entry
     with pytest.raises(HostKeyRefused, match="unknown host key"):
         transport(config).run("true")
 
 
 def test_a_missing_key_file_is_named(server: Sshd, tmp_path: Path) -> None:
-    config = write_config(tmp_path, server, key=tmp_path / "no-such-key")
+    config = server.client_config(tmp_path, key=tmp_path / "no-such-key")
     with pytest.raises(LoginRefused, match=rf"^target: no SSH key at {tmp_path / 'no-such-key'} \(IdentityFile in "):
         transport(config).run("true")
 
 
 def test_a_refused_login_names_the_user_and_where_it_comes_from(server: Sshd, tmp_path: Path) -> None:
-    config = write_config(tmp_path, server)
+    config = server.client_config(tmp_path)
     with pytest.raises(
         LoginRefused, match=r"^target: login as golive-nobody refused at 127\.0\.0\.1:\d+; .*access\.user"
     ):
@@ -104,13 +86,13 @@ def test_a_refused_login_names_the_user_and_where_it_comes_from(server: Sshd, tm
 
 def test_a_key_the_host_does_not_authorize_is_a_refused_login(server: Sshd, tmp_path: Path) -> None:
     sshd.keygen(tmp_path / "stranger", "stranger")
-    config = write_config(tmp_path, server, key=tmp_path / "stranger")
+    config = server.client_config(tmp_path, key=tmp_path / "stranger")
     with pytest.raises(LoginRefused, match=rf"login as {server.user} refused .*authorized_keys"):
         transport(config).run("true")
 
 
 def test_nothing_listening_is_unreachable_named(server: Sshd, tmp_path: Path) -> None:
-    config = write_config(tmp_path, server)
+    config = server.client_config(tmp_path)
     config.write_text(config.read_text().replace(f"Port {server.port}", f"Port {free_port()}"))
     with pytest.raises(HostUnreachable, match=r"^target: cannot connect to 127\.0\.0\.1:\d+ \(Connection refused\)"):
         transport(config).run("true")
@@ -122,7 +104,7 @@ def test_a_missing_ssh_config_is_named(tmp_path: Path) -> None:
 
 
 def test_the_proxy_command_carries_the_connection_with_the_hosts_tokens(server: Sshd, tmp_path: Path) -> None:
-    config = write_config(tmp_path, server)
+    config = server.client_config(tmp_path)
     record = tmp_path / "relay-args"
     ssh = transport(config, proxy_command=relay(server, record), user=server.user)
     assert ssh.run("echo through the proxy").output.strip() == "through the proxy"
@@ -131,14 +113,14 @@ def test_the_proxy_command_carries_the_connection_with_the_hosts_tokens(server: 
 
 
 def test_through_the_proxy_an_unknown_key_is_still_refused(server: Sshd, tmp_path: Path) -> None:
-    config = write_config(tmp_path, server, known_hosts="")
+    config = server.client_config(tmp_path, known_hosts="")
     line = r"add it: echo '\[127\.0\.0\.1\]:\d+ ssh-ed25519 AAAA"
     with pytest.raises(HostKeyRefused, match=rf"unknown host key .*get-console-output .* {line}"):
         transport(config, proxy_command=relay(server, tmp_path / "r")).run("true")
 
 
 def test_a_failing_proxy_command_says_so_with_its_complaint(server: Sshd, tmp_path: Path) -> None:
-    config = write_config(tmp_path, server)
+    config = server.client_config(tmp_path)
     closed = free_port()
     failing = f"{sys.executable} {RELAY} 127.0.0.1 {closed}"
     with pytest.raises(
@@ -150,7 +132,7 @@ def test_a_failing_proxy_command_says_so_with_its_complaint(server: Sshd, tmp_pa
 
 def test_a_proxyjump_hop_is_checked_as_well(server: Sshd, tmp_path: Path) -> None:
     """Fabric builds ProxyJump hops itself, accepting any key: the hop is pinned like the host behind it."""
-    config = write_config(tmp_path, server)
+    config = server.client_config(tmp_path)
     (tmp_path / "jump_known_hosts").write_text("")
     jump = (
         f"Host jump\n    HostName 127.0.0.1\n    Port {server.port}\n    User {server.user}\n"

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from app.local import embedded_postgres
-from foundation.environment import load_environment, parse_environment
+from foundation.environment import Environment, load_environment, parse_environment
 from foundation.repository import REPO_ROOT
 from foundation.ssh_access import SshAccess
 from foundation.stack_outputs.schema import SCHEMA_VERSION
@@ -89,22 +89,28 @@ def test_staging_goes_through_its_first_web_host_to_the_endpoint_in_its_outputs(
     assert command[-3:] == ["-L", f"127.0.0.1:15432:{database['host']}:5432", "target"]
 
 
-def test_the_lab_goes_to_its_db_hosts_own_loopback_with_its_ssh_configs_known_hosts(tmp_path):
-    config = tmp_path / "ssh_config"
-    config.write_text(f"Host db\n    HostName 198.18.0.20\n    UserKnownHostsFile {tmp_path / 'lab_known'}\n")
-    env = parse_environment(
+def lab(ssh_config: Path, **extra) -> Environment:
+    """The lab as its description has it: a db host reached by its ssh_config, the database through a tunnel."""
+    return parse_environment(
         {
             "name": "lab",
             "transport": "ssh",
-            "ssh_config": str(config),
+            "ssh_config": str(ssh_config),
             "service_manager": "systemd",
             "root": "/srv/golive",
             "hosts": {"web": ["web1"], "db": ["db"]},
             "instances": [{"name": "app", "port": 8000}],
             "entry_url": "https://198.18.0.10",
             "database": "tunnel",
+            **extra,
         }
     )
+
+
+def test_the_lab_goes_to_its_db_hosts_own_loopback_with_its_ssh_configs_known_hosts(tmp_path):
+    config = tmp_path / "ssh_config"
+    config.write_text(f"Host db\n    HostName 198.18.0.20\n    UserKnownHostsFile {tmp_path / 'lab_known'}\n")
+    env = lab(config)
     to = tunnel_commands.route(env)
     assert (to.via, to.host, to.port, to.database, to.user) == ("db", "127.0.0.1", 5432, "golive", "golive")
     command = tunnel_commands.ssh_command(SshAccess.of(env), to, 40123)
@@ -119,20 +125,7 @@ def test_through_the_labs_tunnel_the_db_hosts_certificate_is_verified_by_its_add
     config = tmp_path / "ssh_config"
     config.write_text("Host db\n    HostName 198.18.0.20\n")
     ca = tmp_path / "ca.crt"
-    env = parse_environment(
-        {
-            "name": "lab",
-            "transport": "ssh",
-            "ssh_config": str(config),
-            "service_manager": "systemd",
-            "root": "/srv/golive",
-            "hosts": {"web": ["web1"], "db": ["db"]},
-            "instances": [{"name": "app", "port": 8000}],
-            "entry_url": "https://198.18.0.10",
-            "database": "tunnel",
-            "checks": {"tls_ca_file": str(ca)},
-        }
-    )
+    env = lab(config, checks={"tls_ca_file": str(ca)})
     to = tunnel_commands.route(env)
     assert (to.sslmode, to.verify_host, to.ca_file) == ("verify-full", "198.18.0.20", str(ca))
     settings = tunnel_commands.libpq_environment(to, 40123)
@@ -187,19 +180,6 @@ def postgres() -> TcpPostgres:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def ssh_config(folder: Path, server: Sshd, *, port: int | None = None, pinned: str | None = None) -> Path:
-    """As the lab writes one: the instance's alias, its address and port, the key, the pinned host key."""
-    folder.mkdir(parents=True, exist_ok=True)
-    known = folder / "known_hosts"
-    known.write_text(server.known_hosts_line() if pinned is None else pinned)
-    config = folder / "ssh_config"
-    config.write_text(
-        f"Host target\n    HostName 127.0.0.1\n    Port {port or server.port}\n"
-        f"    IdentityFile {server.client_key}\n    UserKnownHostsFile {known}\n"
-    )
-    return config
-
-
 def endpoint(postgres: TcpPostgres) -> dict:
     """The outputs' `database`, as RDS' would be: reachable from the host SSH reaches (here the same machine)."""
     return {
@@ -216,7 +196,7 @@ def staging_like(tmp_path: Path, server: Sshd, postgres: TcpPostgres, **config) 
         tmp_path,
         "tunnelled",
         outputs_of=outputs(endpoint(postgres), user=server.user),
-        ssh_config=ssh_config(tmp_path / "ssh", server, **config),
+        ssh_config=server.client_config(tmp_path / "ssh", **config),
     )
 
 
@@ -330,7 +310,7 @@ def test_an_sshd_that_is_not_there_is_named_with_what_ssh_said(tmp_path, server,
 
 
 def test_an_unknown_host_key_is_refused(tmp_path, server, postgres):
-    described = staging_like(tmp_path, server, postgres, pinned="")
+    described = staging_like(tmp_path, server, postgres, known_hosts="")
     code, output = finished(fab(tmp_path, "db.tunnel", "--env", str(described), "--command", "true"))
     assert code == 2, output
     assert "ssh to target exited 255" in output and "Host key verification failed" in output

@@ -53,6 +53,26 @@ class Sshd:
         kind, material = (key or self.host_key).split()[:2]
         return f"{name or f'[127.0.0.1]:{self.port}'} {kind} {material}\n"
 
+    def client_config(
+        self, folder: Path, *, port: int | None = None, key: Path | None = None, known_hosts: str | None = None
+    ) -> Path:
+        """An ssh_config as the lab writes one: the alias `target`, its address and port (`port`: another, e.g. one
+        nothing listens on), the key, and the pinned host keys (`known_hosts`: other lines, or "" for none)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        pinned = folder / "known_hosts"
+        pinned.write_text(self.known_hosts_line() if known_hosts is None else known_hosts)
+        config = folder / "ssh_config"
+        config.write_text(
+            "Host target\n"
+            "    HostName 127.0.0.1\n"
+            f"    Port {port or self.port}\n"
+            f"    User {self.user}\n"
+            f"    IdentityFile {key or self.client_key}\n"
+            f"    UserKnownHostsFile {pinned}\n"
+            "    StrictHostKeyChecking yes\n"
+        )
+        return config
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
