@@ -10,6 +10,7 @@ from typing import Any
 
 from foundation.environment import Environment
 from foundation.fleet import Deployed
+from foundation.sections import LoadTest
 
 CATCH_UP = "catch-up"
 PHASES = ("preflight", "build", "stage", "backup", "migrate", "deploy", "verify", "gates", "finish")
@@ -354,5 +355,8 @@ def _loadtest_steps(env: Environment) -> tuple[Step, ...]:
     """The go-live load test, where the environment requires one (`loadtest: {required: true}`)."""
     if not env.loadtest.required:
         return ()
-    users, duration = env.loadtest.users, env.loadtest.duration
-    return (Step(Action.LOADTEST, detail=f"{users} users for {duration:g} s on the entry point; its SLO must pass"),)
+    spec = env.loadtest
+    capped = spec.max_requests != LoadTest.max_requests
+    cap = f" or {spec.max_requests} requests, whichever comes first" if capped else ""
+    detail = f"{spec.users} users for {spec.duration:g} s{cap} on the entry point; its SLO must pass"
+    return (Step(Action.LOADTEST, detail=detail),)
