@@ -97,9 +97,9 @@ def test_dry_run_shows_the_load_test_after_the_gates(world: World):
     assert result.code == RELEASED, result
     lines = result.output.splitlines()
     observe = next(i for i, line in enumerate(lines) if line.strip().startswith("observe"))
-    assert lines[observe + 1].strip().startswith(
-        "loadtest: 6 users for 60 s or 100 requests, whichever comes first"
-    ), result.output
+    assert lines[observe + 1].strip().startswith("loadtest: 6 users for 60 s or 100 requests, whichever comes first"), (
+        result.output
+    )
 
 
 def test_a_release_runs_the_required_load_test_and_records_it(world: World):
