@@ -13,8 +13,6 @@ DEFAULTS: dict[str, Any] = {
     "coverage_report": "state/reports/coverage.xml",
     "report_max_age_hours": 72,  # an older report is not evidence for this release
     "min_coverage": 0.80,
-    # The service's settings file on each web host (KEY=VALUE lines); default <root>/shared/golive.env.
-    "settings_file": None,
     # Service log files (globs; on a host of a remote environment, read over its transport);
     # default <root>/logs/web*.log for supervisord, journald (`journalctl -u golive-*`) for systemd.
     "service_logs": None,

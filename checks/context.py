@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from checks import config
+from foundation import host_commands
 from foundation.audit import AuditLog
 from foundation.environment import Environment
 from foundation.fleet import Fleet
@@ -95,7 +96,7 @@ class Context:
 
     @property
     def settings_file(self) -> str:
-        return self.config["settings_file"] or f"{self.env.root}/shared/golive.env"
+        return self.fleet.layout.env_file
 
     def read_host_file(self, host: str, path: str) -> str:
         return self.transport(host).run(f"cat {shlex.quote(path)}", timeout=20).output
@@ -103,7 +104,8 @@ class Context:
     @cached_property
     def service_settings(self) -> dict[str, str]:
         """The service's settings file on the first web host (values are secrets: never print them)."""
-        return parse_env_file(self.read_host_file(self.env.web_hosts[0], self.settings_file))
+        command = host_commands.settings(self.fleet.layout)
+        return parse_env_file(self.transport(self.env.web_hosts[0]).run(command, timeout=20).output)
 
 
 def parse_env_file(text: str) -> dict[str, str]:

@@ -22,6 +22,7 @@ from app.contract import Settings as ServiceSettings
 from checks.context import Context
 from checks.model import Result, failed, not_applicable, passed
 from checks.registry import check
+from foundation import host_commands
 from foundation.placeholders import unfilled
 from foundation.secrets.resolve import refusals
 from foundation.secrets.source import SecretsUnavailable
@@ -99,16 +100,17 @@ def _source_refusals(ctx: Context) -> str | None:
 @check("settings.secured")
 def secured(ctx: Context, args: dict[str, Any]) -> Result:
     problems, seen = [], []
+    command = host_commands.settings(ctx.fleet.layout, stat=True)
     for host in ctx.env.web_hosts:
-        answer = ctx.transport(host).run(f"stat -c '%a %U' {ctx.settings_file}", timeout=20, check=False)
+        answer = ctx.transport(host).run(command, timeout=20, check=False)
         if answer.code != 0:
-            problems.append(f"{host}: {ctx.settings_file} missing")
+            said = (answer.output.strip().splitlines() or [f"exit {answer.code}"])[-1]
+            problems.append(f"{host}: {ctx.settings_file} not read ({said})")
             continue
         mode, owner = answer.output.split()[:2]
         seen.append(f"{host}: mode {mode} owner {owner}")
         if int(mode, 8) & 0o007:
             problems.append(f"{host}: {ctx.settings_file} is readable by every user (mode {mode})")
-    command = f"stat -c '%a %U' {ctx.settings_file}"
     if problems:
         return failed("; ".join(problems), command)
     return passed("; ".join(seen) + " (not world-readable)", command)

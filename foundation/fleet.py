@@ -13,8 +13,11 @@ import httpx
 
 from foundation import host_commands
 from foundation.environment import Environment
+from foundation.repository import REPO_ROOT
 from foundation.ssh_access import SshAccess
 from foundation.transport import LocalTransport, SshTransport, Transport
+
+LOCAL_HELPER = REPO_ROOT / "roles/app/files/golive-release"  # what roles/app installs at host_commands.HELPER
 
 
 @dataclass(frozen=True)
@@ -60,8 +63,11 @@ class Fleet:
         hosts = [host for names in env.hosts.values() for host in names]
         if env.is_local:
             transports: dict[str, Transport] = {host: LocalTransport(host) for host in hosts}
-            # The targets' interpreter here is this one's base interpreter (a venv cannot nest).
-            layout = host_commands.Layout(str(env.root), python=getattr(sys, "_base_executable", sys.executable))
+            # The targets' interpreter here is this one's base interpreter (a venv cannot nest); the privileged steps'
+            # program runs as this user, on this root.
+            python = getattr(sys, "_base_executable", sys.executable)
+            helper = f"{host_commands.q(python)} {host_commands.q(LOCAL_HELPER)} --root {host_commands.q(env.root)}"
+            layout = host_commands.Layout(str(env.root), python=python, helper=helper)
         else:
             access = SshAccess.of(env)
             transports = {host: SshTransport(host, access) for host in hosts}

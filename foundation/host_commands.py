@@ -5,6 +5,10 @@
 <root>/current -> releases/<id>      switched atomically (rename over the old link)
 <root>/previous -> releases/<id>     what current was before the last switch
 <root>/shared/golive.env             settings and secrets (0600), kept across releases
+
+The layout but shared/ is the release's own (the deploy user's). What needs root — restarting a unit, migrating with
+the settings, reading them — goes through one program, roles/app's golive-release, which the deploy user may run
+under sudo and nothing else; the local environment runs the same program as its own user.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import shlex
 from dataclasses import dataclass
 
 STATE_MARKER = "--golive-state--"
+HELPER = "/usr/local/sbin/golive-release"  # roles/app: app_release_helper
 
 
 def q(value: object) -> str:
@@ -23,6 +28,7 @@ def q(value: object) -> str:
 class Layout:
     root: str
     python: str = "python3"  # the targets' interpreter (3.11 on Debian 12)
+    helper: str = f"sudo -n {HELPER}"  # how the privileged steps are asked for (the local environment: directly)
 
     def release(self, release_id: str) -> str:
         return f"{self.root}/releases/{release_id}"
@@ -105,19 +111,23 @@ def prune(layout: Layout, release_id: str) -> str:
 
 
 def migrate(layout: Layout, release_id: str) -> str:
-    release = layout.release(release_id)
-    return (
-        f"cd {q(release)}/source && set -a && . {q(layout.env_file)} && . {q(release)}/release.env && set +a && "
-        f"{q(release)}/venv/bin/python -m app.db migrate"
-    )
+    """The release's migrations with the service's settings, as the service user."""
+    return f"{layout.helper} migrate {q(release_id)}"
+
+
+def settings(layout: Layout, *, stat: bool = False) -> str:
+    """The service's settings file (secrets: never print it), or its mode and owner (`stat`)."""
+    return f"{layout.helper} settings" + (" --stat" if stat else "")
 
 
 def restart(
-    manager: str, instance: str, *, supervisorctl: str = "supervisorctl", supervisor_conf: str | None = None
+    layout: Layout,
+    manager: str,
+    instance: str,
+    *,
+    supervisorctl: str = "supervisorctl",
+    supervisor_conf: str | None = None,
 ) -> str:
     if manager == "supervisord":
         return f"{supervisorctl} -c {q(supervisor_conf)} restart {q(instance)}"
-    # A release that could not start leaves the unit failed with its start limit hit ("start request repeated too
-    # quickly"): a rollback's restart must not be refused for it.
-    unit = f"golive-{instance}.service"
-    return f"sudo systemctl reset-failed {unit} 2>/dev/null; sudo systemctl restart {unit}"
+    return f"{layout.helper} restart {q(instance)}"

@@ -22,7 +22,7 @@ USER_SSH_CONFIG = "~/.ssh/config"  # what `ssh` and Fabric read when the environ
 @dataclass(frozen=True)
 class SshAccess:
     ssh_config: Path | None = None  # None: ~/.ssh/config and /etc/ssh/ssh_config, as `ssh` reads them
-    user: str | None = None  # None: the ssh_config's User
+    user: str | None = None  # the release's account (access.deploy_user); None: the ssh_config's User
     proxy_command: str | None = None  # OpenSSH's tokens: %h the host, %p the port, %r the user, %% a percent sign
     known_hosts: Path | None = None  # the environment's own; read when the ssh_config names no UserKnownHostsFile
 
@@ -31,7 +31,7 @@ class SshAccess:
         access = env.outputs.get("access") or {}
         return cls(
             ssh_config=env.ssh_config,
-            user=access.get("user") or None,
+            user=access.get("deploy_user") or None,  # the release's account; `user` is Ansible's
             proxy_command=access.get("ssh_proxy_command") or None,
             known_hosts=(state or StateLayout.default()).known_hosts(env.name),
         )

@@ -26,9 +26,15 @@ SSM_PROXY_COMMAND = (
 
 def access(settings: Settings) -> dict[str, Any]:
     """How to reach the hosts: SSH through an SSM session (the host's instance id is the SSH host name),
-    or plain SSH to the private address from the admin network."""
+    or plain SSH to the private address from the admin network. Ansible logs in as `user` (root through sudo), the
+    release as `deploy_user` (exactly its helpers through sudo)."""
     proxy = SSM_PROXY_COMMAND.format(region=settings.region) if settings.access == "ssm" else None
-    return {"method": settings.access, "user": settings.ssh_user, "ssh_proxy_command": proxy}
+    return {
+        "method": settings.access,
+        "user": settings.ssh_user,
+        "deploy_user": settings.deploy_user,
+        "ssh_proxy_command": proxy,
+    }
 
 
 def host(entry: Host) -> dict[str, Any]:

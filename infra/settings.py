@@ -37,8 +37,9 @@ class Settings:
     root_volume_gb: int = 20  # encrypted gp3 root volume per host
     access: str = "ssm"  # how operators and the release reach hosts: "ssm" (no port 22) or "ssh"
     admin_cidr: str | None = None  # source of SSH (port 22) when access is "ssh"; ignored with "ssm"
-    ssh_user: str = "admin"  # the Debian AMI's login user
-    ssh_public_key: str  # the release's public key, installed for ssh_user (ssh-ed25519 …)
+    ssh_user: str = "admin"  # the Debian AMI's login user (Ansible's, with sudo)
+    ssh_public_key: str  # the controller's public key, installed for ssh_user (ssh-ed25519 …)
+    deploy_user: str = "golive-deploy"  # the release's account (roles/common: golive_deploy_user)
     host_pg_client_major: int = DEBIAN12_PG_CLIENT_MAJOR  # pg_dump major on the hosts (postgresql-client-N)
 
     # --- monitoring host ---

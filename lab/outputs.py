@@ -45,7 +45,12 @@ def render(hosts: tuple[Host, ...] = HOSTS, repo: Path = REPO_ROOT) -> dict[str,
         "region": None,
         "hosts": {group: [_host(h) for h in hosts if group in h.groups] for group in GROUPS if group != MONITORING},
         # The lab's way in today: its own ssh_config (release/environments/lab.yml), no proxy command.
-        "access": {"method": "ssh", "user": LOGIN_USER, "ssh_proxy_command": None},
+        "access": {
+            "method": "ssh",
+            "user": LOGIN_USER,
+            "deploy_user": _text(known, "golive_deploy_user"),
+            "ssh_proxy_command": None,
+        },
         "service_port": _number(known, "golive_app_port"),
         "health_check_path": HEALTH_CHECK_PATH,
         "drain_seconds": DRAIN_SECONDS,

@@ -7,7 +7,9 @@ from pathlib import Path
 from lab.plan import CONTROLLER, GROUPS, HOSTS, NETWORK, Host
 
 HEADER = "# Written by `fab lab.up` (lab/render.py); `fab lab.down` deletes it."
-LOGIN_USER = "root"  # whom the controller, Ansible and testinfra log in to every lab host as
+# Whom people, Ansible and testinfra log in to every lab host as (root through sudo): the Debian AMI's user, made at
+# boot as cloud-init makes it (lab/host_files.py). The release logs in as the deploy user the outputs name.
+LOGIN_USER = "admin"
 
 
 def etc_hosts(hosts: tuple[Host, ...] = HOSTS) -> str:
@@ -59,7 +61,8 @@ def known_hosts(public_keys: dict[str, str], hosts: tuple[Host, ...] = HOSTS) ->
 
 
 def inventory(key: Path, config: Path, hosts: tuple[Host, ...] = HOSTS) -> str:
-    """Ansible's INI inventory: one group per role, reached as root over the lab's ssh_config."""
+    """Ansible's INI inventory: one group per role, reached as the login user over the lab's ssh_config, root through
+    sudo (as the stack outputs' inventory reaches AWS hosts: foundation/stack_outputs/inventory.py)."""
     lines = [HEADER, ""]
     for group in GROUPS:
         lines.append(f"[{group}]")
@@ -71,6 +74,7 @@ def inventory(key: Path, config: Path, hosts: tuple[Host, ...] = HOSTS) -> str:
         "",
         "[all:vars]",
         f"ansible_user={LOGIN_USER}",
+        "ansible_become=true",
         f"ansible_ssh_private_key_file={key}",
         f"ansible_ssh_common_args='-F {config}'",
         "ansible_python_interpreter=/usr/bin/python3",

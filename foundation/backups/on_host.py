@@ -22,8 +22,9 @@ class HostBackupFailed(RuntimeError):
 
 
 def command(subcommand: str, *arguments: str, script: str = SCRIPT) -> str:
-    """As postgres (peer authentication on the local socket), like the role's units."""
-    return shlex.join(["runuser", "-u", "postgres", "--", script, subcommand, *arguments])
+    """As postgres (peer authentication on the local socket), like the role's units: through sudo, which allows the
+    deploy user exactly this program (roles/backups)."""
+    return shlex.join(["sudo", "-n", "-u", "postgres", script, subcommand, *arguments])
 
 
 def report(output: str, host: str, what: str) -> dict[str, Any]:
@@ -69,7 +70,7 @@ def take(transport: Transport, *, script: str = SCRIPT) -> Taken:
     """Dump, then restore that very dump into the scratch database and compare row counts (exit 1 if they differ)."""
     taken = _backup(transport, command("release", script=script), "release")
     # As root, like the backup unit's ExecStartPost: node_exporter's textfile folder (GoliveBackupTooOld reads it).
-    transport.run(shlex.join([script, "metric"]), timeout=60)
+    transport.run(shlex.join(["sudo", "-n", script, "metric"]), timeout=60)
     return taken
 
 

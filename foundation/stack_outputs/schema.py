@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 2  # bump when the shape changes (infra/README.md, "Stack outputs")
+SCHEMA_VERSION = 3  # bump when the shape changes (infra/README.md, "Stack outputs")
 
 
 class StackOutputsInvalid(Exception):

@@ -35,7 +35,9 @@ def restart(engine: StepContext, step: Step, run: Run) -> None:
     env = engine.env
     conf = str(env.root / "supervisord.conf") if env.service_manager == "supervisord" else None
     supervisorctl = f"{q(sys.executable)} -m supervisor.supervisorctl"
-    command = host_commands.restart(env.service_manager, step.target, supervisorctl=supervisorctl, supervisor_conf=conf)
+    command = host_commands.restart(
+        engine.fleet.layout, env.service_manager, step.target, supervisorctl=supervisorctl, supervisor_conf=conf
+    )
     engine.transport(step).run(command)
 
 

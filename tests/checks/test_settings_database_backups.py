@@ -301,16 +301,18 @@ class WithoutTheProgram:
     host = "db"
 
     def run(self, command: str, **kwargs) -> CommandResult:
-        return CommandResult(
-            127, "runuser: failed to execute /usr/local/sbin/golive-backup: No such file or directory\n"
-        )
+        return CommandResult(127, "sudo: /usr/local/sbin/golive-backup: command not found\n")
 
 
 @pytest.mark.parametrize(
     ("transport", "status", "detail"),
     [
         (Unreachable(), Status.UNVERIFIED, "could not check: db: [Errno 113] No route to host"),
-        (WithoutTheProgram(), Status.FAIL, "db: golive-backup list failed (exit 127): runuser: failed to execute"),
+        (
+            WithoutTheProgram(),
+            Status.FAIL,
+            "db: golive-backup list failed (exit 127): sudo: /usr/local/sbin/golive-backup: command not found",
+        ),
     ],
 )
 def test_a_db_host_that_cannot_answer_is_named(tmp_path: Path, transport, status: Status, detail: str):

@@ -46,8 +46,8 @@ def test_take_runs_golive_backup_release_as_postgres_and_reads_its_answer():
     host = ScriptedHost(json.dumps(SUMMARY) + "\ngolive-backup: 20261126T180000Z-3fa2b1 restores: counts match\n")
     taken = host_backup.take(host)
     assert host.commands == [
-        "runuser -u postgres -- /usr/local/sbin/golive-backup release",
-        "/usr/local/sbin/golive-backup metric",  # as root: the backup's time for GoliveBackupTooOld
+        "sudo -n -u postgres /usr/local/sbin/golive-backup release",
+        "sudo -n /usr/local/sbin/golive-backup metric",  # as root: the backup's time for GoliveBackupTooOld
     ]
     taken_at = datetime(2026, 11, 26, 18, tzinfo=UTC)
     assert taken == Taken(SUMMARY["id"], SUMMARY["sha256"], 52100, 12, 340, taken_at, host="db")
@@ -65,12 +65,12 @@ def test_restore_names_the_backup_after_the_options_quoted():
     host = ScriptedHost(json.dumps({"id": SUMMARY["id"], "tables": 12, "rows": 340, "replaced": None}))
     host_backup.restore(host, "--into x; rm -rf /", sha256="ab" * 32, into="golive check", keep_replaced=False)
     assert host.commands == [
-        "runuser -u postgres -- /usr/local/sbin/golive-backup restore --sha256 "
+        "sudo -n -u postgres /usr/local/sbin/golive-backup restore --sha256 "
         + "ab" * 32
         + " --into 'golive check' --discard-replaced -- '--into x; rm -rf /'"
     ]
     host_backup.restore(host, SUMMARY["id"])
-    assert host.commands[-1] == f"runuser -u postgres -- /usr/local/sbin/golive-backup restore -- {SUMMARY['id']}"
+    assert host.commands[-1] == f"sudo -n -u postgres /usr/local/sbin/golive-backup restore -- {SUMMARY['id']}"
 
 
 @pytest.mark.parametrize("output", ["", "usage: golive-backup dump | restore-test | list\n", "{not json", "[1]"])
@@ -111,10 +111,10 @@ def test_list_verify_and_prove_ask_the_program_for_json():
     host.output = "golive-backup: restores into golive_restore_test: counts match\n" + json.dumps(SUMMARY)
     assert host_backup.prove(host, SUMMARY["id"], sha256=SUMMARY["sha256"]).rows == 340
     assert host.commands == [
-        "runuser -u postgres -- /usr/local/sbin/golive-backup list --json",
-        "runuser -u postgres -- /usr/local/sbin/golive-backup verify --",
-        f"runuser -u postgres -- /usr/local/sbin/golive-backup verify -- {SUMMARY['id']}",
-        f"runuser -u postgres -- /usr/local/sbin/golive-backup prove --sha256 {SUMMARY['sha256']} -- {SUMMARY['id']}",
+        "sudo -n -u postgres /usr/local/sbin/golive-backup list --json",
+        "sudo -n -u postgres /usr/local/sbin/golive-backup verify --",
+        f"sudo -n -u postgres /usr/local/sbin/golive-backup verify -- {SUMMARY['id']}",
+        f"sudo -n -u postgres /usr/local/sbin/golive-backup prove --sha256 {SUMMARY['sha256']} -- {SUMMARY['id']}",
     ]
 
 

@@ -161,7 +161,12 @@ def test_an_environment_is_reached_as_its_stack_outputs_say(server: Sshd, tmp_pa
     outputs = {
         "schema_version": SCHEMA_VERSION,
         "hosts": {"web": [{"name": "web-1", "instance_id": instance, "private_ip": "10.0.0.1"}]},
-        "access": {"method": "ssm", "user": server.user, "ssh_proxy_command": relay(server, tmp_path / "args")},
+        "access": {
+            "method": "ssm",
+            "user": "admin",
+            "deploy_user": server.user,
+            "ssh_proxy_command": relay(server, tmp_path / "args"),
+        },
         "url": "https://pay.example.com",
     }
     state = _with_stack_outputs(tmp_path, outputs)
@@ -194,7 +199,7 @@ def test_the_fleet_builds_its_transports_from_the_environments_access(tmp_path: 
     outputs = {
         "schema_version": SCHEMA_VERSION,
         "hosts": {"web": ["i-1"]},
-        "access": {"user": "admin", "ssh_proxy_command": "proxy %h"},
+        "access": {"user": "admin", "deploy_user": "golive-deploy", "ssh_proxy_command": "proxy %h"},
         "url": "x",
     }
     _with_stack_outputs(tmp_path, outputs)
@@ -210,4 +215,5 @@ def test_the_fleet_builds_its_transports_from_the_environments_access(tmp_path: 
         repo=tmp_path,
     )
     connection = Fleet.of(env).transports["i-1"]._connection
-    assert (connection.user, connection.gateway) == ("admin", "proxy %h")
+    # The release logs in as the deploy user (`user` is Ansible's, whose sudo is not the release's to use)
+    assert (connection.user, connection.gateway) == ("golive-deploy", "proxy %h")

@@ -24,10 +24,10 @@ def _state_in_the_repository(monkeypatch):
 
 
 def test_the_examples_carry_the_version_the_controller_knows():
-    assert checked(EXAMPLE, "example") is EXAMPLE and SCHEMA_VERSION == 2
+    assert checked(EXAMPLE, "example") is EXAMPLE and SCHEMA_VERSION == 3
 
 
-@pytest.mark.parametrize("version", [1, 3, "2", True, None])
+@pytest.mark.parametrize("version", [2, 4, "3", True, None])
 def test_another_version_is_refused_naming_both(version):
     with pytest.raises(StackOutputsInvalid) as refused:
         checked({**EXAMPLE, "schema_version": version}, "state/x/stack-outputs.json")
@@ -38,7 +38,7 @@ def test_another_version_is_refused_naming_both(version):
 
 def test_no_version_is_refused():
     outputs = {k: v for k, v in EXAMPLE.items() if k != "schema_version"}
-    with pytest.raises(StackOutputsInvalid, match="x: no schema_version; this controller knows schema_version 2"):
+    with pytest.raises(StackOutputsInvalid, match="x: no schema_version; this controller knows schema_version 3"):
         checked(outputs, "x")
     with pytest.raises(StackOutputsInvalid, match="not a stack-outputs object"):
         checked(["web-1"], "x")
@@ -53,7 +53,7 @@ def write(tmp_path, name: str, outputs) -> None:
 @pytest.mark.parametrize(
     ("outputs", "named"),
     [
-        ({**EXAMPLE, "schema_version": 1}, "schema_version 1, but this controller knows schema_version 2"),
+        ({**EXAMPLE, "schema_version": 1}, "schema_version 1, but this controller knows schema_version 3"),
         ({"hosts": {"web": ["10.0.1.10"]}, "domain": "pay.example.com"}, "no schema_version"),
         ("{not json", "not JSON"),
     ],

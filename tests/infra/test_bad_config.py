@@ -62,7 +62,12 @@ def test_arm64_hosts_are_refused_the_wheelhouse_is_x86_64_only(overrides):
 def test_ssh_from_an_admin_network_is_allowed():
     run = run_stack("staging", {"golive:access": "ssh", "golive:adminCidr": "10.99.0.0/16"})
     assert check(run.resources) == []
-    assert run.outputs["access"] == {"method": "ssh", "user": "admin", "ssh_proxy_command": None}
+    assert run.outputs["access"] == {
+        "method": "ssh",
+        "user": "admin",
+        "deploy_user": "golive-deploy",
+        "ssh_proxy_command": None,
+    }
     ingress = run.named("aws:ec2/securityGroup:SecurityGroup", "sg-app").inputs["ingress"]
     assert ["10.99.0.0/16"] in [r.get("cidrBlocks") for r in ingress]
     assert "amazon-ssm-agent" not in run.named("aws:ec2/instance:Instance", "web-1").inputs["userData"]

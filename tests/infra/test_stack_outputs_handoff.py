@@ -92,7 +92,7 @@ def test_a_refused_hand_off_leaves_the_files_there_untouched(tmp_path, monkeypat
     before = (done.outputs.read_text(), done.inventory.read_text())
     old = Stack(staging)
     old.plain["schema_version"] = 1
-    with pytest.raises(StackOutputsInvalid, match="schema_version 1, but this controller knows schema_version 2"):
+    with pytest.raises(StackOutputsInvalid, match="schema_version 1, but this controller knows schema_version 3"):
         hand_off("staging", "staging", state, select=lambda name, work_dir: old)
     hostless = Stack(staging)
     hostless.plain["hosts"] = {"web": []}

@@ -41,7 +41,7 @@ def test_the_outputs_have_exactly_the_release_shape(each_stack: StackRun):
     assert out["environment"] == each_stack.stack
     assert set(out["database"]) == {"host", "port", "name", "user", "engine_major", "sslmode"}
     assert set(out["load_balancer"]) == {"dns_name", "arn", "target_group_arn"}
-    assert set(out["access"]) == {"method", "user", "ssh_proxy_command"}
+    assert set(out["access"]) == {"method", "user", "deploy_user", "ssh_proxy_command"}
     for host in out["hosts"]["web"]:
         assert set(host) == {"name", "instance_id", "private_ip", "availability_zone"}
     assert set(out["monitoring"]) == {"name", "instance_id", "private_ip", "availability_zone", "prometheus_url"}

@@ -96,7 +96,7 @@ def test_ssh_with_the_generated_key_and_pinned_host_keys(first_up: Run) -> None:
                 f"UserKnownHostsFile={LAYOUT.known_hosts}",
                 "-o",
                 "StrictHostKeyChecking=yes",
-                f"root@{item.address}",
+                f"admin@{item.address}",  # the image's login user (as cloud-init makes it); root has no key
                 "cat /etc/hostname",
             ],
             capture_output=True,

@@ -68,7 +68,12 @@ def test_the_lab_writes_the_shape_the_pulumi_program_exports(layout: Layout, sta
 
 def test_the_outputs_name_the_labs_real_way_in_and_nothing_it_lacks(layout: Layout):
     written = json.loads(layout.stack_outputs.read_text())
-    assert written["access"] == {"method": "ssh", "user": "root", "ssh_proxy_command": None}
+    assert written["access"] == {
+        "method": "ssh",
+        "user": "admin",  # Ansible's, as the Debian AMI's
+        "deploy_user": "golive-deploy",  # the release's
+        "ssh_proxy_command": None,
+    }
     assert written["database"] == {
         "host": "198.18.0.20",
         "port": 5432,

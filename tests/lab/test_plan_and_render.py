@@ -64,7 +64,7 @@ def test_ssh_config_aliases_and_pinned_keys() -> None:
     assert "Host db\n    HostName 198.18.0.20\n" in text
     assert "Host lb web1 web2 db partners monitoring 198.18.0.*\n" in text
     for setting in (
-        "User root",
+        "User admin",
         f"IdentityFile {KEY}",
         "IdentitiesOnly yes",
         f"UserKnownHostsFile {KNOWN}",
@@ -87,6 +87,6 @@ def test_inventory_groups_and_connection() -> None:
     for group in ("lb", "db", "partners", "monitoring"):
         assert f"[{group}]\n{group} ansible_host=" in text
     assert "[lab:children]\nlb\nweb\ndb\npartners\nmonitoring\n" in text
-    assert "ansible_user=root\n" in text
+    assert "ansible_user=admin\nansible_become=true\n" in text
     assert f"ansible_ssh_common_args='-F {CONFIG}'\n" in text
     assert f"ansible_ssh_private_key_file={KEY}\n" in text

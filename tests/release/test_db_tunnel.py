@@ -41,7 +41,7 @@ def outputs(database: dict | None, *, user: str = "admin", proxy: str | None = N
     return {
         "schema_version": SCHEMA_VERSION,
         "hosts": {"web": [{"name": "web-a", "instance_id": "target", "private_ip": "127.0.0.1"}]},
-        "access": {"method": method, "user": user, "ssh_proxy_command": proxy},
+        "access": {"method": method, "user": "admin", "deploy_user": user, "ssh_proxy_command": proxy},
         "url": "https://golive.example",
         **({"database": database} if database is not None else {}),
     }

@@ -55,7 +55,7 @@ def test_an_unknown_schema_version_is_refused_and_nothing_written(tmp_path, monk
     monkeypatch.setenv(VARIABLE, str(tmp_path))
     with pytest.raises(Exit) as refused:
         outputs(Context(), env="staging")
-    assert refused.value.code == 2 and "schema_version 1, but this controller knows schema_version 2" in str(
+    assert refused.value.code == 2 and "schema_version 1, but this controller knows schema_version 3" in str(
         refused.value.message
     )
     assert not (tmp_path / "staging").exists()

@@ -177,8 +177,9 @@ def test_fab_rollback_no_drain_switches_every_host_then_puts_each_back(tmp_path,
     assert engine.audit.entries()[-1]["drained"] is False
 
 
-def test_a_restart_clears_a_units_start_limit_first():
-    """A release that could not start leaves its unit failed ("start request repeated too quickly"): the
-    rollback's restart must still start the previous release."""
-    command = host_commands.restart("systemd", "app")
-    assert command.index("reset-failed golive-app.service") < command.index("restart golive-app.service")
+def test_a_restart_on_a_systemd_host_asks_the_release_helper_under_sudo():
+    """The deploy user may run exactly roles/app's helper as root; the helper knows the unit (tests/roles/
+    test_release_helper.py)."""
+    layout = host_commands.Layout("/srv/golive")
+    assert host_commands.restart(layout, "systemd", "app") == "sudo -n /usr/local/sbin/golive-release restart app"
+    assert host_commands.migrate(layout, "r1") == "sudo -n /usr/local/sbin/golive-release migrate r1"

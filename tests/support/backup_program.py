@@ -143,8 +143,8 @@ def install(root: Path, url: str, interpreter: str, extra_env: dict[str, str] | 
 
 
 class DbHostHere(LocalTransport):
-    """The db host's shell, on this machine: `runuser -u postgres --` left out (the embedded server trusts its
-    socket) and the program at on_host.SCRIPT is the installed copy with its settings."""
+    """The db host's shell, on this machine: `sudo -n [-u postgres]` left out (the embedded server trusts its socket)
+    and the program at on_host.SCRIPT is the installed copy with its settings."""
 
     def __init__(self, host: Host):
         super().__init__("db")
@@ -154,7 +154,7 @@ class DbHostHere(LocalTransport):
     def run(self, command: str, **kwargs: Any) -> CommandResult:
         self.commands.append(command)
         here = shlex.join([*self.program.argv, "--config", str(self.program.settings)])
-        local = command.removeprefix("runuser -u postgres -- ").replace(on_host.SCRIPT, here, 1)
+        local = command.removeprefix("sudo -n -u postgres ").removeprefix("sudo -n ").replace(on_host.SCRIPT, here, 1)
         return super().run(local, env=self.program.env, **kwargs)
 
 
