@@ -19,6 +19,7 @@ from foundation.audit import AuditLog
 from foundation.environment import Environment
 from foundation.fleet import Fleet
 from foundation.holds import held_release
+from foundation.instance_endpoints import InstanceEndpoints
 from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from foundation.transport import Transport
@@ -46,6 +47,16 @@ class Context:
     @cached_property
     def fleet(self) -> Fleet:
         return Fleet.of(self.env)
+
+    @property
+    def instances(self) -> InstanceEndpoints:
+        """Where each service instance answers (through SSH forwards off the local environment)."""
+        return self.fleet.endpoints
+
+    def close(self) -> None:
+        """Stops what the checks opened to reach the instances."""
+        if "fleet" in self.__dict__:
+            self.fleet.endpoints.close()
 
     def transport(self, host: str) -> Transport:
         return self.fleet.transports[host]

@@ -20,16 +20,18 @@ from checks.registry import check
 @check("http.health")
 def health(ctx: Context, args: dict[str, Any]) -> Result:
     """Every instance directly (probes bypass the balancer) and the entry point."""
-    return worst([result_of(_health_of, ctx, base) for base in dict.fromkeys([*ctx.env.instance_urls(), ctx.entry])])
+    bases = {url: name for name, url in ctx.instances.named().items()}
+    bases.setdefault(ctx.entry, ctx.entry)
+    return worst([result_of(_health_of, ctx, base, name) for base, name in bases.items()])
 
 
-def _health_of(ctx: Context, base: str) -> Result:
+def _health_of(ctx: Context, base: str, name: str) -> Result:
     command = f"curl {base}/api/health"
     answer = request(ctx, "GET", "/api/health", base=base, command=command)
     if answer.status_code != 200:
-        return failed(f"{base}: {answer.status_code} {answer.text[:120]}", command)
+        return failed(f"{name}: {answer.status_code} {answer.text[:120]}", command)
     body = answer.json()
-    return passed(f"{base}: {body.get('status')}, database {body.get('database')}", command)
+    return passed(f"{name}: {body.get('status')}, database {body.get('database')}", command)
 
 
 @check("http.version")
@@ -37,18 +39,19 @@ def version(ctx: Context, args: dict[str, Any]) -> Result:
     """Every instance runs the release this environment released, with its settings loaded (release id)."""
     release = ctx.last_release()
     expected = release.get("release_id") if release else None
-    return worst([result_of(_version_of, ctx, base, expected) for base in ctx.env.instance_urls()])
+    instances = ctx.instances.named().items()
+    return worst([result_of(_version_of, ctx, base, name, expected) for name, base in instances])
 
 
-def _version_of(ctx: Context, base: str, expected: str | None) -> Result:
+def _version_of(ctx: Context, base: str, name: str, expected: str | None) -> Result:
     command = f"curl {base}/api/version"
     body = request(ctx, "GET", "/api/version", base=base, command=command).json()
     running = body.get("release_id")
     if expected and running != expected:
-        return failed(f"{base} runs {running}, the release is {expected}", command, running)
+        return failed(f"{name} runs {running}, the release is {expected}", command, running)
     if running in (None, "dev"):
-        return failed(f"{base} has no release id (GOLIVE_RELEASE_ID not loaded)", command, running)
-    return passed(f"{base}: {running}, schema {body.get('schema_revision')}", command, running)
+        return failed(f"{name} has no release id (GOLIVE_RELEASE_ID not loaded)", command, running)
+    return passed(f"{name}: {running}, schema {body.get('schema_revision')}", command, running)
 
 
 @check("http.mpesa_auth")

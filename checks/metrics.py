@@ -24,10 +24,10 @@ def thresholds(ctx: Context, args: dict[str, Any]) -> gates.Thresholds:
 
 
 def judged(ctx: Context, args: dict[str, Any], gate: str) -> Result:
-    urls = ctx.env.instance_urls()
-    command = "sum of " + ", ".join(gates.metrics_url(url) for url in urls) + " since each instance started"
+    instances = ctx.instances.named()
+    command = "sum of /metrics of " + ", ".join(instances) + " since each instance started"
     try:
-        sample = gates.scrape(urls)
+        sample = gates.scrape(list(instances.values()))
     except gates.GateScrapeError as exc:
         return failed(str(exc), command)
     result = next(r for r in gates.evaluate(sample, thresholds(ctx, args)) if r.name == NAMES[gate])
@@ -69,18 +69,18 @@ def exposed(ctx: Context, args: dict[str, Any]) -> Result:
     if ctx.fleet.deployed().current is None:
         return not_applicable(f"nothing is deployed on {ctx.env.name} yet: measured after the first deploy")
     results = []
-    for url in ctx.env.instance_urls():
+    for instance, url in ctx.instances.named().items():
         command = f"curl {gates.metrics_url(url)}"
         try:
             found = families(url)
         except (httpx.HTTPError, ValueError) as exc:
-            results.append(failed(f"{url}: no metrics ({type(exc).__name__})", command))
+            results.append(failed(f"{instance}: no metrics ({type(exc).__name__})", command))
             continue
         missing = [name for name in wanted if name not in found]
         if missing:
-            results.append(failed(f"{url}: lacks {', '.join(missing)}", command))
+            results.append(failed(f"{instance}: lacks {', '.join(missing)}", command))
         else:
-            results.append(passed(f"{url}: {len(found)} metric families", command))
+            results.append(passed(f"{instance}: {len(found)} metric families", command))
     return worst(results)
 
 
@@ -88,15 +88,16 @@ def exposed(ctx: Context, args: dict[str, Any]) -> Result:
 def callbacks(ctx: Context, args: dict[str, Any]) -> Result:
     """Callbacks are processed: none left in error and conflicts are flagged, not silently dropped."""
     totals: dict[str, float] = {}
-    command = "golive_callbacks_total by status, summed over " + ", ".join(ctx.env.instance_urls())
-    for url in ctx.env.instance_urls():
+    instances = ctx.instances.named()
+    command = "golive_callbacks_total by status, summed over " + ", ".join(instances)
+    for instance, url in instances.items():
         try:
             for sample in families(url).get("golive_callbacks", []):
                 if sample.name == "golive_callbacks_total":
                     status = sample.labels.get("status", "?")
                     totals[status] = totals.get(status, 0) + sample.value
         except (httpx.HTTPError, ValueError) as exc:
-            return failed(f"{url}: no metrics ({type(exc).__name__})", command)
+            return failed(f"{instance}: no metrics ({type(exc).__name__})", command)
     processed = totals.get("applied", 0) + totals.get("duplicate", 0) + totals.get("ignored", 0)
     bad = {status: count for status, count in totals.items() if status in ("conflict", "error", "failed")}
     shown = ", ".join(f"{status} {count:g}" for status, count in sorted(totals.items())) or "none"
@@ -117,22 +118,23 @@ def uptime(ctx: Context, args: dict[str, Any]) -> Result:
     # A release being made has no time yet: its instances restarted moments ago, as they should.
     released_at = datetime.fromisoformat(release["at"]).timestamp() if "at" in release else ctx.now.timestamp()
     slack = float(ctx.config["uptime_slack_seconds"])
-    command = "process_start_time_seconds of " + ", ".join(ctx.env.instance_urls())
+    instances = ctx.instances.named()
+    command = "process_start_time_seconds of " + ", ".join(instances)
     results = []
-    for url in ctx.env.instance_urls():
+    for instance, url in instances.items():
         try:
             samples = families(url).get("process_start_time_seconds", [])
         except (httpx.HTTPError, ValueError) as exc:
-            results.append(failed(f"{url} is down ({type(exc).__name__})", command))
+            results.append(failed(f"{instance} is down ({type(exc).__name__})", command))
             continue
         if not samples:
-            results.append(unverified(f"{url} does not expose process_start_time_seconds", command))
+            results.append(unverified(f"{instance} does not expose process_start_time_seconds", command))
             continue
         started = samples[0].value
         up = ctx.now.timestamp() - started
         if started > released_at + slack:
             gap = started - released_at
-            results.append(failed(f"{url} restarted {gap:.0f} s after the release (up {up:.0f} s)", command, up))
+            results.append(failed(f"{instance} restarted {gap:.0f} s after the release (up {up:.0f} s)", command, up))
         else:
-            results.append(passed(f"{url} up {up:.0f} s, since the release", command, round(up)))
+            results.append(passed(f"{instance} up {up:.0f} s, since the release", command, round(up)))
     return worst(results)

@@ -31,7 +31,10 @@ def run(
     state = state or StateLayout.default(repo)
     ctx = Context(env, db_url, repo=repo, state=state, record=record)
     items = load(known_checks=set(registry.load()))
-    phase_run = run_phase(ctx, phase, items=items, progress=progress)
+    try:
+        phase_run = run_phase(ctx, phase, items=items, progress=progress)
+    finally:
+        ctx.close()
     at = datetime.now(UTC)
     extra = {"release_id": record.get("release_id")} if record else {}
     document = report.as_json(phase_run, share(items), at=at, extra=extra)

@@ -73,7 +73,7 @@ def configured(ctx: Context, command: str) -> Allowance:
         ) from exc
     if not setting(values, "rate_limit_enabled"):
         raise CheckError(f"the service does not limit: GOLIVE_RATE_LIMIT_ENABLED is off in {where}", command=command)
-    instances = 1 if ctx.env.load_balancer == "none" else len(ctx.env.instance_urls())
+    instances = 1 if ctx.env.load_balancer == "none" else len(ctx.instances.targets())
     per_second = setting(values, "rate_limit_per_minute") / 60
     return Allowance(setting(values, "rate_limit_burst"), per_second, instances)
 

@@ -90,17 +90,12 @@ class Environment:
         return [hosts[i : i + self.batch_size] for i in range(0, len(hosts), self.batch_size)]
 
     def address(self, host: str) -> str:
-        """Where the controller reaches `host` over HTTP: 127.0.0.1 locally, the ssh_config's HostName (the lab's
-        names resolve only through it), else the name itself."""
-        if self.is_local:
-            return "127.0.0.1"
+        """`host`'s address as the ssh_config names it (its HostName: the lab's names resolve only through it), else
+        the name itself: what its certificate names. Never how the controller reaches an instance
+        (foundation/instance_endpoints.py)."""
         if self.ssh_config is not None:
             return _ssh_hostnames(str(self.ssh_config)).get(host, host)
         return host
-
-    def instance_urls(self) -> list[str]:
-        """Where each service instance answers directly (health checks and metrics bypass the balancer)."""
-        return [f"http://{self.address(host)}:{i.port}" for host in self.web_hosts for i in self.instances]
 
     @property
     def tls_verify(self) -> bool | str:

@@ -7,12 +7,14 @@ import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import httpx
 
 from foundation import host_commands
 from foundation.environment import Environment
+from foundation.instance_endpoints import InstanceEndpoints, name
 from foundation.repository import REPO_ROOT
 from foundation.ssh_access import SshAccess
 from foundation.transport import LocalTransport, SshTransport, Transport
@@ -93,30 +95,35 @@ class Fleet:
         _, previous, version, _ = next(state for state in states.values() if state[0] == current)
         return Deployed(current, version, previous, common, hosts=hosts)
 
-    def instance_url(self, host: str, port: int) -> str:
-        return f"http://{self.env.address(host)}:{port}"
+    @cached_property
+    def endpoints(self) -> InstanceEndpoints:
+        """Where the controller reaches each instance, through forwards over this fleet's own SSH connections."""
+        ssh = {host: transport for host, transport in self.transports.items() if isinstance(transport, SshTransport)}
+        return InstanceEndpoints(self.env, ssh)
 
     def not_serving(self, release_id: str, grace: float = 10.0) -> list[str]:
-        """The instances that do not answer healthy as `release_id`. An instance answering as another release
-        decides at once; one that does not answer at all (still starting?) is given `grace` seconds."""
+        """The instances (`web1:8000`) that do not answer healthy as `release_id`. An instance answering as another
+        release decides at once; one that does not answer at all (still starting?) is given `grace` seconds."""
         deadline = time.monotonic() + grace
         while True:
             lagging, silent = [], []
-            for url in self.env.instance_urls():
+            for instance, url in self.endpoints.named().items():
                 try:
                     healthy = httpx.get(f"{url}/api/health", timeout=3).status_code == 200
                     answered = httpx.get(f"{url}/api/version", timeout=3).json().get("release_id")
                 except (httpx.HTTPError, ValueError, AttributeError):
                     healthy, answered = False, None
-                    silent.append(url)
+                    silent.append(instance)
                 if not healthy or answered != release_id:
-                    lagging.append(url)
+                    lagging.append(instance)
             if lagging != silent or not lagging or time.monotonic() >= deadline:
                 return lagging
             time.sleep(0.25)
 
-    def wait_healthy(self, url: str, release_id: str, timeout: float) -> float:
-        """Seconds until `url` answers healthy as `release_id`; HealthTimeout with the last answer otherwise."""
+    def wait_healthy(self, host: str, port: int, release_id: str, timeout: float) -> float:
+        """Seconds until the instance at `port` on `host` answers healthy as `release_id`; HealthTimeout with the
+        last answer otherwise."""
+        url = self.endpoints.url(host, port)
         started = time.monotonic()
         last = "no answer"
         while time.monotonic() - started < timeout:
@@ -129,7 +136,7 @@ class Fleet:
             except (httpx.TransportError, ValueError) as exc:
                 last = type(exc).__name__
             time.sleep(0.25)
-        raise HealthTimeout(f"{url} not healthy as {release_id} after {timeout:.0f} s (last: {last})")
+        raise HealthTimeout(f"{name(host, port)} not healthy as {release_id} after {timeout:.0f} s (last: {last})")
 
 
 def fleet_release(hosts: Mapping[str, str | None], recorded: str | None = None) -> str | None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from foundation.port_forward import Forward
     from foundation.ssh_access import SshAccess
 
 
@@ -30,6 +31,10 @@ class HostKeyRefused(HostUnreachable):
 
 class LoginRefused(HostUnreachable):
     """No key to log in with, or the host refused the login."""
+
+
+class ForwardRefused(HostUnreachable):
+    """The host's sshd refused to forward a port (AllowTcpForwarding, PermitOpen)."""
 
 
 class ProxyFailed(HostUnreachable):
@@ -112,6 +117,17 @@ class SshTransport:
             self._connection.put(str(local), remote)
         except OSError as exc:
             raise HostUnreachable(f"{self.host}: upload of {local.name} to {remote} failed ({exc})") from None
+
+    def forward(self, remote_port: int) -> Forward:
+        """A port on the controller's loopback carried over this connection to `remote_port` on the host's own
+        loopback, open until its close()."""
+        from foundation.port_forward import Forward  # noqa: PLC0415 (only SSH environments need paramiko)
+
+        try:
+            self._open()
+        except HostUnreachable as exc:
+            raise type(exc)(f"{exc} (to reach its port {remote_port})") from None
+        return Forward(self._connection.transport, self.host, remote_port)
 
     def close(self) -> None:
         self._connection.close()

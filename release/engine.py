@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 from urllib.parse import urlsplit
 
 import psycopg
@@ -77,6 +78,20 @@ HANDLERS: dict[Action, Handler] = {
     Action.PRUNE: switching.prune,
     Action.UNLOCK: preflight.release_lock,
 }
+
+
+P = ParamSpec("P")
+
+
+def _one_run(method: Callable[Concatenate[Engine, P], ExitCode]) -> Callable[Concatenate[Engine, P], ExitCode]:
+    """An entry point: what reaches the instances (forwards over SSH, opened as the run first asks) closes with it."""
+
+    @wraps(method)
+    def run(engine: Engine, *args: P.args, **kwargs: P.kwargs) -> ExitCode:
+        with engine.fleet.endpoints:
+            return method(engine, *args, **kwargs)
+
+    return run
 
 
 class Engine:
@@ -152,6 +167,7 @@ class Engine:
             )
         return plan, resolved
 
+    @_one_run
     def release(self, ref: str | None, *, dry_run: bool = False) -> ExitCode:
         try:
             deployed = self.deployed()
@@ -183,6 +199,7 @@ class Engine:
             record["behind"] = deployed.behind
         return self._release(Run.of(plan, record, deployed.previous))
 
+    @_one_run
     def rollback(self, to: str | None = None, *, reason: str = "requested", drain: bool = True) -> ExitCode:
         """Every web host to the previous release (or `to`): plan_rollback's steps. With `drain` (the default)
         host by host out of the balancer, as a release goes; without it every host at once, then back into
@@ -226,6 +243,7 @@ class Engine:
         finally:
             self.unlock(run)
 
+    @_one_run
     def promote(self) -> ExitCode:
         """Finish the held release (the audit log says which): the lock taken again, the step that held it run again
         (its checks judge the sign-offs given since), then whatever was left of its plan. Still unsigned: held again

@@ -4,7 +4,7 @@ where the environment has them (only payers a rollout admits), the figures from 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from foundation.environment import Environment
 from foundation.metrics import gates
@@ -14,8 +14,9 @@ from release.gates.synthetic import synthetic_payments
 
 
 def watch(
-    env: Environment, reporter: Reporter, *, admit: Callable[[str], bool] | None = None
+    env: Environment, reporter: Reporter, instances: Sequence[str], *, admit: Callable[[str], bool] | None = None
 ) -> tuple[Observation, gates.Verdict]:
+    """`instances`: every instance's URL (foundation/instance_endpoints.py), scraped where Prometheus is not used."""
     traffic = None
     if env.synthetic_traffic.enabled:
 
@@ -28,7 +29,7 @@ def watch(
                 verify=env.tls_verify,
             )
 
-    observation = observe_gates(env.instance_urls(), env.gates, env.monitoring, traffic=traffic, progress=reporter.line)
+    observation = observe_gates(instances, env.gates, env.monitoring, traffic=traffic, progress=reporter.line)
     if observation.fallback:
         reporter.warn(f"gates judged from /metrics, not Prometheus: {observation.fallback}")
     for result in observation.results:

@@ -46,25 +46,29 @@ def rollout(controller: Controller, feature: str) -> ExitCode:
         "steps": [],
     }
     code = ExitCode.OK
-    for percentage in ROLLOUT_STEPS:
-        with reporter.phase(f"{feature} at {percentage} %"):
-            flags.set(feature, enabled=True, percentage=percentage)
-            cohort = Flag(feature, True, percentage)
-            # Simulator payers inside the rollout only, so each step's gates see the cohort it enabled.
-            observation, verdict = watch(controller.env, reporter, admit=lambda msisdn, c=cohort: allows(c, msisdn))
-            step = {"percentage": percentage, "verdict": verdict, "gate_source": observation.source}
-            if observation.fallback:
-                step["gate_fallback"] = observation.fallback
-            record["steps"].append(step)
-        if verdict == "fail":
-            flags.set(feature, enabled=False)
-            reporter.error(f"gate failed at {percentage} %: {feature} turned off")
-            code = ExitCode.FAILED
-            break
-        if verdict == "inconclusive":
-            reporter.warn(f"gates inconclusive at {percentage} %: held there for a person")
-            code = ExitCode.HELD
-            break
+    with controller.fleet.endpoints as endpoints:
+        instances = endpoints.urls()
+        for percentage in ROLLOUT_STEPS:
+            with reporter.phase(f"{feature} at {percentage} %"):
+                flags.set(feature, enabled=True, percentage=percentage)
+                cohort = Flag(feature, True, percentage)
+                # Simulator payers inside the rollout only, so each step's gates see the cohort it enabled.
+                observation, verdict = watch(
+                    controller.env, reporter, instances, admit=lambda msisdn, c=cohort: allows(c, msisdn)
+                )
+                step = {"percentage": percentage, "verdict": verdict, "gate_source": observation.source}
+                if observation.fallback:
+                    step["gate_fallback"] = observation.fallback
+                record["steps"].append(step)
+            if verdict == "fail":
+                flags.set(feature, enabled=False)
+                reporter.error(f"gate failed at {percentage} %: {feature} turned off")
+                code = ExitCode.FAILED
+                break
+            if verdict == "inconclusive":
+                reporter.warn(f"gates inconclusive at {percentage} %: held there for a person")
+                code = ExitCode.HELD
+                break
     record["outcome"] = {ExitCode.OK: "rolled out", ExitCode.FAILED: "turned off"}.get(code, "held")
     controller.audit.append(record)
     reporter.summary(record["outcome"])

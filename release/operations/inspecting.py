@@ -8,6 +8,8 @@ import httpx
 from rich.table import Table
 
 from foundation.holds import held_release, recorded_release
+from foundation.instance_endpoints import InstanceEndpoints, name
+from foundation.transport import HostUnreachable
 from release import lock
 from release.controller import Controller
 from release.exit_codes import ExitCode, Refused
@@ -40,23 +42,31 @@ def status(controller: Controller) -> ExitCode:
     if held:
         console.print(f"[yellow]{_held(env.name, held)}[/yellow]")
     table = Table("instance", "health", "release", "schema")
-    for url in env.instance_urls():
-        try:
-            health = httpx.get(f"{url}/api/health", timeout=3)
-            version = httpx.get(f"{url}/api/version", timeout=3).json()
-            table.add_row(
-                url,
-                health.json().get("status", str(health.status_code)),
-                version.get("release_id"),
-                f"{version.get('schema_revision')} (code {version.get('schema_head')})",
-            )
-        except (httpx.TransportError, ValueError) as exc:
-            table.add_row(url, f"down ({type(exc).__name__})", "-", "-")
+    with controller.fleet.endpoints as endpoints:
+        for host, port in endpoints.targets():
+            table.add_row(name(host, port), *_instance(endpoints, host, port))
     console.print(table)
     with lock.connect(controller.db_url) as conn:
         held = lock.current(conn, env.name)
     console.print(f"lock: {f'held by {held.owner} ({held.reason}) until {held.expires_at}' if held else 'free'}")
     return ExitCode.OK
+
+
+def _instance(endpoints: InstanceEndpoints, host: str, port: int) -> tuple[str, str, str]:
+    """Its health, release and schema as it answers them."""
+    try:
+        url = endpoints.url(host, port)
+        health = httpx.get(f"{url}/api/health", timeout=3)
+        version = httpx.get(f"{url}/api/version", timeout=3).json()
+        return (
+            health.json().get("status", str(health.status_code)),
+            version.get("release_id"),
+            f"{version.get('schema_revision')} (code {version.get('schema_head')})",
+        )
+    except HostUnreachable as exc:
+        return f"unreachable ({exc})", "-", "-"
+    except (httpx.TransportError, ValueError) as exc:
+        return f"down ({type(exc).__name__})", "-", "-"
 
 
 def _held(env: str, record: dict[str, Any]) -> str:

@@ -44,8 +44,7 @@ def restart(engine: StepContext, step: Step, run: Run) -> None:
 def health(engine: StepContext, step: Step, run: Run) -> None:
     assert step.host is not None
     port = next(instance.port for instance in engine.env.instances if instance.name == step.target)
-    url = engine.fleet.instance_url(step.host, port)
-    engine.fleet.wait_healthy(url, run.executing.release_id, engine.env.health_timeout_seconds)
+    engine.fleet.wait_healthy(step.host, port, run.executing.release_id, engine.env.health_timeout_seconds)
 
 
 def previous(engine: StepContext, step: Step, run: Run) -> None:

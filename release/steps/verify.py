@@ -15,7 +15,7 @@ def smoke(engine: StepContext, step: Step, run: Run) -> None:
 
 
 def observe(engine: StepContext, step: Step, run: Run) -> None:
-    observation, verdict = watch(engine.env, engine.reporter)
+    observation, verdict = watch(engine.env, engine.reporter, engine.fleet.endpoints.urls())
     run.record.update(observation.record())
     run.record["gate_verdict"] = verdict
     if verdict == "fail":

@@ -32,6 +32,7 @@ import yaml
 from foundation.admin_client import FlagClient, admin_key
 from foundation.audit import AuditLog
 from foundation.environment import Environment, load_environment
+from foundation.instance_endpoints import InstanceEndpoints
 from foundation.repository import REPO_ROOT
 from foundation.state import StateLayout
 from release import local_env, lock
@@ -329,7 +330,7 @@ class LocalStage:
 
     # -- the instances --
     def instance_urls(self) -> list[str]:
-        return self.env.instance_urls()
+        return InstanceEndpoints(self.env).urls()  # local: no forward to close
 
     def versions(self) -> list[dict[str, Any]]:
         """What every instance answers on /api/version (plus its /api/health status code)."""

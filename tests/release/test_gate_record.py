@@ -27,12 +27,12 @@ def engine(monitoring: Monitoring | None) -> tuple[SimpleNamespace, list[tuple[s
         synthetic_traffic=SyntheticTraffic(),
         monitoring=monitoring,
         inconclusive="hold",
-        instance_urls=lambda: ["http://x"],
     )
     reporter = SimpleNamespace(
         line=lambda text: said.append(("line", text)), warn=lambda text: said.append(("warn", text))
     )
-    return SimpleNamespace(env=env, reporter=reporter), said
+    fleet = SimpleNamespace(endpoints=SimpleNamespace(urls=lambda: ["http://x"]))
+    return SimpleNamespace(env=env, reporter=reporter, fleet=fleet), said
 
 
 def test_a_fallback_is_warned_about_and_recorded(monkeypatch: pytest.MonkeyPatch):

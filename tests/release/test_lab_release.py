@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from foundation.environment import Environment, load_environment
+from foundation.instance_endpoints import InstanceEndpoints
 from lab.layout import Layout
 from lab.plan import BRIDGE, CONTROLLER
 from tests.release.local_harness import FabResult
@@ -57,8 +58,8 @@ def _current(host: str) -> str:
 
 
 def _answers(host: str) -> str:
-    env = load_environment("lab")
-    return httpx.get(f"http://{env.address(host)}:8000/api/version", timeout=5).json()["release_id"]
+    with InstanceEndpoints(load_environment("lab")) as endpoints:  # through SSH, as the release reaches it
+        return httpx.get(f"{endpoints.url(host, 8000)}/api/version", timeout=5).json()["release_id"]
 
 
 @contextmanager

@@ -49,9 +49,8 @@ def _lab(tmp_path: Path, **overrides):
     return parse_environment(raw)
 
 
-def test_instances_are_reached_at_the_ssh_configs_addresses(tmp_path):
+def test_a_hosts_address_is_the_ssh_configs(tmp_path):
     env = _lab(tmp_path)
-    assert env.instance_urls() == ["http://198.18.0.11:8000", "http://198.18.0.12:8000"]
     assert env.address("db") == "198.18.0.20"
     assert env.address("unknown") == "unknown"
 
@@ -125,7 +124,9 @@ def _rollback_engine(tmp_path, monkeypatch, out: tuple[str, ...] = ()) -> tuple[
     log: list[str] = []
     engine.fleet.transports = {host: _Host(host, log) for host in ("lb", "web1", "web2", "db")}
     engine._balancer = _Balancer(log, out)
-    monkeypatch.setattr(engine.fleet, "wait_healthy", lambda url, release, timeout: log.append(f"health {url}"))
+    monkeypatch.setattr(
+        engine.fleet, "wait_healthy", lambda host, port, release, timeout: log.append(f"health {host}:{port}")
+    )
     monkeypatch.setattr(engine.fleet, "deployed", lambda **_: DEPLOYED)
     monkeypatch.setitem(
         engine_module.HANDLERS, Action.LOCK, lambda _engine, _step, run: run.record.update(lock_fence=1)
@@ -151,7 +152,7 @@ def test_a_failed_release_returns_the_host_it_left_drained_first(tmp_path, monke
     recovery = plan_recovery(engine.env, failed, prior_previous="R1", switched=True, drained=("web2",))
     engine._run(recovery, run)
     assert _balancer_calls(log) == ["drain web2", "undrain web2", "drain web1", "undrain web1"]
-    assert log.index("health http://198.18.0.12:8000") < log.index("drain web1")
+    assert log.index("health web2:8000") < log.index("drain web1")
     assert run.drained == []
 
 
@@ -159,7 +160,7 @@ def test_fab_rollback_takes_each_host_out_of_the_balancer_while_it_restarts(tmp_
     engine, log = _rollback_engine(tmp_path, monkeypatch)
     assert engine.rollback("R1") == ExitCode.OK
     assert _balancer_calls(log) == ["drain web1", "undrain web1", "drain web2", "undrain web2"]
-    assert log.index("drain web1") < log.index("health http://198.18.0.11:8000") < log.index("undrain web1")
+    assert log.index("drain web1") < log.index("health web1:8000") < log.index("undrain web1")
     assert engine.audit.entries()[-1]["drained"] is True
 
 
@@ -173,7 +174,7 @@ def test_fab_rollback_no_drain_switches_every_host_then_puts_each_back(tmp_path,
     engine, log = _rollback_engine(tmp_path, monkeypatch, out=("web2",))
     assert engine.rollback("R1", drain=False) == ExitCode.OK
     assert _balancer_calls(log) == ["undrain web1", "undrain web2"]
-    assert log.index("health http://198.18.0.12:8000") < log.index("undrain web1")
+    assert log.index("health web2:8000") < log.index("undrain web1")
     assert engine.audit.entries()[-1]["drained"] is False
 
 

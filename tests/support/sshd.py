@@ -79,7 +79,9 @@ class Sshd:
             self.process.wait(timeout=10)
 
 
-def start(folder: Path) -> Sshd:
+def start(folder: Path, **settings: str) -> Sshd:
+    """`settings`: sshd_config keywords over the ones below (sshd keeps a keyword's first value), e.g.
+    AllowTcpForwarding="no"."""
     binary = sshd_or_skip()
     folder.mkdir(parents=True, exist_ok=True)
     host_key = keygen(folder / "host_ed25519", "golive-test-host")
@@ -89,6 +91,7 @@ def start(folder: Path) -> Sshd:
     (folder / "sshd_config").write_text(
         "\n".join(
             [
+                *(f"{keyword} {value}" for keyword, value in settings.items()),
                 f"Port {port}",
                 "ListenAddress 127.0.0.1",
                 f"HostKey {folder / 'host_ed25519'}",
