@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 testinfra_hosts = ["ansible://web"]
 
 ROOT = "/srv/golive"
+DEPLOY = "golive-deploy"  # playbooks/group_vars/all/main.yml: golive_deploy_user
 
 
 def test_service_user_cannot_log_in(host):
@@ -20,9 +22,11 @@ def test_service_user_cannot_log_in(host):
 @pytest.mark.parametrize(
     ("path", "owner", "group", "mode"),
     [
-        (ROOT, "root", "root", 0o755),
-        (f"{ROOT}/releases", "root", "root", 0o755),
-        (f"{ROOT}/venvs", "root", "root", 0o755),
+        # the release's own (the deploy user's), read by the service; the settings root's
+        (ROOT, DEPLOY, DEPLOY, 0o755),
+        (f"{ROOT}/releases", DEPLOY, DEPLOY, 0o755),
+        (f"{ROOT}/venvs", DEPLOY, DEPLOY, 0o755),
+        (f"{ROOT}/artifacts", DEPLOY, DEPLOY, 0o750),
         (f"{ROOT}/shared", "root", "golive", 0o750),
         (f"{ROOT}/shared/state", "golive", "golive", 0o700),
     ],
@@ -31,6 +35,19 @@ def test_release_layout(host, path, owner, group, mode):
     f = host.file(path)
     assert f.is_directory
     assert (f.user, f.group, f.mode) == (owner, group, mode)
+
+
+def test_the_release_helper_is_roots_and_knows_this_hosts_units(host):
+    helper = host.file("/usr/local/sbin/golive-release")
+    assert (helper.user, helper.group, helper.mode) == ("root", "root", 0o755)
+    config = json.loads(host.file("/etc/golive-release.json").content_string)
+    assert config == {"root": ROOT, "user": "golive", "units": ["app", "worker"]}
+    # As the deploy user, through sudo: the settings are read without the deploy user being able to read the file
+    assert host.run(f"runuser -u {DEPLOY} -- cat {ROOT}/shared/golive.env").rc != 0
+    shown = host.run(f"runuser -u {DEPLOY} -- sudo -n /usr/local/sbin/golive-release settings --stat")
+    assert shown.rc == 0 and shown.stdout.split() == ["600", "root"], shown.stderr
+    refused = host.run(f"runuser -u {DEPLOY} -- sudo -n /usr/local/sbin/golive-release restart ssh")
+    assert refused.rc == 2 and "golive-ssh.service is not a unit of this host" in refused.stderr
 
 
 def test_settings_file_is_root_only_and_complete(host):

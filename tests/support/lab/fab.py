@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import shlex
 import subprocess
 import sys
 import time
@@ -44,9 +45,10 @@ def fab(*args: str, env: dict[str, str] | None = None, user: str | None = None, 
 
 
 def ssh(host: str, script: str, timeout: float = 30) -> str:
+    """`script` as root on a lab host, the way an admin runs one: logged in as the login user, root through sudo."""
     layout = Layout.default()
     completed = subprocess.run(
-        ["ssh", "-F", str(layout.ssh_config), host, script],
+        ["ssh", "-F", str(layout.ssh_config), host, f"sudo -n bash -c {shlex.quote(script)}"],
         capture_output=True,
         text=True,
         timeout=timeout,
