@@ -19,7 +19,7 @@ from foundation.stack_outputs import hosts as stack_hosts
 from foundation.stack_outputs.schema import SCHEMA_VERSION, StackOutputsInvalid, checked
 from lab.errors import LabError
 from lab.plan import GROUPS, HOSTS, Host
-from lab.render import LOGIN_USER
+from lab.render import LOGIN_USER, proxy_command
 
 ENVIRONMENT = "lab"  # the environment they describe (release/environments/lab.yml: stack_outputs: lab)
 MONITORING = "monitoring"  # the group whose host is the outputs' `monitoring`, not one of their `hosts`
@@ -44,12 +44,13 @@ def render(hosts: tuple[Host, ...] = HOSTS, repo: Path = REPO_ROOT) -> dict[str,
         "environment": ENVIRONMENT,
         "region": None,
         "hosts": {group: [_host(h) for h in hosts if group in h.groups] for group in GROUPS if group != MONITORING},
-        # The lab's way in today: its own ssh_config (release/environments/lab.yml), no proxy command.
+        # As on AWS with SSM: a session into each host (lab/session.py), the instance id for %h; the lab's ssh_config
+        # gives the key and the pinned host keys.
         "access": {
-            "method": "ssh",
+            "method": "ssm",
             "user": LOGIN_USER,
             "deploy_user": _text(known, "golive_deploy_user"),
-            "ssh_proxy_command": None,
+            "ssh_proxy_command": proxy_command(),
         },
         "service_port": _number(known, "golive_app_port"),
         "health_check_path": HEALTH_CHECK_PATH,

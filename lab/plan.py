@@ -8,6 +8,13 @@ from dataclasses import dataclass
 NETWORK = ipaddress.IPv4Network("198.18.0.0/24")
 CONTROLLER = ipaddress.IPv4Address("198.18.0.1")
 BRIDGE = "golive-br0"
+
+
+def netns_of(name: str) -> str:
+    """A host's network namespace (`ip netns`), by its name; also with OpenSSH's %h for the name."""
+    return f"golive-{name}"
+
+
 # Policy routing: packets arriving from the bridge that are not for the lab meet an unreachable route,
 # whatever the machine's ip_forward says.
 RULE_PRIORITY = 1981
@@ -24,7 +31,7 @@ class Host:
 
     @property
     def netns(self) -> str:
-        return f"golive-{self.name}"
+        return netns_of(self.name)
 
     @property
     def veth(self) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 
-from lab.plan import CONTROLLER, GROUPS, HOSTS, NETWORK, Host
+from lab.plan import CONTROLLER, GROUPS, HOSTS, NETWORK, Host, netns_of
 
 HEADER = "# Written by `fab lab.up` (lab/render.py); `fab lab.down` deletes it."
 # Whom people, Ansible and testinfra log in to every lab host as (root through sudo): the Debian AMI's user, made at
@@ -28,11 +30,26 @@ def etc_hosts(hosts: tuple[Host, ...] = HOSTS) -> str:
     return "\n".join(lines) + "\n"
 
 
+SESSION = Path(__file__).resolve().with_name("session.py")  # the lab's SSM stand-in
+
+
+def proxy_command(name: str = "%h") -> str:
+    """How SSH reaches a lab host, as AWS's SSM session reaches an instance: into the host's own network namespace, on
+    to its loopback's port (lab/session.py). `name`: the host's, or OpenSSH's %h (the outputs' instance id)."""
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(SESSION))} /run/netns/{netns_of(name)} %p"
+
+
 def ssh_config(key: Path, known_hosts: Path, hosts: tuple[Host, ...] = HOSTS) -> str:
-    """For `ssh -F`, Fabric and testinfra (`--ssh-config`): one alias per host, keys pinned per lab."""
+    """For `ssh -F`, Fabric and testinfra (`--ssh-config`): one alias per host, reached by its address too (Ansible
+    connects by address), each through the session into its namespace; keys pinned per lab."""
     lines = [HEADER, ""]
     for host in hosts:
-        lines += [f"Host {host.name}", f"    HostName {host.address}", ""]
+        lines += [
+            f"Host {host.name} {host.address}",
+            f"    HostName {host.address}",
+            f"    ProxyCommand {proxy_command(host.name)}",
+            "",
+        ]
     names = " ".join(h.name for h in hosts)
     lines += [
         f"Host {names} {_wildcard()}",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import stat
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from lab import files, outputs
 from lab.errors import LabError
 from lab.layout import Layout
 from lab.plan import HOSTS
+from lab.render import SESSION
 
 EXAMPLES = REPO_ROOT / "infra" / "examples"
 KEYS = {host.name: f"ssh-ed25519 AAAA{host.name} root@{host.name}" for host in HOSTS}
@@ -69,10 +71,10 @@ def test_the_lab_writes_the_shape_the_pulumi_program_exports(layout: Layout, sta
 def test_the_outputs_name_the_labs_real_way_in_and_nothing_it_lacks(layout: Layout):
     written = json.loads(layout.stack_outputs.read_text())
     assert written["access"] == {
-        "method": "ssh",
+        "method": "ssm",  # a session into each host, as SSM's (lab/session.py)
         "user": "admin",  # Ansible's, as the Debian AMI's
         "deploy_user": "golive-deploy",  # the release's
-        "ssh_proxy_command": None,
+        "ssh_proxy_command": f"{sys.executable} {SESSION} /run/netns/golive-%h %p",
     }
     assert written["database"] == {
         "host": "198.18.0.20",
@@ -85,8 +87,11 @@ def test_the_outputs_name_the_labs_real_way_in_and_nothing_it_lacks(layout: Layo
     assert written["load_balancer"] == {"dns_name": "198.18.0.10", "arn": None, "target_group_arn": None}
     assert (written["backup_bucket"], written["region"], written["alarm_topic_arn"]) == (None, None, None)
     text = inventory.render(written, "lab", "lab")  # what `fab infra.outputs` would make of them
-    assert "[web]\nweb1 ansible_host=198.18.0.11\nweb2 ansible_host=198.18.0.12\n" in text
-    assert "[monitoring]\nmonitoring ansible_host=198.18.0.40\n" in text
+    hosts = {line.split()[0]: line for line in text.splitlines() if " ansible_host=" in line}
+    for name, address in (("web1", "198.18.0.11"), ("web2", "198.18.0.12"), ("monitoring", "198.18.0.40")):
+        # at its address, through the session into its own namespace (the instance id for %h)
+        assert hosts[name].startswith(f"{name} ansible_host={address} ansible_ssh_common_args=")
+        assert f"/run/netns/golive-{name} %p" in hosts[name]
 
 
 def test_the_release_resolves_them_into_what_lab_yml_listed(layout: Layout):

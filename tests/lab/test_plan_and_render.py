@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 from pathlib import Path
 
 from lab.plan import CONTROLLER, HOSTS, NETWORK, Host, host, problems
-from lab.render import etc_hosts, inventory, known_hosts, ssh_config
+from lab.render import SESSION, etc_hosts, inventory, known_hosts, ssh_config
 
 KEY = Path("/repo/state/lab/id_ed25519")
 KNOWN = Path("/repo/state/lab/known_hosts")
@@ -61,7 +62,9 @@ def test_etc_hosts_names_every_lab_host() -> None:
 
 def test_ssh_config_aliases_and_pinned_keys() -> None:
     text = ssh_config(KEY, KNOWN)
-    assert "Host db\n    HostName 198.18.0.20\n" in text
+    # Each host by its alias and its address (Ansible connects by address), through the session into its namespace
+    session = f"ProxyCommand {sys.executable} {SESSION} /run/netns/golive-db %p"
+    assert f"Host db 198.18.0.20\n    HostName 198.18.0.20\n    {session}\n" in text
     assert "Host lb web1 web2 db partners monitoring 198.18.0.*\n" in text
     for setting in (
         "User admin",

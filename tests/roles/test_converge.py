@@ -10,7 +10,9 @@ converge). While they converge or check, they hold the lab lock shared (lab.up/d
 
 from __future__ import annotations
 
+import json
 import re
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -136,12 +138,22 @@ def _close_master(socket: Path) -> bool:
 
 
 def _ssh(host: str, command: str) -> subprocess.CompletedProcess:
+    """Over the lab's network, not through the session into the host (which the ruleset's `iif lo` always lets in):
+    what a controller reaching port 22 from its address sees, as root through sudo."""
     return subprocess.run(
-        ["ssh", "-F", str(LAYOUT.ssh_config), host, command], capture_output=True, text=True, timeout=30, check=False
+        ["ssh", "-F", str(LAYOUT.ssh_config), "-o", "ProxyCommand=none", host, f"sudo -n sh -c {shlex.quote(command)}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
 
-LOCKED_OUT = '{"firewall_ssh_sources": ["198.18.0.99"]}'
+# A ruleset whose SSH sources leave the controller out, applied by an Ansible that reaches the host over the network
+# (a session from the host's own loopback is never locked out, so the guard lets it through: roles/firewall).
+LOCKED_OUT = json.dumps(
+    {"firewall_ssh_sources": ["198.18.0.99"], "ansible_ssh_common_args": f"-F {LAYOUT.ssh_config} -o ProxyCommand=none"}
+)
 
 
 def test_a_ruleset_that_would_shut_the_controller_out_is_refused_before_it_applies(lab):
