@@ -23,7 +23,8 @@ USER_SSH_CONFIG = "~/.ssh/config"  # what `ssh` and Fabric read when the environ
 class SshAccess:
     ssh_config: Path | None = None  # None: ~/.ssh/config and /etc/ssh/ssh_config, as `ssh` reads them
     user: str | None = None  # the release's account (access.deploy_user); None: the ssh_config's User
-    proxy_command: str | None = None  # OpenSSH's tokens: %h the host, %p the port, %r the user, %% a percent sign
+    # OpenSSH's tokens: %h the host (the ssh_config's HostName), %n the host as named, %p the port, %r the user, %%
+    proxy_command: str | None = None
     known_hosts: Path | None = None  # the environment's own; read when the ssh_config names no UserKnownHostsFile
 
     @classmethod
@@ -79,15 +80,16 @@ def _quoted(path: Path) -> str:
     return f'"{path}"' if any(c.isspace() for c in str(path)) else str(path)
 
 
-def expand_proxy_command(command: str, *, host: str, port: int, user: str) -> str:
-    """OpenSSH's tokens in a ProxyCommand (%h, %p, %r, %%), as `ssh` substitutes them."""
-    tokens = {"h": host, "p": str(port), "r": user, "%": "%"}
+def expand_proxy_command(command: str, *, host: str, port: int, user: str, name: str | None = None) -> str:
+    """OpenSSH's tokens in a ProxyCommand (%h the HostName, %n the host as named, %p, %r, %%), as `ssh` substitutes
+    them."""
+    tokens = {"h": host, "n": name or host, "p": str(port), "r": user, "%": "%"}
     out, i = [], 0
     while i < len(command):
         if command[i] == "%" and i + 1 < len(command):
             token = command[i + 1]
             if token not in tokens:
-                raise ValueError(f"proxy command {command!r}: unknown token %{token} (known: %h %p %r %%)")
+                raise ValueError(f"proxy command {command!r}: unknown token %{token} (known: %h %n %p %r %%)")
             out.append(tokens[token])
             i += 2
         else:

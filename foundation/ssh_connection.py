@@ -63,7 +63,9 @@ class _Connection(Connection):
         if isinstance(self.gateway, str):
             command = self.gateway
             if self.expand_gateway:
-                command = expand_proxy_command(command, host=self.host, port=self.port, user=self.user)
+                command = expand_proxy_command(
+                    command, host=self.host, port=self.port, user=self.user, name=self.original_host
+                )
             self.proxy = _Proxy(command)
             return self.proxy
         return super().open_gateway()

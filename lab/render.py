@@ -33,9 +33,10 @@ def etc_hosts(hosts: tuple[Host, ...] = HOSTS) -> str:
 SESSION = Path(__file__).resolve().with_name("session.py")  # the lab's SSM stand-in
 
 
-def proxy_command(name: str = "%h") -> str:
+def proxy_command(name: str = "%n") -> str:
     """How SSH reaches a lab host, as AWS's SSM session reaches an instance: into the host's own network namespace, on
-    to its loopback's port (lab/session.py). `name`: the host's, or OpenSSH's %h (the outputs' instance id)."""
+    to its loopback's port (lab/session.py). `name`: the host's, or OpenSSH's %n (the instance id as the release names
+    the host; %h would be the ssh_config's HostName, its address)."""
     return f"{shlex.quote(sys.executable)} {shlex.quote(str(SESSION))} /run/netns/{netns_of(name)} %p"
 
 

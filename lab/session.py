@@ -3,7 +3,7 @@ carries the connection into a host's own network namespace and on to a port on i
 connects to the instance's localhost:22. Nothing crosses the lab's network, so a host's firewall may keep port 22
 closed to it, as an SSM-reached instance keeps it closed.
 
-    ProxyCommand python3 lab/session.py /run/netns/golive-%h %p
+    ProxyCommand python3 lab/session.py /run/netns/golive-%n %p
 
 Stdlib only, run as a program (ssh starts it in the caller's working directory). Needs CAP_SYS_ADMIN (the lab runs
 as root). Exit 255 with one line on stderr when the namespace or the port cannot be reached, as ssh itself fails.

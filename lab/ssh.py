@@ -12,6 +12,7 @@ from lab.plan import Host
 
 SSH_FAILED = 255  # ssh's own exit code: it could not connect or authenticate
 BOOTED = ("running", "degraded")
+ATTEMPT_SECONDS = 20.0  # one probe's longest wait; booting takes a few seconds
 
 
 def command(config: Path, host: Host, *remote: str, connect_timeout: int = 2) -> list[str]:
@@ -41,7 +42,9 @@ def wait_booted(config: Path, host: Host, timeout: float, still_running: Callabl
             raise LabError(f"{host.name}: not booted with SSH answering within {timeout:.0f} s")
         if not still_running():
             raise LabError(f"{host.name}: systemd-nspawn exited during boot")
-        state = system_state(config, host, wait=True, timeout=max(remaining, 1.0))
+        # One attempt is bounded: a session opened while the host's sshd was (re)starting can stall its handshake, and
+        # ConnectTimeout does not cover a proxy command's connection.
+        state = system_state(config, host, wait=True, timeout=min(max(remaining, 1.0), ATTEMPT_SECONDS))
         if state in BOOTED:
             return state
         if state is not None and state not in ("initializing", "starting"):

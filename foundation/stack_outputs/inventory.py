@@ -60,10 +60,10 @@ def _host_line(host: Any, proxy: str | None, where: str) -> str:
         raise StackOutputsInvalid(f"{where}: {host!r} is not a host (name, instance_id, private_ip)")
     line = f"{host['name']} ansible_host={host['private_ip']}"
     if proxy:
-        if "%h" in proxy and not host.get("instance_id"):
+        if ("%h" in proxy or "%n" in proxy) and not host.get("instance_id"):
             raise StackOutputsInvalid(f"{where}: {host['name']} has no instance_id for the proxy command's %h")
-        # Ansible connects to the private address; the session goes to the instance itself.
-        command = proxy.replace("%h", str(host.get("instance_id", "")))
+        # Ansible connects to the private address; the session goes to the instance itself (%h, %n: its id).
+        command = proxy.replace("%h", str(host.get("instance_id", ""))).replace("%n", str(host.get("instance_id", "")))
         option = (
             f'-o ProxyCommand="{command}"'
             if not set("\"'") & set(command)

@@ -12,7 +12,7 @@ import pytest
 
 from foundation.environment import parse_environment
 from foundation.fleet import Fleet
-from foundation.ssh_access import SshAccess
+from foundation.ssh_access import SshAccess, expand_proxy_command
 from foundation.stack_outputs.schema import SCHEMA_VERSION
 from foundation.state import StateLayout
 from foundation.transport import HostKeyRefused, HostUnreachable, LoginRefused, ProxyFailed, SshTransport
@@ -217,3 +217,12 @@ def test_the_fleet_builds_its_transports_from_the_environments_access(tmp_path: 
     connection = Fleet.of(env).transports["i-1"]._connection
     # The release logs in as the deploy user (`user` is Ansible's, whose sudo is not the release's to use)
     assert (connection.user, connection.gateway) == ("golive-deploy", "proxy %h")
+
+
+def test_the_proxy_commands_tokens_are_openssh_s():
+    command = "session %n via %h:%p as %r, 100%%"
+    expanded = expand_proxy_command(command, host="198.18.0.11", port=22, user="golive-deploy", name="web1")
+    assert expanded == "session web1 via 198.18.0.11:22 as golive-deploy, 100%"
+    assert expand_proxy_command("s %n", host="i-1", port=22, user="u") == "s i-1"  # no other name: the host's
+    with pytest.raises(ValueError, match="unknown token %x"):
+        expand_proxy_command("s %x", host="h", port=22, user="u")

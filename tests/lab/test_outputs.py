@@ -74,7 +74,7 @@ def test_the_outputs_name_the_labs_real_way_in_and_nothing_it_lacks(layout: Layo
         "method": "ssm",  # a session into each host, as SSM's (lab/session.py)
         "user": "admin",  # Ansible's, as the Debian AMI's
         "deploy_user": "golive-deploy",  # the release's
-        "ssh_proxy_command": f"{sys.executable} {SESSION} /run/netns/golive-%h %p",
+        "ssh_proxy_command": f"{sys.executable} {SESSION} /run/netns/golive-%n %p",
     }
     assert written["database"] == {
         "host": "198.18.0.20",

@@ -151,8 +151,13 @@ def _ssh(host: str, command: str) -> subprocess.CompletedProcess:
 
 # A ruleset whose SSH sources leave the controller out, applied by an Ansible that reaches the host over the network
 # (a session from the host's own loopback is never locked out, so the guard lets it through: roles/firewall).
+# Its own connection, not a persistent one opened through the session before.
 LOCKED_OUT = json.dumps(
-    {"firewall_ssh_sources": ["198.18.0.99"], "ansible_ssh_common_args": f"-F {LAYOUT.ssh_config} -o ProxyCommand=none"}
+    {
+        "firewall_ssh_sources": ["198.18.0.99"],
+        "ansible_ssh_common_args": f"-F {LAYOUT.ssh_config} -o ProxyCommand=none",
+        "ansible_ssh_args": "-o ControlMaster=no -o ControlPath=none",
+    }
 )
 
 

@@ -8,6 +8,7 @@ the state it needs here and gets it whether or not an earlier test left it so.""
 from __future__ import annotations
 
 import fcntl
+import shlex
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,10 +27,9 @@ LAYOUT = Layout.default()
 
 
 def probe(host: str, script: str) -> bool:
-    completed = subprocess.run(
-        ["ssh", "-F", str(LAYOUT.ssh_config), host, script], capture_output=True, timeout=30, check=False
-    )
-    return completed.returncode == 0
+    """Whether `script` succeeds as root on a lab host (logged in as the login user, root through sudo)."""
+    command = ["ssh", "-F", str(LAYOUT.ssh_config), host, f"sudo -n bash -c {shlex.quote(script)}"]
+    return subprocess.run(command, capture_output=True, timeout=30, check=False).returncode == 0
 
 
 CONVERGED = {  # what each host has once the roles have run
