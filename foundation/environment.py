@@ -178,12 +178,18 @@ def _writer(raw: dict[str, Any], name: str) -> str:
 
 
 def _monitoring_from_outputs(raw: dict[str, Any], outputs: dict[str, Any]) -> Any:
-    """The description's `monitoring`, its prometheus_url filled from the outputs' monitoring host when it sets none."""
-    url = (outputs.get("monitoring") or {}).get("prometheus_url")
+    """The description's `monitoring`, its prometheus_url filled from the outputs' monitoring host when it sets none,
+    and its logs_host: that host as SSH reaches every host (its instance id, or its address: stack_hosts)."""
+    host = outputs.get("monitoring") or {}
+    url = host.get("prometheus_url")
     described = raw.get("monitoring")
     if not url or (isinstance(described, dict) and described.get("prometheus_url")):
         return described
-    return {**(described if isinstance(described, dict) else {}), "prometheus_url": url}
+    filled = {**(described if isinstance(described, dict) else {}), "prometheus_url": url}
+    key = "instance_id" if stack_hosts.by_instance_id(outputs, bool(raw.get("ssh_config"))) else "private_ip"
+    if host.get(key) and not filled.get("logs_host"):
+        filled["logs_host"] = host[key]
+    return filled
 
 
 DESCRIBED = tuple(spec.name for spec in fields(Environment) if spec.name != "outputs")

@@ -21,7 +21,9 @@ def command(config: Path, host: Host, *remote: str, connect_timeout: int = 2) ->
 
 def system_state(config: Path, host: Host, wait: bool = False, timeout: float = 10.0) -> str | None:
     """`systemctl is-system-running` on the host (None when SSH does not answer)."""
-    remote = ["systemctl", "is-system-running", *(["--wait"] if wait else [])]
+    # As root (the login user's sudo): systemctl then asks systemd over its private socket, as it always can; a user's
+    # systemctl goes through D-Bus, which is not up early in the boot, and its --wait can miss the boot's end.
+    remote = ["sudo", "-n", "systemctl", "is-system-running", *(["--wait"] if wait else [])]
     try:
         completed = subprocess.run(
             command(config, host, *remote), capture_output=True, text=True, timeout=timeout, check=False

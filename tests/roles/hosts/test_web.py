@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -70,6 +71,21 @@ def test_the_database_is_verified_by_its_address(host, addresses):
     probe = f"openssl s_client -starttls postgres -connect {db}:5432 -CAfile {bundle} -verify_return_error -brief"
     assert host.run(f"{probe} -verify_ip {db} </dev/null").rc == 0
     assert host.run(f"{probe} -verify_hostname db.elsewhere.example </dev/null").rc != 0
+
+
+# A PostgreSQL StartupMessage (protocol 3.0) sent in the clear, without asking for TLS first; prints the answer.
+PLAIN_STARTUP = """
+import socket, struct, sys
+s = socket.create_connection((sys.argv[1], 5432), timeout=5)
+params = b"user\\0golive\\0database\\0golive\\0\\0"
+s.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
+print(s.recv(4096).decode("latin-1"))
+"""
+
+
+def test_the_database_refuses_a_connection_without_tls(host, addresses):
+    answer = host.check_output(f"python3 -c {shlex.quote(PLAIN_STARTUP)} {addresses('db')[0]}")
+    assert answer.startswith("E") and "no encryption" in answer, answer  # an ErrorResponse: pg_hba's hostssl only
 
 
 def test_service_unit_is_enabled_and_hardened(host):
