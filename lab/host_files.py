@@ -28,14 +28,15 @@ def write(root: Path, host: Host, layout: Layout) -> None:
 def _login_user(root: Path, public_key: Path) -> None:
     """What cloud-init does on first boot of a Debian AMI: its `admin` user, the instance's key authorized, sudo
     without a password. Root has no key: it never logs in."""
-    if not any(line.startswith(f"{LOGIN_USER}:") for line in (root / "etc/passwd").read_text().splitlines()):
+    if _passwd_entry(root) is None:
         subprocess.run(
             ["useradd", "--root", str(root), "--create-home", "--user-group", "--shell", "/bin/bash", LOGIN_USER],
             check=True,
             capture_output=True,
         )
-    entry = next(line for line in (root / "etc/passwd").read_text().splitlines() if line.startswith(f"{LOGIN_USER}:"))
-    uid, gid, home = int(entry.split(":")[2]), int(entry.split(":")[3]), entry.split(":")[5]
+    entry = _passwd_entry(root)
+    assert entry is not None, f"useradd made no {LOGIN_USER} in {root}"
+    uid, gid, home = int(entry[2]), int(entry[3]), entry[5]
     ssh = root / home.lstrip("/") / ".ssh"
     ssh.mkdir(mode=0o700, exist_ok=True)
     _install(public_key, ssh / "authorized_keys", 0o600, uid, gid)
@@ -44,6 +45,15 @@ def _login_user(root: Path, public_key: Path) -> None:
     sudoers = root / "etc/sudoers.d/90-cloud-init-users"
     sudoers.write_text(f"# Created by cloud-init (here: lab/host_files.py)\n{LOGIN_USER} ALL=(ALL) NOPASSWD:ALL\n")
     sudoers.chmod(0o440)
+
+
+def _passwd_entry(root: Path) -> list[str] | None:
+    """The login user's /etc/passwd fields in `root`, if it has one."""
+    for line in (root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == LOGIN_USER:
+            return fields
+    return None
 
 
 def _install(source: Path, target: Path, mode: int, uid: int = 0, gid: int = 0) -> None:

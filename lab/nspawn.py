@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lab import processes
 from lab.layout import Layout
-from lab.plan import Host
+from lab.plan import Host, netns_path_of
 
 STOP_GRACE = 30.0  # seconds a guest gets to shut down after SIGTERM before SIGKILL
 
@@ -22,7 +22,7 @@ def command(root: Path, host: Host) -> list[str]:
         "--boot",
         "--register=no",
         "--keep-unit",
-        f"--network-namespace-path=/run/netns/{host.netns}",
+        f"--network-namespace-path={netns_path_of(host.name)}",
         # nftables (the firewall role) inside the guest; it reaches only the guest's own network namespace
         "--capability=CAP_NET_ADMIN",
         f"--machine={host.name}",

@@ -11,8 +11,13 @@ BRIDGE = "golive-br0"
 
 
 def netns_of(name: str) -> str:
-    """A host's network namespace (`ip netns`), by its name; also with OpenSSH's %h for the name."""
+    """A host's network namespace (`ip netns`), by its name; also with OpenSSH's %n for the name."""
     return f"golive-{name}"
+
+
+def netns_path_of(name: str) -> str:
+    """Where `ip netns` keeps that namespace (what nspawn joins and the session enters)."""
+    return f"/run/netns/{netns_of(name)}"
 
 
 # Policy routing: packets arriving from the bridge that are not for the lab meet an unreachable route,

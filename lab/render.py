@@ -6,7 +6,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from lab.plan import CONTROLLER, GROUPS, HOSTS, NETWORK, Host, netns_of
+from lab.plan import CONTROLLER, GROUPS, HOSTS, NETWORK, Host, netns_path_of
 
 HEADER = "# Written by `fab lab.up` (lab/render.py); `fab lab.down` deletes it."
 # Whom people, Ansible and testinfra log in to every lab host as (root through sudo): the Debian AMI's user, made at
@@ -37,7 +37,7 @@ def proxy_command(name: str = "%n") -> str:
     """How SSH reaches a lab host, as AWS's SSM session reaches an instance: into the host's own network namespace, on
     to its loopback's port (lab/session.py). `name`: the host's, or OpenSSH's %n (the instance id as the release names
     the host; %h would be the ssh_config's HostName, its address)."""
-    return f"{shlex.quote(sys.executable)} {shlex.quote(str(SESSION))} /run/netns/{netns_of(name)} %p"
+    return f"{shlex.quote(sys.executable)} {shlex.quote(str(SESSION))} {netns_path_of(name)} %p"
 
 
 def ssh_config(key: Path, known_hosts: Path, hosts: tuple[Host, ...] = HOSTS) -> str:

@@ -44,11 +44,14 @@ def fab(*args: str, env: dict[str, str] | None = None, user: str | None = None, 
     return Run(completed.returncode, completed.stdout + completed.stderr, time.monotonic() - started)
 
 
-def ssh(host: str, script: str, timeout: float = 30) -> str:
+def as_root(host: str, script: str) -> list[str]:
     """`script` as root on a lab host, the way an admin runs one: logged in as the login user, root through sudo."""
-    layout = Layout.default()
+    return ["ssh", "-F", str(Layout.default().ssh_config), host, f"sudo -n bash -c {shlex.quote(script)}"]
+
+
+def ssh(host: str, script: str, timeout: float = 30) -> str:
     completed = subprocess.run(
-        ["ssh", "-F", str(layout.ssh_config), host, f"sudo -n bash -c {shlex.quote(script)}"],
+        as_root(host, script),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -8,7 +8,6 @@ the state it needs here and gets it whether or not an earlier test left it so.""
 from __future__ import annotations
 
 import fcntl
-import shlex
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ import yaml
 from foundation.repository import REPO_ROOT
 from lab.layout import Layout
 from tests.support.lab import ansible_run
-from tests.support.lab.fab import fab
+from tests.support.lab.fab import as_root, fab
 from tests.support.machine_bound import with_machine_bound_advisory
 
 LAYOUT = Layout.default()
@@ -28,8 +27,7 @@ LAYOUT = Layout.default()
 
 def probe(host: str, script: str) -> bool:
     """Whether `script` succeeds as root on a lab host (logged in as the login user, root through sudo)."""
-    command = ["ssh", "-F", str(LAYOUT.ssh_config), host, f"sudo -n bash -c {shlex.quote(script)}"]
-    return subprocess.run(command, capture_output=True, timeout=30, check=False).returncode == 0
+    return subprocess.run(as_root(host, script), capture_output=True, timeout=30, check=False).returncode == 0
 
 
 CONVERGED = {  # what each host has once the roles have run
